@@ -1,0 +1,59 @@
+/**
+ * Group commit: calls made in the same event-loop turn are handed to `flush` together, so a burst of
+ * single `add()` calls (or job completions) shares one store transaction instead of paying one each.
+ * The flush runs on `setImmediate`, after the current turn's microtasks, which is what lets awaited
+ * calls issued by many concurrent producers land in one batch.
+ */
+export class Batcher<Item, Output> {
+  private pending: { item: Item; resolve: (value: Output) => void; reject: (error: unknown) => void }[] = [];
+  private scheduled = false;
+  private inFlight = new Set<Promise<void>>();
+
+  private readonly flush: (items: Item[]) => Promise<Output[]> | Output[];
+  private readonly maxBatch: number;
+
+  constructor(flush: (items: Item[]) => Promise<Output[]> | Output[], maxBatch = 1000) {
+    this.flush = flush;
+    this.maxBatch = maxBatch;
+  }
+
+  push(item: Item): Promise<Output> {
+    return new Promise<Output>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (this.pending.length >= this.maxBatch) this.run();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.run());
+      }
+    });
+  }
+
+  /** Flushes what is pending now and waits for every flush still under way. */
+  async drain(): Promise<void> {
+    this.run();
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  private run(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const done = this.execute(batch);
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+  }
+
+  private async execute(batch: typeof this.pending): Promise<void> {
+    try {
+      const outputs = await this.flush(batch.map((entry) => entry.item));
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outputs[i] as Output);
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Every error Sundial throws on purpose is a `SundialError` with a stable `code`, so callers can
+ * branch on `err.code` instead of parsing messages.
+ */
+export class SundialError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Shows a value the way a user typed it, short enough to sit in one error message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return value.toString();
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) return String(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** An option, argument or definition field that Sundial cannot accept. Names the field and the value. */
+export class InvalidOptionError extends SundialError {
+  readonly field: string;
+  readonly value: unknown;
+
+  constructor(field: string, value: unknown, expected: string) {
+    super('SUNDIAL_INVALID_OPTION', `Invalid ${field}: ${describeValue(value)} (${expected})`);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/** A payload or result that cannot be stored as JSON without losing information. */
+export class UnserializableError extends SundialError {
+  readonly field: string;
+  readonly value: unknown;
+
+  constructor(field: string, value: unknown, reason: string) {
+    super('SUNDIAL_UNSERIALIZABLE', `Cannot store ${field}: ${describeValue(value)} ${reason}`);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+export class JobNotFoundError extends SundialError {
+  readonly jobId: string;
+
+  constructor(jobId: string) {
+    super('SUNDIAL_JOB_NOT_FOUND', `No job with id ${JSON.stringify(jobId)}`);
+    this.jobId = jobId;
+  }
+}
+
+/** An operation that the job's current state does not allow (retrying a completed job, removing an active one). */
+export class InvalidJobStateError extends SundialError {
+  readonly jobId: string;
+  readonly state: string;
+
+  constructor(jobId: string, state: string, operation: string, allowed: readonly string[]) {
+    super(
+      'SUNDIAL_INVALID_JOB_STATE',
+      `Cannot ${operation} job ${jobId}: it is ${state} (allowed: ${allowed.join(', ')})`,
+    );
+    this.jobId = jobId;
+    this.state = state;
+  }
+}
+
+/**
+ * Throw this from a handler when retrying cannot help (bad input, a resource that is gone):
+ * the job skips its remaining attempts and goes straight to the dead-letter state.
+ */
+export class UnrecoverableError extends SundialError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SUNDIAL_UNRECOVERABLE', message, options);
+  }
+}
+
+/** The job's handler name is not registered on the worker that claimed it. */
+export class UnknownHandlerError extends SundialError {
+  readonly handler: string;
+
+  constructor(handler: string, queue: string, known: readonly string[]) {
+    super(
+      'SUNDIAL_UNKNOWN_HANDLER',
+      `No handler named ${JSON.stringify(handler)} on the worker for queue ${JSON.stringify(queue)}` +
+        ` (registered: ${known.length > 0 ? known.map((k) => JSON.stringify(k)).join(', ') : 'none'})`,
+    );
+    this.handler = handler;
+  }
+}
+
+/** The attempt ran past the job's `timeout`. */
+export class JobTimeoutError extends SundialError {
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super('SUNDIAL_TIMEOUT', `Job timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export class StoreClosedError extends SundialError {
+  constructor() {
+    super('SUNDIAL_STORE_CLOSED', 'The store is closed');
+  }
+}

@@ -1,0 +1,64 @@
+import { UnserializableError } from './errors.ts';
+
+/**
+ * Turns a payload or result into JSON, refusing what JSON would silently change: functions,
+ * symbols and `undefined` inside arrays (dropped or turned to null), bigints (throw), NaN and
+ * Infinity (null), Maps and Sets (`{}`), class instances without `toJSON`, and cycles.
+ * `field` names the top of the value in errors, e.g. `payload.user.tags[2]`.
+ */
+export function toJson(value: unknown, field: string): string {
+  if (value === undefined) return 'null';
+  if (typeof value !== 'object' || value === null) {
+    checkScalar(value, field);
+    return JSON.stringify(value);
+  }
+  checkTree(value, field, new Set());
+  return JSON.stringify(value);
+}
+
+function checkScalar(value: unknown, path: string): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new UnserializableError(path, value, 'is not a finite number');
+      return;
+    case 'bigint':
+      throw new UnserializableError(path, value, 'is a bigint; pass it as a string');
+    case 'function':
+      throw new UnserializableError(path, value, 'is a function');
+    case 'symbol':
+      throw new UnserializableError(path, value, 'is a symbol');
+  }
+}
+
+function checkTree(value: object, path: string, ancestors: Set<object>): void {
+  if (ancestors.has(value)) throw new UnserializableError(path, '[circular]', 'refers back to itself');
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return;
+  ancestors.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      const itemPath = `${path}[${i}]`;
+      if (item === undefined) throw new UnserializableError(itemPath, item, 'would become null in JSON');
+      if (typeof item === 'object' && item !== null) checkTree(item, itemPath, ancestors);
+      else checkScalar(item, itemPath);
+    }
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+      throw new UnserializableError(path, value, `is a ${kind}, not a plain object; convert it first`);
+    }
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      // Undefined properties are dropped by JSON, which is what `{ a: undefined }` usually means.
+      if (item === undefined) continue;
+      const itemPath = `${path}.${key}`;
+      if (typeof item === 'object' && item !== null) checkTree(item, itemPath, ancestors);
+      else checkScalar(item, itemPath);
+    }
+  }
+  ancestors.delete(value);
+}

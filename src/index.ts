@@ -1,0 +1,5 @@
+export * from './core/index.ts';
+export * from './queue/index.ts';
+export * from './store/index.ts';
+export * from './sundial.ts';
+export * from './worker/index.ts';

@@ -1,0 +1,11 @@
+import { InvalidOptionError } from '../core/index.ts';
+
+/** Queue and handler names end up in keys, URLs and metrics labels: keep them printable and short. */
+const NAME = /^[A-Za-z0-9_.:@/-]{1,200}$/;
+
+export function checkName(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw new InvalidOptionError(field, value, 'a name of 1 to 200 letters, digits or _ . : @ / -');
+  }
+  return value;
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { type BackoffSpec, InvalidOptionError } from '../core/index.ts';
+
+/** How to retry after a failure. A number is a fixed delay in ms. */
+export type BackoffOption =
+  | 'none'
+  | 'fixed'
+  | 'exponential'
+  | number
+  | { type: 'none' }
+  | { type: 'fixed'; delay: number }
+  | {
+      type: 'exponential';
+      /** First retry delay in ms (default 1000). */
+      delay?: number;
+      /** Growth per failure (default 2). */
+      factor?: number;
+      /** Cap on one delay in ms (default 1 hour). */
+      maxDelay?: number;
+      /** Randomise delays so a burst of failures does not retry in lockstep (default `equal`). */
+      jitter?: 'none' | 'full' | 'equal';
+    };
+
+export interface JobOptions {
+  /** Run no sooner than this many ms from now. */
+  delay?: number;
+  /** Run no sooner than this time. Not together with `delay`. */
+  runAt?: Date | number;
+  /** Higher runs first among jobs that are due. Integer, default 0. */
+  priority?: number;
+  /** Failed attempts allowed before the job is dead. Default 3; 1 means no retries. */
+  attempts?: number;
+  backoff?: BackoffOption;
+  /** Soft timeout of one attempt in ms: the handler's signal aborts and the attempt fails. */
+  timeout?: number;
+  /** While a job with this key is waiting, delayed, failed-awaiting-retry or active, adds return it. */
+  dedupeKey?: string;
+  /** Times the job may be recovered after its worker died before it is dead. Default 1. */
+  maxStalls?: number;
+}
+
+export const DEFAULT_JOB_OPTIONS = {
+  attempts: 3,
+  backoff: {
+    type: 'exponential',
+    delay: 1000,
+    factor: 2,
+    maxDelay: 3_600_000,
+    jitter: 'equal',
+  } as BackoffSpec,
+  maxStalls: 1,
+  priority: 0,
+} as const;
+
+const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const positiveMs = z.number().int().positive().max(2_147_483_647);
+
+const backoffSchema = z.union([
+  z.enum(['none', 'fixed', 'exponential']),
+  ms,
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({ type: z.literal('fixed'), delay: ms }),
+  z.strictObject({
+    type: z.literal('exponential'),
+    delay: ms.optional(),
+    factor: z.number().min(1).max(100).optional(),
+    maxDelay: ms.optional(),
+    jitter: z.enum(['none', 'full', 'equal']).optional(),
+  }),
+]);
+
+const jobOptionsSchema = z.strictObject({
+  delay: ms.optional(),
+  runAt: z.union([z.date(), ms]).optional(),
+  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  attempts: z.number().int().min(1).max(1000).optional(),
+  backoff: backoffSchema.optional(),
+  timeout: positiveMs.optional(),
+  dedupeKey: z.string().min(1).max(512).optional(),
+  maxStalls: z.number().int().min(0).max(1000).optional(),
+});
+
+/** What each option must be, in words a user can act on. */
+const EXPECTED: Record<keyof JobOptions, string> = {
+  delay: 'a whole number of milliseconds, 0 or more',
+  runAt: 'a valid Date or epoch milliseconds',
+  priority: 'a whole number between -1000000 and 1000000',
+  attempts: 'a whole number from 1 to 1000',
+  backoff:
+    "'none', 'fixed', 'exponential', a delay in ms, or { type: 'fixed', delay } / { type: 'exponential', delay?, factor?, maxDelay?, jitter?: 'none' | 'full' | 'equal' }",
+  timeout: 'a whole number of milliseconds from 1 to 2147483647',
+  dedupeKey: 'a non-empty string of at most 512 characters',
+  maxStalls: 'a whole number from 0 to 1000',
+};
+
+/**
+ * Checks options and throws an `InvalidOptionError` naming the first bad field (`field` is the
+ * name used in the message, e.g. `options` or `jobs[3].options`).
+ */
+export function parseJobOptions(options: unknown, field = 'options'): JobOptions {
+  if (options === undefined) return {};
+  const parsed = jobOptionsSchema.safeParse(options);
+  if (parsed.success) {
+    const value = parsed.data as JobOptions;
+    if (value.delay !== undefined && value.runAt !== undefined) {
+      throw new InvalidOptionError(`${field}.runAt`, value.runAt, 'give either delay or runAt, not both');
+    }
+    if (value.runAt instanceof Date && Number.isNaN(value.runAt.getTime())) {
+      throw new InvalidOptionError(`${field}.runAt`, value.runAt, EXPECTED.runAt);
+    }
+    return value;
+  }
+  const issue = parsed.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    throw new InvalidOptionError(
+      `${field}.${key}`,
+      (options as Record<string, unknown>)[key],
+      `not a job option; known: ${Object.keys(EXPECTED).join(', ')}`,
+    );
+  }
+  if (issue.path.length === 0) throw new InvalidOptionError(field, options, 'an object of job options');
+  const key = issue.path[0] as keyof JobOptions;
+  throw new InvalidOptionError(
+    `${field}.${issue.path.join('.')}`,
+    valueAt(options, issue.path),
+    EXPECTED[key] ?? issue.message,
+  );
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+  return value;
+}
+
+export function toBackoffSpec(option: BackoffOption | undefined, fallback: BackoffSpec): BackoffSpec {
+  if (option === undefined) return fallback;
+  if (typeof option === 'number') return { type: 'fixed', delay: option };
+  const type = typeof option === 'string' ? option : option.type;
+  const given = typeof option === 'string' ? {} : option;
+  switch (type) {
+    case 'none':
+      return { type: 'none' };
+    case 'fixed':
+      return { type: 'fixed', delay: (given as { delay?: number }).delay ?? 1000 };
+    case 'exponential': {
+      const exp = given as Extract<BackoffOption, { type: 'exponential' }>;
+      return {
+        type: 'exponential',
+        delay: exp.delay ?? 1000,
+        factor: exp.factor ?? 2,
+        maxDelay: exp.maxDelay ?? 3_600_000,
+        jitter: exp.jitter ?? 'equal',
+      };
+    }
+  }
+}

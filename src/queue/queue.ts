@@ -1,0 +1,266 @@
+import {
+  FINISHED_STATES,
+  InvalidJobStateError,
+  InvalidOptionError,
+  isJobState,
+  type Job,
+  JobNotFoundError,
+  type JobState,
+  SundialError,
+  toJson,
+} from '../core/index.ts';
+import type { NewJob, TransitionResult } from '../store/index.ts';
+import type { SundialContext } from './context.ts';
+import { checkName } from './names.ts';
+import { DEFAULT_JOB_OPTIONS, type JobOptions, parseJobOptions, toBackoffSpec } from './options.ts';
+
+export interface QueueOptions {
+  /** Options every job added through this queue starts from; per-add options win. */
+  defaults?: JobOptions;
+}
+
+export interface BulkJob<Payload = unknown> {
+  name: string;
+  payload?: Payload;
+  options?: JobOptions;
+}
+
+export interface ListOptions {
+  offset?: number;
+  limit?: number;
+  /** By id: `asc` (oldest first, the default) or `desc`. */
+  order?: 'asc' | 'desc';
+}
+
+const RETRYABLE_STATES: readonly JobState[] = ['failed', 'dead', 'cancelled'];
+const CANCELLABLE_STATES: readonly JobState[] = ['waiting', 'delayed', 'failed', 'active'];
+const REMOVABLE_STATES: readonly JobState[] = ['waiting', 'delayed', 'failed', ...FINISHED_STATES];
+
+/**
+ * A named queue: where jobs are added and managed. Get one with `sundial.queue(name)`.
+ *
+ * @example
+ * const emails = sundial.queue('emails');
+ * await emails.add('welcome', { userId: 42 }, { attempts: 5, backoff: 'exponential' });
+ */
+export class Queue {
+  readonly name: string;
+  private readonly defaults: JobOptions;
+  private readonly context: SundialContext;
+
+  constructor(name: string, context: SundialContext, options: QueueOptions = {}) {
+    this.context = context;
+    this.name = checkName('queue', name);
+    this.defaults = parseJobOptions(options.defaults, 'defaults');
+  }
+
+  /** Adds one job. Adds made in the same event-loop turn share one store transaction. */
+  async add<Payload>(name: string, payload?: Payload, options?: JobOptions): Promise<Job<Payload>> {
+    const job = this.prepare(name, payload, options, '');
+    const added = await this.context.addBatcher.push(job);
+    return this.resolveAdded(job, added.id, added.duplicate, payload) as Promise<Job<Payload>>;
+  }
+
+  /**
+   * Adds many jobs in one transaction. Every job is checked first: one bad job refuses the whole
+   * batch and stores nothing.
+   */
+  async addBulk<Payload>(jobs: readonly BulkJob<Payload>[]): Promise<Job<Payload>[]> {
+    if (!Array.isArray(jobs))
+      throw new InvalidOptionError('jobs', jobs, 'an array of { name, payload?, options? }');
+    const prepared = jobs.map((entry, i) => {
+      if (typeof entry !== 'object' || entry === null) {
+        throw new InvalidOptionError(`jobs[${i}]`, entry, 'an object { name, payload?, options? }');
+      }
+      return this.prepare(entry.name, entry.payload, entry.options, `jobs[${i}].`);
+    });
+    if (prepared.length === 0) return [];
+    const added = await this.context.store.addJobs(prepared);
+    return Promise.all(
+      added.map(
+        (entry, i) =>
+          this.resolveAdded(prepared[i]!, entry.id, entry.duplicate, jobs[i]!.payload) as Promise<
+            Job<Payload>
+          >,
+      ),
+    );
+  }
+
+  /** Stops workers from claiming this queue's jobs (jobs already running finish). */
+  async pause(): Promise<void> {
+    await this.context.store.setQueuePaused(this.name, true);
+  }
+
+  async resume(): Promise<void> {
+    await this.context.store.setQueuePaused(this.name, false);
+  }
+
+  async isPaused(): Promise<boolean> {
+    return this.context.store.isQueuePaused(this.name);
+  }
+
+  /** How many jobs are in each state. */
+  async counts(): Promise<Record<JobState, number>> {
+    return this.context.store.countJobs(this.name);
+  }
+
+  /** The job, or null when no job of this queue has that id. */
+  async getJob(id: string): Promise<Job | null> {
+    const job = await this.context.store.getJob(String(id));
+    return job && job.queue === this.name ? job : null;
+  }
+
+  /** Jobs of this queue, optionally in one state, a page at a time. */
+  async listJobs(state?: JobState, options: ListOptions = {}): Promise<Job[]> {
+    if (state !== undefined && !isJobState(state)) {
+      throw new InvalidOptionError(
+        'state',
+        state,
+        'one of waiting, delayed, active, failed, completed, dead, cancelled',
+      );
+    }
+    const limit = options.limit ?? 50;
+    const offset = options.offset ?? 0;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new InvalidOptionError('limit', limit, 'a whole number from 1 to 1000');
+    }
+    if (!Number.isInteger(offset) || offset < 0)
+      throw new InvalidOptionError('offset', offset, 'a whole number, 0 or more');
+    if (options.order !== undefined && options.order !== 'asc' && options.order !== 'desc') {
+      throw new InvalidOptionError('order', options.order, "'asc' or 'desc'");
+    }
+    return this.context.store.listJobs({ queue: this.name, state, limit, offset, order: options.order });
+  }
+
+  /** Runs a failed, dead or cancelled job again now, with a fresh budget of attempts. */
+  async retry(id: string): Promise<Job> {
+    const result = await this.context.store.retryJob(String(id), {
+      queue: this.name,
+      from: RETRYABLE_STATES,
+      now: this.context.clock.now(),
+    });
+    return this.expectTransition(String(id), result, 'retry', RETRYABLE_STATES);
+  }
+
+  /** Cancels a job that has not finished. An active job's worker aborts it at its next heartbeat. */
+  async cancel(id: string): Promise<Job> {
+    const result = await this.context.store.cancelJob(String(id), {
+      queue: this.name,
+      from: CANCELLABLE_STATES,
+      now: this.context.clock.now(),
+    });
+    return this.expectTransition(String(id), result, 'cancel', CANCELLABLE_STATES);
+  }
+
+  /** Deletes a job that is not active (cancel an active job first). */
+  async remove(id: string): Promise<Job> {
+    const result = await this.context.store.removeJob(String(id), {
+      queue: this.name,
+      from: REMOVABLE_STATES,
+    });
+    return this.expectTransition(String(id), result, 'remove', REMOVABLE_STATES);
+  }
+
+  /**
+   * Deletes jobs that finished more than `olderThan` ms ago; by default only completed ones.
+   * Returns how many were deleted.
+   */
+  async prune(options: { olderThan: number; states?: readonly JobState[] }): Promise<number> {
+    const { olderThan } = options;
+    if (!Number.isInteger(olderThan) || olderThan < 0) {
+      throw new InvalidOptionError('olderThan', olderThan, 'a whole number of milliseconds, 0 or more');
+    }
+    const states = options.states ?? ['completed'];
+    for (const state of states) {
+      if (!(FINISHED_STATES as readonly string[]).includes(state)) {
+        throw new InvalidOptionError('states', state, `finished states only: ${FINISHED_STATES.join(', ')}`);
+      }
+    }
+    return this.context.store.pruneJobs({
+      queue: this.name,
+      states,
+      finishedBefore: this.context.clock.now() - olderThan,
+    });
+  }
+
+  private prepare(name: unknown, payload: unknown, rawOptions: unknown, prefix: string): NewJob {
+    const handler = checkName(`${prefix}name`, name);
+    const options = parseJobOptions(rawOptions, `${prefix}options`);
+    const now = this.context.clock.now();
+    const merged = rawOptions === undefined ? this.defaults : { ...this.defaults, ...options };
+    let runAt = now;
+    if (options.runAt !== undefined) runAt = +options.runAt;
+    else if (options.delay !== undefined) runAt = now + options.delay;
+    else if (merged.delay !== undefined) runAt = now + merged.delay;
+    return {
+      queue: this.name,
+      name: handler,
+      payload: toJson(payload, `${prefix}payload`),
+      state: runAt > now ? 'delayed' : 'waiting',
+      priority: merged.priority ?? DEFAULT_JOB_OPTIONS.priority,
+      runAt,
+      maxAttempts: merged.attempts ?? DEFAULT_JOB_OPTIONS.attempts,
+      backoff: toBackoffSpec(merged.backoff, DEFAULT_JOB_OPTIONS.backoff),
+      timeout: merged.timeout ?? null,
+      dedupeKey: merged.dedupeKey ?? null,
+      maxStalls: merged.maxStalls ?? DEFAULT_JOB_OPTIONS.maxStalls,
+      createdAt: now,
+    };
+  }
+
+  private async resolveAdded(job: NewJob, id: string, duplicate: boolean, payload: unknown): Promise<Job> {
+    if (duplicate) {
+      const existing = await this.context.store.getJob(id);
+      if (existing) return existing;
+      // The holder finished and was pruned between the add and this read: report what was kept.
+    }
+    const created: Job = {
+      id,
+      queue: job.queue,
+      name: job.name,
+      payload: payload ?? null,
+      state: job.state,
+      priority: job.priority,
+      runAt: job.runAt,
+      attempt: 0,
+      maxAttempts: job.maxAttempts,
+      failures: 0,
+      backoff: job.backoff,
+      timeout: job.timeout,
+      dedupeKey: job.dedupeKey,
+      stalls: 0,
+      maxStalls: job.maxStalls,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      result: null,
+      error: null,
+      deadLetter: null,
+      history: [],
+      createdAt: job.createdAt,
+      startedAt: null,
+      finishedAt: null,
+    };
+    if (!duplicate) this.context.events.emit('job.added', { job: created });
+    return created;
+  }
+
+  private expectTransition(
+    id: string,
+    result: TransitionResult,
+    operation: string,
+    allowed: readonly JobState[],
+  ): Job {
+    if (result.ok) return result.job;
+    switch (result.reason) {
+      case 'not_found':
+        throw new JobNotFoundError(id);
+      case 'state':
+        throw new InvalidJobStateError(id, result.state, operation, allowed);
+      case 'duplicate':
+        throw new SundialError(
+          'SUNDIAL_DUPLICATE',
+          `Cannot ${operation} job ${id}: job ${result.holder} holds the same dedupe key and has not finished`,
+        );
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Versioned schema changes, applied in order inside one write transaction. Never edit a released
+ * migration: add a new one, then refresh the committed dump with `npm run schema:dump`
+ * (a test fails when `schema.sql` and the migrations disagree).
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs and queues',
+    sql: `
+CREATE TABLE sundial_jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue TEXT NOT NULL,
+  name TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  failures INTEGER NOT NULL DEFAULT 0,
+  backoff TEXT NOT NULL,
+  timeout_ms INTEGER,
+  dedupe_key TEXT,
+  stalls INTEGER NOT NULL DEFAULT 0,
+  max_stalls INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  result TEXT,
+  error TEXT,
+  dead_letter TEXT,
+  history TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER
+) STRICT;
+
+-- Only what is claimable is indexed for claiming (a partial index stays small however much history piles up).
+CREATE INDEX sundial_jobs_claimable ON sundial_jobs (queue, priority DESC, run_at, id) WHERE state = 'waiting';
+CREATE INDEX sundial_jobs_scheduled ON sundial_jobs (queue, run_at) WHERE state IN ('delayed', 'failed');
+CREATE INDEX sundial_jobs_leases ON sundial_jobs (lease_expires_at) WHERE state = 'active';
+CREATE INDEX sundial_jobs_by_state ON sundial_jobs (queue, state, id);
+CREATE UNIQUE INDEX sundial_jobs_dedupe ON sundial_jobs (queue, dedupe_key)
+  WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'delayed', 'failed', 'active');
+
+CREATE TABLE sundial_queues (
+  name TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL DEFAULT 0
+) STRICT;
+`,
+  },
+];

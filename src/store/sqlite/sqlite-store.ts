@@ -1,0 +1,547 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { type Job, type JobState, LIVE_STATES, StoreClosedError } from '../../core/index.ts';
+import {
+  type AddedJob,
+  type ClaimRequest,
+  emptyCounts,
+  type JobOutcome,
+  type ListJobsRequest,
+  type NewJob,
+  type StalledJob,
+  type Store,
+  type TransitionRequest,
+  type TransitionResult,
+} from '../store.ts';
+import { migrations } from './migrations.ts';
+import { type JobRow, rowToJob } from './rows.ts';
+import { WalWatcher } from './wal-watcher.ts';
+
+export interface SqliteStoreOptions {
+  /** The database file. Default `.sundial/sundial.db`; `:memory:` for a private, throwaway store. */
+  path?: string;
+  /**
+   * `normal` (default): in WAL mode a commit survives a crash of the process, and only the last
+   * commits before a power loss or OS crash can be lost. `full`: fsync on every commit.
+   */
+  synchronous?: 'normal' | 'full';
+  /** How long a write waits for another process's transaction before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Watch the WAL file to wake workers on other processes' commits. Default true for files. */
+  watchCommits?: boolean;
+  /** Called with errors that cannot be thrown to a caller (a failed file watch). */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_SQLITE_PATH = '.sundial/sundial.db';
+
+/** Rows deleted per transaction when pruning, so other processes are not locked out for long. */
+const PRUNE_CHUNK = 5000;
+
+const LIVE = LIVE_STATES.map((state) => `'${state}'`).join(', ');
+
+const STALLED_ERROR = JSON.stringify({
+  name: 'StalledError',
+  message: 'The worker stopped renewing its lease (it crashed, hung or lost the store)',
+  category: 'stalled',
+});
+
+/**
+ * The embedded engine: one SQLite file that any number of processes on one machine may share.
+ * `node:sqlite` is synchronous, so every method does its whole transaction in one go and the
+ * promise it returns is already settled; each write transaction is `BEGIN IMMEDIATE`, so two
+ * processes never interleave inside one state change.
+ */
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite';
+  readonly path: string;
+  private db: DatabaseSync | null = null;
+  private closed = false;
+  private statements: ReturnType<typeof prepareStatements> | null = null;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly walWatcher: WalWatcher | null;
+  private readonly options: SqliteStoreOptions;
+  private readonly pruneStatements = new Map<number, StatementSync>();
+
+  constructor(options: SqliteStoreOptions = {}) {
+    this.options = options;
+    this.path = options.path === ':memory:' ? ':memory:' : resolve(options.path ?? DEFAULT_SQLITE_PATH);
+    const watchCommits = options.watchCommits ?? this.path !== ':memory:';
+    this.walWatcher = watchCommits
+      ? new WalWatcher(
+          this.path,
+          () => this.notifyAll(),
+          (error) => this.options.onError?.(error),
+        )
+      : null;
+  }
+
+  async init(): Promise<void> {
+    this.open();
+  }
+
+  /** Opens the file and migrates it. Synchronous, so a store can be used right after construction. */
+  open(): void {
+    if (this.closed) throw new StoreClosedError();
+    if (this.db) return;
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    const db = new DatabaseSync(this.path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA synchronous = ${this.options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.exec('PRAGMA foreign_keys = ON');
+    migrate(db);
+    this.db = db;
+    this.statements = prepareStatements(db);
+    this.walWatcher?.start();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.walWatcher?.stop();
+    this.listeners.clear();
+    this.statements = null;
+    this.pruneStatements.clear();
+    this.db?.close();
+    this.db = null;
+  }
+
+  async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
+    const s = this.prepared();
+    const added = this.transaction(() => {
+      const out: AddedJob[] = new Array(jobs.length);
+      for (let i = 0; i < jobs.length; i++) {
+        const job = jobs[i]!;
+        const { changes, lastInsertRowid } = s.insertJob.run(
+          job.queue,
+          job.name,
+          job.payload,
+          job.state,
+          job.priority,
+          job.runAt,
+          job.maxAttempts,
+          JSON.stringify(job.backoff),
+          job.timeout,
+          job.dedupeKey,
+          job.maxStalls,
+          job.createdAt,
+        );
+        if (changes === 1) {
+          out[i] = { id: String(lastInsertRowid), duplicate: false };
+        } else {
+          const holder = s.dedupeHolder.get(job.queue, job.dedupeKey) as { id: number } | undefined;
+          // ON CONFLICT only fires for the dedupe index, so a holder exists inside this transaction.
+          out[i] = { id: String(holder!.id), duplicate: true };
+        }
+      }
+      return out;
+    });
+    const queues = new Set(jobs.map((job) => job.queue));
+    for (const queue of queues) this.notify(queue);
+    return added;
+  }
+
+  async claimJobs(request: ClaimRequest): Promise<Job[]> {
+    const s = this.prepared();
+    const rows = this.transaction(() => {
+      s.promoteDue.run(request.queue, request.now);
+      return s.claim.all(
+        request.owner,
+        request.leaseExpiresAt,
+        request.now,
+        request.queue,
+        request.limit,
+        request.queue,
+      ) as unknown as JobRow[];
+    });
+    if (rows.length === 0) return [];
+    const jobs = rows.map(rowToJob);
+    // RETURNING gives rows in no promised order; hand them out in claim order.
+    jobs.sort(claimOrder);
+    return jobs;
+  }
+
+  async renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]> {
+    const s = this.prepared();
+    return this.transaction(() =>
+      ids.filter((id) => s.renewLease.run(leaseExpiresAt, id, owner).changes === 1),
+    );
+  }
+
+  async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    const s = this.prepared();
+    return this.transaction(() =>
+      outcomes.map((outcome) => {
+        const record = JSON.stringify(outcome.record);
+        let changes: number | bigint;
+        switch (outcome.kind) {
+          case 'completed':
+            ({ changes } = s.complete.run(
+              outcome.result,
+              outcome.finishedAt,
+              record,
+              outcome.id,
+              outcome.owner,
+              outcome.attempt,
+            ));
+            break;
+          case 'retry':
+            ({ changes } = s.retryLater.run(
+              outcome.runAt,
+              JSON.stringify(outcome.error),
+              record,
+              outcome.id,
+              outcome.owner,
+              outcome.attempt,
+            ));
+            break;
+          case 'dead':
+            ({ changes } = s.bury.run(
+              JSON.stringify(outcome.error),
+              JSON.stringify(outcome.deadLetter),
+              outcome.finishedAt,
+              record,
+              outcome.id,
+              outcome.owner,
+              outcome.attempt,
+            ));
+            break;
+        }
+        return changes === 1;
+      }),
+    );
+  }
+
+  async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
+    const s = this.prepared();
+    const released = this.transaction(() => {
+      let count = 0;
+      for (const id of ids) count += Number(s.release.run(now, id, owner).changes);
+      return count;
+    });
+    if (released > 0) this.notifyAll();
+    return released;
+  }
+
+  async recoverStalled(request: { now: number; queue?: string }): Promise<StalledJob[]> {
+    const s = this.prepared();
+    const queue = request.queue ?? null;
+    const { recovered, buried } = this.transaction(() => ({
+      recovered: s.recoverStalled.all(request.now, queue) as { id: number; queue: string; name: string }[],
+      buried: s.buryStalled.all(STALLED_ERROR, request.now, queue) as {
+        id: number;
+        queue: string;
+        name: string;
+      }[],
+    }));
+    const stalled: StalledJob[] = [
+      ...recovered.map((row) => ({ id: String(row.id), queue: row.queue, name: row.name, recovered: true })),
+      ...buried.map((row) => ({ id: String(row.id), queue: row.queue, name: row.name, recovered: false })),
+    ];
+    if (recovered.length > 0) this.notifyAll();
+    return stalled;
+  }
+
+  async nextRunAt(queue: string): Promise<number | null> {
+    const row = this.prepared().nextRunAt.get(queue) as { t: number | null };
+    return row.t;
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    const row = this.prepared().getJob.get(id) as unknown as JobRow | undefined;
+    return row ? rowToJob(row) : null;
+  }
+
+  async listJobs(request: ListJobsRequest): Promise<Job[]> {
+    const s = this.prepared();
+    const limit = request.limit ?? 50;
+    const offset = request.offset ?? 0;
+    const desc = request.order === 'desc';
+    const rows = request.state
+      ? (desc ? s.listByStateDesc : s.listByState).all(request.queue, request.state, limit, offset)
+      : (desc ? s.listAllDesc : s.listAll).all(request.queue, limit, offset);
+    return (rows as unknown as JobRow[]).map(rowToJob);
+  }
+
+  async countJobs(queue: string): Promise<Record<JobState, number>> {
+    const counts = emptyCounts();
+    for (const row of this.prepared().countByState.all(queue) as { state: JobState; n: number }[]) {
+      counts[row.state] = row.n;
+    }
+    return counts;
+  }
+
+  async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    const s = this.prepared();
+    const result = this.transition(id, request, (row) => {
+      if (row.dedupe_key !== null && !(LIVE_STATES as readonly string[]).includes(row.state)) {
+        const holder = s.dedupeHolder.get(row.queue, row.dedupe_key) as { id: number } | undefined;
+        if (holder) return { ok: false, reason: 'duplicate', holder: String(holder.id) };
+      }
+      s.retryNow.run(request.now, id);
+      return null;
+    });
+    if (result.ok) this.notify(result.job.queue);
+    return result;
+  }
+
+  async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    const s = this.prepared();
+    return this.transition(id, request, () => {
+      s.cancel.run(request.now, id);
+      return null;
+    });
+  }
+
+  async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
+    const s = this.prepared();
+    return this.transition(
+      id,
+      request,
+      () => {
+        s.remove.run(id);
+        return null;
+      },
+      { returnsRemoved: true },
+    );
+  }
+
+  async pruneJobs(request: {
+    queue: string;
+    states: readonly JobState[];
+    finishedBefore: number;
+  }): Promise<number> {
+    if (request.states.length === 0) return 0;
+    const statement = this.pruneStatement(request.states.length);
+    let total = 0;
+    for (;;) {
+      const { changes } = this.transaction(() =>
+        statement.run(request.queue, ...request.states, request.finishedBefore, PRUNE_CHUNK),
+      );
+      total += Number(changes);
+      if (Number(changes) < PRUNE_CHUNK) return total;
+    }
+  }
+
+  async setQueuePaused(queue: string, paused: boolean): Promise<void> {
+    const s = this.prepared();
+    this.transaction(() => s.setPaused.run(queue, paused ? 1 : 0));
+    if (!paused) this.notify(queue);
+  }
+
+  async isQueuePaused(queue: string): Promise<boolean> {
+    const row = this.prepared().isPaused.get(queue) as { paused: number } | undefined;
+    return row?.paused === 1;
+  }
+
+  async listQueues(): Promise<string[]> {
+    return (this.prepared().listQueues.all() as { name: string }[]).map((row) => row.name);
+  }
+
+  subscribe(queue: string, listener: () => void): () => void {
+    let set = this.listeners.get(queue);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(queue, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(queue);
+    };
+  }
+
+  private notify(queue: string): void {
+    const set = this.listeners.get(queue);
+    if (set) for (const listener of set) listener();
+  }
+
+  private notifyAll(): void {
+    for (const set of this.listeners.values()) for (const listener of set) listener();
+  }
+
+  private prepared(): NonNullable<typeof this.statements> {
+    // Opening on first use lets a store be handed around before anyone awaits `init()`.
+    if (!this.statements) this.open();
+    return this.statements!;
+  }
+
+  private transaction<T>(work: () => T): T {
+    const db = this.db!;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /**
+   * Reads the job, checks its state against `from`, applies `change` and reads it back, all in one
+   * transaction. `change` may refuse by returning a failed result.
+   */
+  private transition(
+    id: string,
+    { queue, from }: TransitionRequest,
+    change: (row: JobRow) => TransitionResult | null,
+    { returnsRemoved = false } = {},
+  ): TransitionResult {
+    const s = this.prepared();
+    return this.transaction((): TransitionResult => {
+      const row = s.getJob.get(id) as unknown as JobRow | undefined;
+      if (!row || row.queue !== queue) return { ok: false, reason: 'not_found' };
+      const state = row.state as JobState;
+      if (!from.includes(state)) return { ok: false, reason: 'state', state };
+      const refused = change(row);
+      if (refused) return refused;
+      if (returnsRemoved) return { ok: true, job: rowToJob(row) };
+      return { ok: true, job: rowToJob(s.getJob.get(id) as unknown as JobRow) };
+    });
+  }
+
+  private pruneStatement(stateCount: number): StatementSync {
+    let statement = this.pruneStatements.get(stateCount);
+    if (!statement) {
+      const placeholders = new Array(stateCount).fill('?').join(', ');
+      statement = this.db!.prepare(
+        `DELETE FROM sundial_jobs WHERE id IN (
+           SELECT id FROM sundial_jobs
+           WHERE queue = ? AND state IN (${placeholders}) AND finished_at < ?
+           LIMIT ?)`,
+      );
+      this.pruneStatements.set(stateCount, statement);
+    }
+    return statement;
+  }
+}
+
+function claimOrder(a: Job, b: Job): number {
+  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
+}
+
+/** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */
+function migrate(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS sundial_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const row = db.prepare('SELECT max(version) AS v FROM sundial_migrations').get() as { v: number | null };
+    const current = row.v ?? 0;
+    const record = db.prepare('INSERT INTO sundial_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+const APPEND_RECORD = `history = json_insert(history, '$[#]', json(?))`;
+const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
+const HELD_BY = `id = ? AND state = 'active' AND lease_owner = ? AND attempt = ?`;
+
+function prepareStatements(db: DatabaseSync) {
+  return {
+    insertJob: db.prepare(`
+      INSERT INTO sundial_jobs
+        (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms, dedupe_key, max_stalls, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO NOTHING`),
+    dedupeHolder: db.prepare(
+      `SELECT id FROM sundial_jobs WHERE queue = ? AND dedupe_key = ? AND state IN (${LIVE}) LIMIT 1`,
+    ),
+    promoteDue: db.prepare(
+      `UPDATE sundial_jobs SET state = 'waiting' WHERE queue = ? AND state IN ('delayed', 'failed') AND run_at <= ?`,
+    ),
+    claim: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'active', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
+      WHERE id IN (
+        SELECT id FROM sundial_jobs
+        WHERE queue = ? AND state = 'waiting'
+        ORDER BY priority DESC, run_at, id
+        LIMIT ?)
+      AND NOT EXISTS (SELECT 1 FROM sundial_queues WHERE name = ? AND paused = 1)
+      RETURNING *`),
+    renewLease: db.prepare(
+      `UPDATE sundial_jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND state = 'active'`,
+    ),
+    complete: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'completed', result = ?, error = NULL, finished_at = ?, ${CLEAR_LEASE}, ${APPEND_RECORD}
+      WHERE ${HELD_BY}`),
+    retryLater: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'failed', run_at = ?, failures = failures + 1, error = ?, ${CLEAR_LEASE}, ${APPEND_RECORD}
+      WHERE ${HELD_BY}`),
+    bury: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'dead', failures = failures + 1, error = ?, dead_letter = ?, finished_at = ?,
+          ${CLEAR_LEASE}, ${APPEND_RECORD}
+      WHERE ${HELD_BY}`),
+    release: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'waiting', ${CLEAR_LEASE},
+          history = json_insert(history, '$[#]', json_object(
+            'attempt', attempt, 'outcome', 'released', 'worker', lease_owner,
+            'startedAt', started_at, 'finishedAt', ?))
+      WHERE id = ? AND state = 'active' AND lease_owner = ?`),
+    // SET expressions see the row as it was, so lease_owner still names the worker that stalled.
+    recoverStalled: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'waiting', stalls = stalls + 1, ${CLEAR_LEASE},
+          history = json_insert(history, '$[#]', json_object(
+            'attempt', attempt, 'outcome', 'stalled', 'worker', lease_owner,
+            'startedAt', started_at, 'finishedAt', ?1))
+      WHERE state = 'active' AND lease_expires_at < ?1 AND stalls < max_stalls AND (?2 IS NULL OR queue = ?2)
+      RETURNING id, queue, name`),
+    buryStalled: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'dead', stalls = stalls + 1, error = ?1, finished_at = ?2, ${CLEAR_LEASE},
+          dead_letter = json_object('reason', 'stalled', 'at', ?2, 'failures', failures,
+            'stalls', stalls + 1, 'queue', queue),
+          history = json_insert(history, '$[#]', json_object(
+            'attempt', attempt, 'outcome', 'stalled', 'worker', lease_owner,
+            'startedAt', started_at, 'finishedAt', ?2, 'error', json(?1)))
+      WHERE state = 'active' AND lease_expires_at < ?2 AND stalls >= max_stalls AND (?3 IS NULL OR queue = ?3)
+      RETURNING id, queue, name`),
+    nextRunAt: db.prepare(
+      `SELECT min(run_at) AS t FROM sundial_jobs WHERE queue = ? AND state IN ('delayed', 'failed')`,
+    ),
+    getJob: db.prepare('SELECT * FROM sundial_jobs WHERE id = ?'),
+    listByState: db.prepare(
+      'SELECT * FROM sundial_jobs WHERE queue = ? AND state = ? ORDER BY id LIMIT ? OFFSET ?',
+    ),
+    listByStateDesc: db.prepare(
+      'SELECT * FROM sundial_jobs WHERE queue = ? AND state = ? ORDER BY id DESC LIMIT ? OFFSET ?',
+    ),
+    listAll: db.prepare('SELECT * FROM sundial_jobs WHERE queue = ? ORDER BY id LIMIT ? OFFSET ?'),
+    listAllDesc: db.prepare('SELECT * FROM sundial_jobs WHERE queue = ? ORDER BY id DESC LIMIT ? OFFSET ?'),
+    countByState: db.prepare('SELECT state, count(*) AS n FROM sundial_jobs WHERE queue = ? GROUP BY state'),
+    retryNow: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'waiting', run_at = ?, failures = 0, stalls = 0, dead_letter = NULL, finished_at = NULL
+      WHERE id = ?`),
+    cancel: db.prepare(
+      `UPDATE sundial_jobs SET state = 'cancelled', finished_at = ?, ${CLEAR_LEASE} WHERE id = ?`,
+    ),
+    remove: db.prepare('DELETE FROM sundial_jobs WHERE id = ?'),
+    setPaused: db.prepare(
+      'INSERT INTO sundial_queues (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused',
+    ),
+    isPaused: db.prepare('SELECT paused FROM sundial_queues WHERE name = ?'),
+    listQueues: db.prepare(
+      'SELECT name FROM sundial_queues UNION SELECT DISTINCT queue FROM sundial_jobs ORDER BY 1',
+    ),
+  };
+}

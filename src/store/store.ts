@@ -1,0 +1,163 @@
+import type { AttemptRecord, BackoffSpec, DeadLetterInfo, Job, JobError, JobState } from '../core/index.ts';
+
+/**
+ * The storage contract every engine (SQLite, PostgreSQL, Redis) implements with the same meaning.
+ * An engine knows storage and nothing else: what a state transition means, when to retry and how
+ * long to back off are decided above it, and each method here is one atomic step in the store
+ * (a transaction, a Lua script). Times are epoch ms passed in by the caller, never read from the
+ * engine's own clock, so a fake clock drives the whole system in tests.
+ */
+export interface Store {
+  /** `sqlite`, `postgres`, `redis`: for logs and the conformance suite, never for branching. */
+  readonly engine: string;
+
+  /** Creates or migrates the schema. Safe to call from many processes at once; idempotent. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Inserts jobs in one atomic step, in order. A job whose `dedupeKey` is held by a live job
+   * (waiting, delayed, failed or active) of the same queue is not inserted: its entry reports the
+   * holder's id with `duplicate: true`. Dedupe applies within the batch too.
+   */
+  addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]>;
+
+  /**
+   * Claims up to `limit` runnable jobs of a queue that is not paused: first makes due delayed and
+   * failed jobs waiting, then takes waiting ones by priority (high first), run-at, then id; each
+   * claimed job becomes active with `attempt + 1`, the lease owner and `leaseExpiresAt`.
+   * Returns them in that order.
+   */
+  claimJobs(request: ClaimRequest): Promise<Job[]>;
+
+  /** Extends the leases `owner` still holds among `ids`; returns the ids it still holds. */
+  renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]>;
+
+  /**
+   * Applies each outcome if, and only if, the job is still active under that owner and attempt;
+   * returns per outcome whether it applied (false: the lease was lost to a stall or a cancel).
+   */
+  finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]>;
+
+  /**
+   * Puts jobs this owner still holds back to waiting (graceful shutdown), each with a `released`
+   * attempt record; returns how many.
+   */
+  releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number>;
+
+  /**
+   * Finds active jobs whose lease expired before `now` (optionally of one queue): those with
+   * `stalls < maxStalls` go back to waiting with `stalls + 1`; the others become dead with
+   * reason `stalled`. Each gets a `stalled` attempt record.
+   */
+  recoverStalled(request: { now: number; queue?: string }): Promise<StalledJob[]>;
+
+  /** The earliest `runAt` among delayed and failed jobs of the queue, or null. */
+  nextRunAt(queue: string): Promise<number | null>;
+
+  getJob(id: string): Promise<Job | null>;
+  listJobs(request: ListJobsRequest): Promise<Job[]>;
+  countJobs(queue: string): Promise<Record<JobState, number>>;
+
+  /**
+   * Makes a job waiting again at `now` with `failures = 0`, if its state is in `from`.
+   * Fails with reason `duplicate` when a live job already holds its dedupe key.
+   */
+  retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult>;
+  /** Makes a job cancelled if its state is in `from` (an active job's worker loses its lease). */
+  cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult>;
+  /** Deletes a job if its state is in `from`. */
+  removeJob(id: string, request: TransitionRequest): Promise<TransitionResult>;
+  /** Deletes jobs of the queue in `states` finished before `finishedBefore`; returns how many. */
+  pruneJobs(request: { queue: string; states: readonly JobState[]; finishedBefore: number }): Promise<number>;
+
+  setQueuePaused(queue: string, paused: boolean): Promise<void>;
+  isQueuePaused(queue: string): Promise<boolean>;
+  /** Every queue that has jobs or a pause flag. */
+  listQueues(): Promise<string[]>;
+
+  /**
+   * Calls `listener` soon after jobs may have become claimable in `queue` — added by this process
+   * or another one sharing the store. False alarms are allowed; missed ones are not meant to
+   * happen, but workers also poll slowly as a backstop. Returns an unsubscribe function.
+   */
+  subscribe(queue: string, listener: () => void): () => void;
+}
+
+export interface NewJob {
+  queue: string;
+  name: string;
+  /** Already JSON. */
+  payload: string;
+  state: 'waiting' | 'delayed';
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  backoff: BackoffSpec;
+  timeout: number | null;
+  dedupeKey: string | null;
+  maxStalls: number;
+  createdAt: number;
+}
+
+export interface AddedJob {
+  id: string;
+  /** True when nothing was inserted because a live job holds the dedupe key; `id` is that job's. */
+  duplicate: boolean;
+}
+
+export interface ClaimRequest {
+  queue: string;
+  owner: string;
+  limit: number;
+  now: number;
+  leaseExpiresAt: number;
+}
+
+interface OutcomeBase {
+  id: string;
+  owner: string;
+  /** The run number the owner claimed; guards against finishing a later run. */
+  attempt: number;
+  finishedAt: number;
+  record: AttemptRecord;
+}
+
+export type JobOutcome =
+  | (OutcomeBase & { kind: 'completed'; result: string })
+  | (OutcomeBase & { kind: 'retry'; runAt: number; error: JobError })
+  | (OutcomeBase & { kind: 'dead'; error: JobError; deadLetter: DeadLetterInfo });
+
+export interface StalledJob {
+  id: string;
+  queue: string;
+  name: string;
+  /** True when it went back to waiting, false when it became dead. */
+  recovered: boolean;
+}
+
+export interface ListJobsRequest {
+  queue: string;
+  state?: JobState;
+  offset?: number;
+  limit?: number;
+  /** By id: `asc` oldest first (the default), `desc` newest first. */
+  order?: 'asc' | 'desc';
+}
+
+/** A job of another queue is reported as not found and left alone. */
+export interface TransitionRequest {
+  queue: string;
+  from: readonly JobState[];
+}
+
+export type TransitionResult =
+  | { ok: true; job: Job }
+  | { ok: false; reason: 'not_found' }
+  | { ok: false; reason: 'state'; state: JobState }
+  | { ok: false; reason: 'duplicate'; holder: string };
+
+/** All counts zero; engines fill in what they find. */
+export function emptyCounts(): Record<JobState, number> {
+  return { waiting: 0, delayed: 0, active: 0, failed: 0, completed: 0, dead: 0, cancelled: 0 };
+}

@@ -1,0 +1,117 @@
+import {
+  Batcher,
+  type Clock,
+  InvalidOptionError,
+  type SundialEvents,
+  systemClock,
+  TypedEmitter,
+} from './core/index.ts';
+import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts';
+import { SqliteStore, type SqliteStoreOptions, type Store } from './store/index.ts';
+import {
+  closeOnSignals,
+  type Handlers,
+  type SignalOptions,
+  Worker,
+  type WorkerOptions,
+} from './worker/index.ts';
+
+export interface SundialOptions {
+  /**
+   * Where jobs live: a `Store` (SQLite, PostgreSQL, Redis), or options for the embedded SQLite
+   * store. Default: SQLite at `.sundial/sundial.db`.
+   */
+  store?: Store | SqliteStoreOptions;
+  /** Where time comes from; tests pass a `FakeClock`. */
+  clock?: Clock;
+}
+
+/**
+ * One Sundial: a store, the queues on it and the workers this process runs.
+ *
+ * @example
+ * const sundial = createSundial();                       // .sundial/sundial.db
+ * await sundial.queue('emails').add('welcome', { userId: 42 });
+ * sundial.worker('emails', { welcome: async ({ userId }) => sendWelcome(userId) });
+ * sundial.closeOnSignals();                              // Ctrl-C drains and exits
+ */
+export class Sundial {
+  readonly store: Store;
+  readonly clock: Clock;
+  private readonly events = new TypedEmitter<SundialEvents>();
+  private readonly context: SundialContext;
+  private readonly queues = new Map<string, Queue>();
+  private readonly workers = new Set<Worker>();
+  private closing: Promise<void> | null = null;
+
+  constructor(options: SundialOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('options', options, 'an object like { store, clock }');
+    }
+    this.store = isStore(options.store) ? options.store : new SqliteStore(options.store ?? {});
+    this.clock = options.clock ?? systemClock;
+    this.context = {
+      store: this.store,
+      clock: this.clock,
+      events: this.events,
+      addBatcher: new Batcher((jobs) => this.store.addJobs(jobs), 1000),
+    };
+  }
+
+  /** Creates or migrates the store's schema. Optional: stores open themselves on first use. */
+  async init(): Promise<void> {
+    await this.store.init();
+  }
+
+  /** The queue with this name (the same object on every call; `options` apply on the first). */
+  queue(name: string, options?: QueueOptions): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, this.context, options);
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Starts a worker that runs jobs of `queue` with `handlers` (by job name). */
+  worker(queue: string, handlers: Handlers, options?: WorkerOptions): Worker {
+    const worker = new Worker(queue, handlers, this.context, options);
+    this.workers.add(worker);
+    return worker;
+  }
+
+  /** Listens to an event; returns a function that stops listening. */
+  on<Name extends keyof SundialEvents & string>(name: Name, listener: (event: SundialEvents[Name]) => void) {
+    return this.events.on(name, listener);
+  }
+
+  once<Name extends keyof SundialEvents & string>(
+    name: Name,
+    listener: (event: SundialEvents[Name]) => void,
+  ) {
+    return this.events.once(name, listener);
+  }
+
+  /** Closes every worker (gracefully, within `graceMs`), stores pending adds, closes the store. */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.workers].map((worker) => worker.close(options)));
+      await this.context.addBatcher.drain();
+      await this.store.close();
+    })();
+    return this.closing;
+  }
+
+  /** Closes gracefully on SIGTERM/SIGINT and exits; a second signal exits at once. */
+  closeOnSignals(options?: SignalOptions): () => void {
+    return closeOnSignals(this, options);
+  }
+}
+
+export function createSundial(options?: SundialOptions): Sundial {
+  return new Sundial(options);
+}
+
+function isStore(value: unknown): value is Store {
+  return typeof (value as Store | undefined)?.claimJobs === 'function';
+}

@@ -1,0 +1,427 @@
+import {
+  Batcher,
+  InvalidOptionError,
+  type Job,
+  JobTimeoutError,
+  newOwnerId,
+  SundialError,
+  UnknownHandlerError,
+} from '../core/index.ts';
+import { checkName, type SundialContext } from '../queue/index.ts';
+import type { JobOutcome } from '../store/index.ts';
+import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
+import { decideOutcome } from './outcome.ts';
+
+export interface WorkerOptions {
+  /** Jobs run at once. Default 10. */
+  concurrency?: number;
+  /** How long a claim holds a job without a heartbeat. Default 30 s. */
+  leaseMs?: number;
+  /** How often held leases are renewed. Default a third of the lease. */
+  heartbeatMs?: number;
+  /** Backstop poll when no wake-up arrives. Default 1000 ms. */
+  pollMs?: number;
+  /** How often to look for jobs whose worker died. Default half the lease. */
+  stalledCheckMs?: number;
+  /** How long `close()` waits for running jobs before releasing them. Default 30 s. */
+  graceMs?: number;
+  /** Start claiming at once. Default true. */
+  autostart?: boolean;
+}
+
+interface ResolvedOptions {
+  concurrency: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  pollMs: number;
+  stalledCheckMs: number;
+  graceMs: number;
+}
+
+/** A job this worker runs now. */
+interface Running {
+  job: Job;
+  handler: HandlerDefinition | undefined;
+  controller: AbortController;
+  startedAt: number;
+  timeout: NodeJS.Timeout | null;
+  /** Set once the attempt has an outcome (or was given up); later settles are ignored. */
+  done: boolean;
+}
+
+type WorkerState = 'idle' | 'running' | 'closing' | 'closed';
+
+/**
+ * Claims jobs of one queue and runs them with its handlers, at most `concurrency` at once.
+ * Get one with `sundial.worker(queue, handlers, options)`.
+ *
+ * It claims in batches up to its free slots, renews its leases by heartbeat while jobs run, and
+ * reports outcomes in batches (one store transaction per event-loop turn). It wakes on the
+ * store's notifications and polls slowly only as a backstop.
+ *
+ * @example
+ * const worker = sundial.worker('emails', {
+ *   welcome: async ({ userId }, { signal }) => sendWelcome(userId, { signal }),
+ * }, { concurrency: 20 });
+ * // later
+ * await worker.close();
+ */
+export class Worker {
+  readonly id: string;
+  readonly queue: string;
+  private readonly handlers: Map<string, HandlerDefinition>;
+  private readonly options: ResolvedOptions;
+  private readonly running = new Map<string, Running>();
+  private readonly finisher: Batcher<JobOutcome, boolean>;
+  private state: WorkerState = 'idle';
+  private claiming = false;
+  private claimAgain = false;
+  private pumpScheduled = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private stalledTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private closing: Promise<void> | null = null;
+  private readonly context: SundialContext;
+
+  constructor(queue: string, handlers: Handlers, context: SundialContext, options: WorkerOptions = {}) {
+    this.context = context;
+    this.queue = checkName('queue', queue);
+    this.handlers = normaliseHandlers(handlers);
+    this.options = resolveOptions(options);
+    this.id = newOwnerId('worker');
+    this.finisher = new Batcher((outcomes) => this.context.store.finishJobs(outcomes), 1000);
+    if (options.autostart ?? true) this.start();
+  }
+
+  /** Starts claiming. Called by the constructor unless `autostart: false`. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.unsubscribe = this.context.store.subscribe(this.queue, this.wake);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    this.stalledTimer = setInterval(() => void this.recoverStalled(), this.options.stalledCheckMs);
+    this.context.events.emit('worker.started', {
+      worker: this.id,
+      queue: this.queue,
+      concurrency: this.options.concurrency,
+    });
+    void this.recoverStalled();
+    this.wake();
+  }
+
+  /** Jobs running now. */
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` for running jobs, then aborts the rest and puts them back
+   * to waiting so another worker picks them up. Resolves when every outcome is stored.
+   */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.graceMs ?? this.options.graceMs);
+    return this.closing;
+  }
+
+  /** Schedules a claim round; many wake-ups in one turn cost one round. */
+  private readonly wake = (): void => {
+    if (this.state !== 'running') return;
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.claimLoop();
+    });
+  };
+
+  private async claimLoop(): Promise<void> {
+    if (this.claiming || this.state !== 'running') return;
+    this.claiming = true;
+    try {
+      do {
+        this.claimAgain = false;
+        const free = this.options.concurrency - this.running.size;
+        if (free <= 0) return;
+        const now = this.context.clock.now();
+        const jobs = await this.context.store.claimJobs({
+          queue: this.queue,
+          owner: this.id,
+          limit: free,
+          now,
+          leaseExpiresAt: now + this.options.leaseMs,
+        });
+        for (const job of jobs) this.execute(job);
+        if (jobs.length === free) return; // full: a finishing job wakes us
+        await this.armPoll();
+      } while (this.claimAgain && this.state === 'running');
+    } catch (error) {
+      this.reportError(error, 'claiming jobs');
+      this.armPollIn(this.options.pollMs);
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  /** Sleeps until the next delayed job is due, or the backstop poll, whichever is sooner. */
+  private async armPoll(): Promise<void> {
+    const next = await this.context.store.nextRunAt(this.queue);
+    const untilDue = next === null ? this.options.pollMs : next - this.context.clock.now();
+    this.armPollIn(Math.max(0, Math.min(this.options.pollMs, untilDue)));
+  }
+
+  private armPollIn(ms: number): void {
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.state !== 'running') return;
+    this.pollTimer = setTimeout(this.wake, ms);
+  }
+
+  private execute(job: Job): void {
+    const handler = this.handlers.get(job.name);
+    const controller = new AbortController();
+    const run: Running = {
+      job,
+      handler,
+      controller,
+      startedAt: job.startedAt ?? this.context.clock.now(),
+      timeout: null,
+      done: false,
+    };
+    this.running.set(job.id, run);
+    this.context.events.emit('job.started', { job, worker: this.id });
+
+    if (!handler) {
+      this.settle(run, {
+        ok: false,
+        error: new UnknownHandlerError(job.name, job.queue, [...this.handlers.keys()]),
+      });
+      return;
+    }
+    if (job.timeout !== null) {
+      const timeoutMs = job.timeout;
+      run.timeout = setTimeout(() => {
+        const error = new JobTimeoutError(timeoutMs);
+        controller.abort(error);
+        // The attempt fails now even if the handler ignores its signal; its late result is dropped.
+        this.settle(run, { ok: false, error });
+      }, timeoutMs);
+    }
+    const context: JobContext = { job, signal: controller.signal, attempt: job.attempt, worker: this.id };
+    let result: unknown;
+    try {
+      result = handler.handle(job.payload, context);
+    } catch (error) {
+      this.settle(run, { ok: false, error });
+      return;
+    }
+    if (isPromiseLike(result)) {
+      result.then(
+        (value) => this.settle(run, { ok: true, result: value }),
+        (error) => this.settle(run, { ok: false, error }),
+      );
+    } else {
+      this.settle(run, { ok: true, result });
+    }
+  }
+
+  private settle(run: Running, settled: { ok: true; result: unknown } | { ok: false; error: unknown }): void {
+    if (run.done) return;
+    run.done = true;
+    if (run.timeout) clearTimeout(run.timeout);
+    this.running.delete(run.job.id);
+    const finishedAt = this.context.clock.now();
+    const outcome = decideOutcome({
+      job: run.job,
+      worker: this.id,
+      startedAt: run.startedAt,
+      finishedAt,
+      handler: run.handler,
+      settled,
+    });
+    this.finisher.push(outcome).then(
+      (applied) => {
+        if (applied) this.announce(run.job, outcome, settled);
+      },
+      (error) => {
+        // The job stays active under our lease, which is no longer renewed: it will be recovered
+        // as stalled and run again. At-least-once, never lost.
+        this.reportError(error, `storing the outcome of job ${run.job.id}`);
+      },
+    );
+    if (this.running.size === 0) this.notifyIdle();
+    this.wake();
+  }
+
+  private announce(
+    job: Job,
+    outcome: JobOutcome,
+    settled: { ok: true; result: unknown } | { ok: false; error: unknown },
+  ): void {
+    const events = this.context.events;
+    const durationMs = outcome.finishedAt - outcome.record.startedAt;
+    if (outcome.kind === 'completed') {
+      if (events.has('job.completed')) {
+        events.emit('job.completed', {
+          job,
+          result: settled.ok ? settled.result : null,
+          durationMs,
+          worker: this.id,
+        });
+      }
+      return;
+    }
+    events.emit('job.failed', { job, error: outcome.error, durationMs, worker: this.id });
+    if (outcome.kind === 'retry') {
+      events.emit('job.retrying', {
+        job,
+        error: outcome.error,
+        delayMs: outcome.runAt - outcome.finishedAt,
+        runAt: outcome.runAt,
+      });
+    } else {
+      events.emit('job.dead', { job, error: outcome.error });
+    }
+  }
+
+  /** Renews our leases; a job whose lease we lost (cancelled, or recovered as stalled) is aborted. */
+  private async heartbeat(): Promise<void> {
+    if (this.running.size === 0) return;
+    const ids = [...this.running.keys()];
+    try {
+      const held = new Set(
+        await this.context.store.renewLeases(this.id, ids, this.context.clock.now() + this.options.leaseMs),
+      );
+      for (const id of ids) {
+        const run = this.running.get(id);
+        if (!run || held.has(id)) continue;
+        run.done = true;
+        if (run.timeout) clearTimeout(run.timeout);
+        this.running.delete(id);
+        run.controller.abort(new SundialError('SUNDIAL_LEASE_LOST', `Job ${id} was cancelled or taken over`));
+      }
+      if (this.running.size === 0) this.notifyIdle();
+      if (this.running.size < this.options.concurrency) this.wake();
+    } catch (error) {
+      this.reportError(error, 'renewing leases');
+    }
+  }
+
+  private async recoverStalled(): Promise<void> {
+    try {
+      const stalled = await this.context.store.recoverStalled({
+        now: this.context.clock.now(),
+        queue: this.queue,
+      });
+      for (const job of stalled) {
+        this.context.events.emit('job.stalled', {
+          jobId: job.id,
+          queue: job.queue,
+          name: job.name,
+          recovered: job.recovered,
+        });
+      }
+    } catch (error) {
+      this.reportError(error, 'recovering stalled jobs');
+    }
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    if (this.state === 'idle') this.state = 'closed';
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.unsubscribe?.();
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.stalledTimer) clearInterval(this.stalledTimer);
+
+    // Leases keep being renewed while we wait for running jobs to finish.
+    if (this.running.size > 0) await this.waitForIdle(graceMs);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+
+    let released = 0;
+    if (this.running.size > 0) {
+      const unfinished = [...this.running.values()];
+      for (const run of unfinished) {
+        run.done = true;
+        if (run.timeout) clearTimeout(run.timeout);
+        run.controller.abort(new SundialError('SUNDIAL_SHUTDOWN', 'The worker is shutting down'));
+      }
+      this.running.clear();
+      try {
+        released = await this.context.store.releaseJobs(
+          this.id,
+          unfinished.map((run) => run.job.id),
+          this.context.clock.now(),
+        );
+      } catch (error) {
+        this.reportError(error, 'releasing unfinished jobs');
+      }
+    }
+    await this.finisher.drain();
+    this.state = 'closed';
+    this.context.events.emit('worker.stopped', { worker: this.id, queue: this.queue, released });
+  }
+
+  private waitForIdle(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      const waiter = () => finish();
+      this.idleWaiters.push(waiter);
+      function finish() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  private reportError(error: unknown, context: string): void {
+    this.context.events.emit('error', { error, context: `worker ${this.id}: ${context}` });
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function resolveOptions(options: WorkerOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', options, 'an object of worker options');
+  }
+  const wholeNumber = (field: keyof WorkerOptions, value: unknown, min: number, max: number) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidOptionError(`options.${field}`, value, `a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+  const concurrency = wholeNumber('concurrency', options.concurrency ?? 10, 1, 10_000);
+  const leaseMs = wholeNumber('leaseMs', options.leaseMs ?? 30_000, 100, 86_400_000);
+  const heartbeatMs = wholeNumber(
+    'heartbeatMs',
+    options.heartbeatMs ?? Math.floor(leaseMs / 3),
+    10,
+    leaseMs - 1,
+  );
+  const pollMs = wholeNumber('pollMs', options.pollMs ?? 1000, 1, 3_600_000);
+  const stalledCheckMs = wholeNumber(
+    'stalledCheckMs',
+    options.stalledCheckMs ?? Math.floor(leaseMs / 2),
+    10,
+    3_600_000,
+  );
+  const graceMs = wholeNumber('graceMs', options.graceMs ?? 30_000, 0, 86_400_000);
+  return { concurrency, leaseMs, heartbeatMs, pollMs, stalledCheckMs, graceMs };
+}
