@@ -55,9 +55,9 @@ export const DEFAULT_JOB_OPTIONS = {
 const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const positiveMs = z.number().int().positive().max(2_147_483_647);
 
-const backoffSchema = z.union([
-  z.enum(['none', 'fixed', 'exponential']),
-  ms,
+const backoffShorthandSchema = z.union([z.enum(['none', 'fixed', 'exponential']), ms]);
+// A discriminated union (not a plain one) so an error points at the bad field inside the object.
+const backoffObjectSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
   z.strictObject({ type: z.literal('fixed'), delay: ms }),
   z.strictObject({
@@ -74,7 +74,7 @@ const jobOptionsSchema = z.strictObject({
   runAt: z.union([z.date(), ms]).optional(),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   attempts: z.number().int().min(1).max(1000).optional(),
-  backoff: backoffSchema.optional(),
+  backoff: z.unknown().optional(),
   timeout: positiveMs.optional(),
   dedupeKey: z.string().min(1).max(512).optional(),
   maxStalls: z.number().int().min(0).max(1000).optional(),
@@ -100,30 +100,41 @@ const EXPECTED: Record<keyof JobOptions, string> = {
 export function parseJobOptions(options: unknown, field = 'options'): JobOptions {
   if (options === undefined) return {};
   const parsed = jobOptionsSchema.safeParse(options);
-  if (parsed.success) {
-    const value = parsed.data as JobOptions;
-    if (value.delay !== undefined && value.runAt !== undefined) {
-      throw new InvalidOptionError(`${field}.runAt`, value.runAt, 'give either delay or runAt, not both');
-    }
-    if (value.runAt instanceof Date && Number.isNaN(value.runAt.getTime())) {
-      throw new InvalidOptionError(`${field}.runAt`, value.runAt, EXPECTED.runAt);
-    }
-    return value;
+  if (!parsed.success) throw toOptionError(parsed.error.issues[0]!, options, field);
+  const value = parsed.data as JobOptions;
+  if (value.backoff !== undefined) {
+    const schema = typeof value.backoff === 'object' ? backoffObjectSchema : backoffShorthandSchema;
+    const backoff = schema.safeParse(value.backoff);
+    if (!backoff.success)
+      throw toOptionError(backoff.error.issues[0]!, value.backoff, `${field}.backoff`, 'backoff');
   }
-  const issue = parsed.error.issues[0]!;
+  if (value.delay !== undefined && value.runAt !== undefined) {
+    throw new InvalidOptionError(`${field}.runAt`, value.runAt, 'give either delay or runAt, not both');
+  }
+  if (value.runAt instanceof Date && Number.isNaN(value.runAt.getTime())) {
+    throw new InvalidOptionError(`${field}.runAt`, value.runAt, EXPECTED.runAt);
+  }
+  return value;
+}
+
+/** Names the field of the first problem zod found, with the value the user gave. */
+function toOptionError(issue: z.core.$ZodIssue, root: unknown, field: string, option?: keyof JobOptions) {
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
-    throw new InvalidOptionError(
-      `${field}.${key}`,
-      (options as Record<string, unknown>)[key],
-      `not a job option; known: ${Object.keys(EXPECTED).join(', ')}`,
+    const known = option ? EXPECTED[option] : `known: ${Object.keys(EXPECTED).join(', ')}`;
+    return new InvalidOptionError(
+      [field, ...issue.path, key].join('.'),
+      valueAt(root, [...issue.path, key]),
+      `not an option here; ${known}`,
     );
   }
-  if (issue.path.length === 0) throw new InvalidOptionError(field, options, 'an object of job options');
-  const key = issue.path[0] as keyof JobOptions;
-  throw new InvalidOptionError(
-    `${field}.${issue.path.join('.')}`,
-    valueAt(options, issue.path),
+  if (issue.path.length === 0) {
+    return new InvalidOptionError(field, root, option ? EXPECTED[option] : 'an object of job options');
+  }
+  const key = option ?? (issue.path[0] as keyof JobOptions);
+  return new InvalidOptionError(
+    [field, ...issue.path].join('.'),
+    valueAt(root, issue.path),
     EXPECTED[key] ?? issue.message,
   );
 }

@@ -1,3 +1,5 @@
+import type { DatabaseSync } from 'node:sqlite';
+
 /**
  * Versioned schema changes, applied in order inside one write transaction. Never edit a released
  * migration: add a new one, then refresh the committed dump with `npm run schema:dump`
@@ -56,3 +58,27 @@ CREATE TABLE sundial_queues (
 `,
   },
 ];
+
+/** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */
+export function migrate(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS sundial_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const row = db.prepare('SELECT max(version) AS v FROM sundial_migrations').get() as { v: number | null };
+    const current = row.v ?? 0;
+    const record = db.prepare('INSERT INTO sundial_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}

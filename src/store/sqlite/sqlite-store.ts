@@ -14,7 +14,7 @@ import {
   type TransitionRequest,
   type TransitionResult,
 } from '../store.ts';
-import { migrations } from './migrations.ts';
+import { migrate } from './migrations.ts';
 import { type JobRow, rowToJob } from './rows.ts';
 import { WalWatcher } from './wal-watcher.ts';
 
@@ -420,30 +420,6 @@ export class SqliteStore implements Store {
 
 function claimOrder(a: Job, b: Job): number {
   return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
-}
-
-/** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */
-function migrate(db: DatabaseSync): void {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    db.exec(`CREATE TABLE IF NOT EXISTS sundial_migrations (
-      version INTEGER PRIMARY KEY,
-      name TEXT NOT NULL,
-      applied_at INTEGER NOT NULL
-    ) STRICT`);
-    const row = db.prepare('SELECT max(version) AS v FROM sundial_migrations').get() as { v: number | null };
-    const current = row.v ?? 0;
-    const record = db.prepare('INSERT INTO sundial_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    for (const migration of migrations) {
-      if (migration.version <= current) continue;
-      db.exec(migration.sql);
-      record.run(migration.version, migration.name, Date.now());
-    }
-    db.exec('COMMIT');
-  } catch (error) {
-    if (db.isTransaction) db.exec('ROLLBACK');
-    throw error;
-  }
 }
 
 const APPEND_RECORD = `history = json_insert(history, '$[#]', json(?))`;

@@ -1,0 +1,554 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AttemptRecord, BackoffSpec, JobError } from '../../src/core/index.ts';
+import type { JobOutcome, NewJob, Store } from '../../src/store/index.ts';
+
+export interface StoreHarness {
+  store: Store;
+  cleanup: () => Promise<void>;
+}
+
+const T0 = Date.UTC(2026, 0, 1);
+const NO_BACKOFF: BackoffSpec = { type: 'none' };
+
+function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    queue: 'q',
+    name: 'work',
+    payload: '{"n":1}',
+    state: 'waiting',
+    priority: 0,
+    runAt: T0,
+    maxAttempts: 3,
+    backoff: NO_BACKOFF,
+    timeout: null,
+    dedupeKey: null,
+    maxStalls: 1,
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+function record(attempt: number, outcome: AttemptRecord['outcome'], worker = 'w1'): AttemptRecord {
+  return { attempt, outcome, worker, startedAt: T0, finishedAt: T0 + 5 };
+}
+
+const ERROR: JobError = { name: 'Error', message: 'boom', category: 'error' };
+
+/**
+ * The contract every store engine must meet, with the same observable behaviour. Each engine's test
+ * file calls this with a factory that makes an empty store.
+ */
+export function describeStoreConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
+  describe(`store conformance: ${engine}`, () => {
+    let harness: StoreHarness;
+    let store: Store;
+
+    beforeEach(async () => {
+      harness = await makeStore();
+      store = harness.store;
+      await store.init();
+    });
+    afterEach(async () => {
+      await harness.cleanup();
+    });
+
+    const claim = (limit = 10, now = T0, owner = 'w1', queue = 'q') =>
+      store.claimJobs({ queue, owner, limit, now, leaseExpiresAt: now + 30_000 });
+
+    describe('adding and reading jobs', () => {
+      it('stores every field of a new job and reads it back', async () => {
+        const [added] = await store.addJobs([
+          newJob({ priority: 7, timeout: 500, dedupeKey: 'k', backoff: { type: 'fixed', delay: 20 } }),
+        ]);
+        expect(added!.duplicate).toBe(false);
+        const job = await store.getJob(added!.id);
+        expect(job).toMatchObject({
+          id: added!.id,
+          queue: 'q',
+          name: 'work',
+          payload: { n: 1 },
+          state: 'waiting',
+          priority: 7,
+          runAt: T0,
+          attempt: 0,
+          maxAttempts: 3,
+          failures: 0,
+          backoff: { type: 'fixed', delay: 20 },
+          timeout: 500,
+          dedupeKey: 'k',
+          stalls: 0,
+          maxStalls: 1,
+          leaseOwner: null,
+          result: null,
+          error: null,
+          deadLetter: null,
+          history: [],
+          createdAt: T0,
+          startedAt: null,
+          finishedAt: null,
+        });
+      });
+
+      it('returns null for an unknown id', async () => {
+        expect(await store.getJob('999999')).toBeNull();
+      });
+
+      it('gives ids in insertion order', async () => {
+        const added = await store.addJobs([newJob(), newJob(), newJob()]);
+        const ids = added.map((a) => Number(a.id));
+        expect(ids).toEqual([...ids].sort((a, b) => a - b));
+        expect(new Set(ids).size).toBe(3);
+      });
+    });
+
+    describe('dedupe', () => {
+      it('returns the live holder instead of inserting a second job with the key', async () => {
+        const [first] = await store.addJobs([newJob({ dedupeKey: 'same' })]);
+        const [second] = await store.addJobs([newJob({ dedupeKey: 'same', payload: '{"n":2}' })]);
+        expect(second).toEqual({ id: first!.id, duplicate: true });
+        expect((await store.countJobs('q')).waiting).toBe(1);
+      });
+
+      it('dedupes within one batch', async () => {
+        const added = await store.addJobs([newJob({ dedupeKey: 'b' }), newJob({ dedupeKey: 'b' }), newJob()]);
+        expect(added[1]).toEqual({ id: added[0]!.id, duplicate: true });
+        expect(added[2]!.duplicate).toBe(false);
+      });
+
+      it('scopes keys to one queue', async () => {
+        const added = await store.addJobs([
+          newJob({ dedupeKey: 'x' }),
+          newJob({ dedupeKey: 'x', queue: 'other' }),
+        ]);
+        expect(added.map((a) => a.duplicate)).toEqual([false, false]);
+      });
+
+      it('holds the key while delayed, failed or active, and frees it once finished', async () => {
+        const [a] = await store.addJobs([newJob({ dedupeKey: 'k' })]);
+        const [job] = await claim();
+        expect((await store.addJobs([newJob({ dedupeKey: 'k' })]))[0]!.duplicate).toBe(true);
+        await store.finishJobs([
+          {
+            kind: 'retry',
+            id: a!.id,
+            owner: 'w1',
+            attempt: job!.attempt,
+            finishedAt: T0,
+            runAt: T0 + 1000,
+            error: ERROR,
+            record: record(1, 'failed'),
+          },
+        ]);
+        expect((await store.addJobs([newJob({ dedupeKey: 'k' })]))[0]!.duplicate).toBe(true);
+        const [again] = await claim(10, T0 + 1000);
+        await store.finishJobs([
+          {
+            kind: 'completed',
+            id: a!.id,
+            owner: 'w1',
+            attempt: again!.attempt,
+            finishedAt: T0 + 1001,
+            result: 'null',
+            record: record(2, 'completed'),
+          },
+        ]);
+        const [fresh] = await store.addJobs([newJob({ dedupeKey: 'k' })]);
+        expect(fresh!.duplicate).toBe(false);
+        expect(fresh!.id).not.toBe(a!.id);
+      });
+    });
+
+    describe('claiming', () => {
+      it('claims by priority (high first), then run-at, then id', async () => {
+        const added = await store.addJobs([
+          newJob({ payload: '"low-early"', priority: 0, runAt: T0 - 100 }),
+          newJob({ payload: '"high-late"', priority: 5, runAt: T0 }),
+          newJob({ payload: '"low-later"', priority: 0, runAt: T0 - 50 }),
+          newJob({ payload: '"high-early"', priority: 5, runAt: T0 - 10 }),
+          newJob({ payload: '"low-early-2"', priority: 0, runAt: T0 - 100 }),
+        ]);
+        const claimed = await claim(10);
+        expect(claimed.map((j) => j.payload)).toEqual([
+          'high-early',
+          'high-late',
+          'low-early',
+          'low-early-2',
+          'low-later',
+        ]);
+        expect(claimed[2]!.id).toBe(added[0]!.id);
+      });
+
+      it('claims at most `limit` jobs and marks them active under the owner and lease', async () => {
+        await store.addJobs([newJob(), newJob(), newJob()]);
+        const claimed = await store.claimJobs({
+          queue: 'q',
+          owner: 'me',
+          limit: 2,
+          now: T0 + 1,
+          leaseExpiresAt: T0 + 999,
+        });
+        expect(claimed).toHaveLength(2);
+        for (const job of claimed) {
+          expect(job).toMatchObject({
+            state: 'active',
+            attempt: 1,
+            leaseOwner: 'me',
+            leaseExpiresAt: T0 + 999,
+            startedAt: T0 + 1,
+          });
+        }
+        expect(await store.countJobs('q')).toMatchObject({ waiting: 1, active: 2 });
+      });
+
+      it('never hands one job to two claimers', async () => {
+        await store.addJobs(Array.from({ length: 50 }, () => newJob()));
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            store.claimJobs({ queue: 'q', owner: `w${i}`, limit: 7, now: T0, leaseExpiresAt: T0 + 1000 }),
+          ),
+        );
+        const ids = claims.flat().map((j) => j.id);
+        expect(ids).toHaveLength(50);
+        expect(new Set(ids).size).toBe(50);
+      });
+
+      it('leaves delayed jobs until they are due', async () => {
+        await store.addJobs([newJob({ state: 'delayed', runAt: T0 + 5000 })]);
+        expect(await claim(10, T0 + 4999)).toHaveLength(0);
+        expect(await store.nextRunAt('q')).toBe(T0 + 5000);
+        const [job] = await claim(10, T0 + 5000);
+        expect(job!.state).toBe('active');
+        expect(await store.nextRunAt('q')).toBeNull();
+      });
+
+      it('only claims from its own queue', async () => {
+        await store.addJobs([newJob({ queue: 'other' })]);
+        expect(await claim()).toHaveLength(0);
+        expect(await claim(10, T0, 'w1', 'other')).toHaveLength(1);
+      });
+
+      it('claims nothing from a paused queue until it is resumed', async () => {
+        await store.addJobs([newJob()]);
+        await store.setQueuePaused('q', true);
+        expect(await store.isQueuePaused('q')).toBe(true);
+        expect(await claim()).toHaveLength(0);
+        await store.setQueuePaused('q', false);
+        expect(await store.isQueuePaused('q')).toBe(false);
+        expect(await claim()).toHaveLength(1);
+      });
+    });
+
+    describe('finishing', () => {
+      async function claimOne() {
+        await store.addJobs([newJob()]);
+        const [job] = await claim();
+        return job!;
+      }
+
+      it('completes a held job with its result and an attempt record', async () => {
+        const job = await claimOne();
+        const rec = record(1, 'completed');
+        const [applied] = await store.finishJobs([
+          {
+            kind: 'completed',
+            id: job.id,
+            owner: 'w1',
+            attempt: 1,
+            finishedAt: T0 + 5,
+            result: '{"ok":true}',
+            record: rec,
+          },
+        ]);
+        expect(applied).toBe(true);
+        expect(await store.getJob(job.id)).toMatchObject({
+          state: 'completed',
+          result: { ok: true },
+          finishedAt: T0 + 5,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          history: [rec],
+        });
+      });
+
+      it('schedules a retry: failed until due, counting the failure', async () => {
+        const job = await claimOne();
+        await store.finishJobs([
+          {
+            kind: 'retry',
+            id: job.id,
+            owner: 'w1',
+            attempt: 1,
+            finishedAt: T0 + 5,
+            runAt: T0 + 100,
+            error: ERROR,
+            record: { ...record(1, 'failed'), error: ERROR },
+          },
+        ]);
+        expect(await store.getJob(job.id)).toMatchObject({
+          state: 'failed',
+          runAt: T0 + 100,
+          failures: 1,
+          error: ERROR,
+        });
+        expect(await store.nextRunAt('q')).toBe(T0 + 100);
+        expect(await claim(10, T0 + 99)).toHaveLength(0);
+        const [again] = await claim(10, T0 + 100);
+        expect(again).toMatchObject({ id: job.id, attempt: 2, failures: 1 });
+      });
+
+      it('buries a job as dead with its dead-letter metadata', async () => {
+        const job = await claimOne();
+        const deadLetter = {
+          reason: 'attempts_exhausted' as const,
+          at: T0 + 5,
+          failures: 1,
+          stalls: 0,
+          queue: 'q',
+        };
+        await store.finishJobs([
+          {
+            kind: 'dead',
+            id: job.id,
+            owner: 'w1',
+            attempt: 1,
+            finishedAt: T0 + 5,
+            error: ERROR,
+            deadLetter,
+            record: record(1, 'failed'),
+          },
+        ]);
+        expect(await store.getJob(job.id)).toMatchObject({
+          state: 'dead',
+          deadLetter,
+          error: ERROR,
+          finishedAt: T0 + 5,
+          failures: 1,
+        });
+      });
+
+      it('refuses outcomes from a worker that no longer holds the lease or for another run', async () => {
+        const job = await claimOne();
+        const completed = (owner: string, attempt: number): JobOutcome => ({
+          kind: 'completed',
+          id: job.id,
+          owner,
+          attempt,
+          finishedAt: T0,
+          result: 'null',
+          record: record(attempt, 'completed', owner),
+        });
+        expect(await store.finishJobs([completed('intruder', 1), completed('w1', 2)])).toEqual([
+          false,
+          false,
+        ]);
+        expect((await store.getJob(job.id))!.state).toBe('active');
+        expect(await store.finishJobs([completed('w1', 1)])).toEqual([true]);
+        expect(await store.finishJobs([completed('w1', 1)])).toEqual([false]);
+      });
+    });
+
+    describe('leases', () => {
+      it('renews only the leases the owner still holds', async () => {
+        await store.addJobs([newJob(), newJob()]);
+        const [a, b] = await claim();
+        await store.cancelJob(b!.id, { queue: 'q', from: ['active'], now: T0 });
+        const held = await store.renewLeases('w1', [a!.id, b!.id], T0 + 60_000);
+        expect(held).toEqual([a!.id]);
+        expect((await store.getJob(a!.id))!.leaseExpiresAt).toBe(T0 + 60_000);
+        expect(await store.renewLeases('someone-else', [a!.id], T0 + 90_000)).toEqual([]);
+      });
+
+      it('releases held jobs back to waiting with a released record', async () => {
+        await store.addJobs([newJob()]);
+        const [job] = await claim();
+        expect(await store.releaseJobs('w1', [job!.id], T0 + 7)).toBe(1);
+        const released = await store.getJob(job!.id);
+        expect(released).toMatchObject({ state: 'waiting', leaseOwner: null, attempt: 1 });
+        expect(released!.history).toEqual([
+          { attempt: 1, outcome: 'released', worker: 'w1', startedAt: T0, finishedAt: T0 + 7 },
+        ]);
+        const [again] = await claim();
+        expect(again!.attempt).toBe(2);
+      });
+
+      it('recovers jobs whose lease expired, and buries them after maxStalls', async () => {
+        await store.addJobs([newJob({ maxStalls: 1 })]);
+        const [job] = await store.claimJobs({
+          queue: 'q',
+          owner: 'dead-worker',
+          limit: 1,
+          now: T0,
+          leaseExpiresAt: T0 + 1000,
+        });
+        expect(await store.recoverStalled({ now: T0 + 1000 })).toEqual([]);
+        expect(await store.recoverStalled({ now: T0 + 1001, queue: 'other' })).toEqual([]);
+        expect(await store.recoverStalled({ now: T0 + 1001, queue: 'q' })).toEqual([
+          { id: job!.id, queue: 'q', name: 'work', recovered: true },
+        ]);
+        expect(await store.getJob(job!.id)).toMatchObject({ state: 'waiting', stalls: 1, leaseOwner: null });
+
+        await store.claimJobs({
+          queue: 'q',
+          owner: 'dead-again',
+          limit: 1,
+          now: T0 + 2000,
+          leaseExpiresAt: T0 + 3000,
+        });
+        expect(await store.recoverStalled({ now: T0 + 3001 })).toEqual([
+          { id: job!.id, queue: 'q', name: 'work', recovered: false },
+        ]);
+        const dead = await store.getJob(job!.id);
+        expect(dead).toMatchObject({
+          state: 'dead',
+          stalls: 2,
+          finishedAt: T0 + 3001,
+          deadLetter: { reason: 'stalled', at: T0 + 3001, failures: 0, stalls: 2, queue: 'q' },
+          error: { category: 'stalled' },
+        });
+        expect(dead!.history.map((h) => [h.attempt, h.outcome, h.worker])).toEqual([
+          [1, 'stalled', 'dead-worker'],
+          [2, 'stalled', 'dead-again'],
+        ]);
+      });
+    });
+
+    describe('managing jobs', () => {
+      it('counts jobs by state and lists them a page at a time', async () => {
+        await store.addJobs(Array.from({ length: 7 }, (_, i) => newJob({ payload: String(i) })));
+        await store.addJobs([newJob({ state: 'delayed', runAt: T0 + 10_000 })]);
+        await claim(2);
+        expect(await store.countJobs('q')).toEqual({
+          waiting: 5,
+          delayed: 1,
+          active: 2,
+          failed: 0,
+          completed: 0,
+          dead: 0,
+          cancelled: 0,
+        });
+        const page1 = await store.listJobs({ queue: 'q', state: 'waiting', limit: 2 });
+        const page2 = await store.listJobs({ queue: 'q', state: 'waiting', limit: 2, offset: 2 });
+        expect(page1.map((j) => j.payload)).toEqual([2, 3]);
+        expect(page2.map((j) => j.payload)).toEqual([4, 5]);
+        const newest = await store.listJobs({ queue: 'q', limit: 1, order: 'desc' });
+        expect(newest[0]!.state).toBe('delayed');
+        expect(await store.listJobs({ queue: 'q' })).toHaveLength(8);
+      });
+
+      it('retries a dead job with a fresh budget', async () => {
+        await store.addJobs([newJob()]);
+        const [job] = await claim();
+        await store.finishJobs([
+          {
+            kind: 'dead',
+            id: job!.id,
+            owner: 'w1',
+            attempt: 1,
+            finishedAt: T0,
+            error: ERROR,
+            record: record(1, 'failed'),
+            deadLetter: { reason: 'unrecoverable', at: T0, failures: 1, stalls: 0, queue: 'q' },
+          },
+        ]);
+        const result = await store.retryJob(job!.id, { queue: 'q', from: ['dead', 'failed'], now: T0 + 50 });
+        expect(result.ok).toBe(true);
+        expect(await store.getJob(job!.id)).toMatchObject({
+          state: 'waiting',
+          failures: 0,
+          runAt: T0 + 50,
+          deadLetter: null,
+          finishedAt: null,
+        });
+      });
+
+      it('reports why a transition was refused, and changes nothing', async () => {
+        const [a] = await store.addJobs([newJob()]);
+        expect(await store.retryJob(a!.id, { queue: 'q', from: ['dead'], now: T0 })).toEqual({
+          ok: false,
+          reason: 'state',
+          state: 'waiting',
+        });
+        expect(await store.removeJob(a!.id, { queue: 'other', from: ['waiting'] })).toEqual({
+          ok: false,
+          reason: 'not_found',
+        });
+        expect(await store.cancelJob('424242', { queue: 'q', from: ['waiting'], now: T0 })).toEqual({
+          ok: false,
+          reason: 'not_found',
+        });
+        expect((await store.getJob(a!.id))!.state).toBe('waiting');
+      });
+
+      it('refuses to retry a job whose dedupe key a newer live job holds', async () => {
+        const [a] = await store.addJobs([newJob({ dedupeKey: 'k' })]);
+        await store.cancelJob(a!.id, { queue: 'q', from: ['waiting'], now: T0 });
+        const [b] = await store.addJobs([newJob({ dedupeKey: 'k' })]);
+        expect(await store.retryJob(a!.id, { queue: 'q', from: ['cancelled'], now: T0 })).toEqual({
+          ok: false,
+          reason: 'duplicate',
+          holder: b!.id,
+        });
+      });
+
+      it('cancels and removes jobs', async () => {
+        const [a, b] = await store.addJobs([newJob(), newJob()]);
+        const cancelled = await store.cancelJob(a!.id, { queue: 'q', from: ['waiting'], now: T0 + 3 });
+        expect(cancelled).toMatchObject({ ok: true, job: { state: 'cancelled', finishedAt: T0 + 3 } });
+        const removed = await store.removeJob(b!.id, { queue: 'q', from: ['waiting'] });
+        expect(removed).toMatchObject({ ok: true, job: { id: b!.id } });
+        expect(await store.getJob(b!.id)).toBeNull();
+      });
+
+      it('prunes finished jobs older than the cut-off, only in the given states', async () => {
+        const added = await store.addJobs(Array.from({ length: 4 }, () => newJob()));
+        const jobs = await claim(4);
+        await store.finishJobs(
+          jobs.slice(0, 3).map((job, i) => ({
+            kind: 'completed' as const,
+            id: job.id,
+            owner: 'w1',
+            attempt: 1,
+            finishedAt: T0 + i * 100,
+            result: 'null',
+            record: record(1, 'completed'),
+          })),
+        );
+        await store.cancelJob(jobs[3]!.id, { queue: 'q', from: ['active'], now: T0 });
+        expect(await store.pruneJobs({ queue: 'q', states: ['completed'], finishedBefore: T0 + 150 })).toBe(
+          2,
+        );
+        expect(await store.getJob(added[2]!.id)).not.toBeNull();
+        expect(await store.countJobs('q')).toMatchObject({ completed: 1, cancelled: 1 });
+        expect(await store.pruneJobs({ queue: 'q', states: ['cancelled'], finishedBefore: T0 + 1 })).toBe(1);
+      });
+
+      it('lists queues that have jobs or a pause flag', async () => {
+        await store.addJobs([newJob({ queue: 'a' }), newJob({ queue: 'b' })]);
+        await store.setQueuePaused('c', true);
+        expect(await store.listQueues()).toEqual(['a', 'b', 'c']);
+      });
+    });
+
+    describe('wake-ups', () => {
+      it('tells subscribers of a queue when jobs are added to it', async () => {
+        let calls = 0;
+        const unsubscribe = store.subscribe('q', () => calls++);
+        await store.addJobs([newJob()]);
+        await waitUntil(() => calls > 0);
+        unsubscribe();
+        const before = calls;
+        await store.addJobs([newJob({ queue: 'q' })]);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(calls).toBe(before);
+      });
+    });
+  });
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,45 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
+
+export interface WorkerChild {
+  process: ChildProcess;
+  /** Job ids whose handler started in this child, in order. */
+  started: string[];
+  ready: Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Starts `test/fixtures/worker-process.ts` in a real Node process (the same Node as the tests). */
+export function startWorker(env: Record<string, string | number>): WorkerChild {
+  const child = spawn(process.execPath, [FIXTURE], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
+  });
+  children.add(child);
+  const started: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('message', (message: { type: string; jobId?: string }) => {
+      if (message.type === 'ready') resolve();
+      if (message.type === 'started') started.push(message.jobId!);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready`)));
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  ready.catch(() => {});
+  return { process: child, started, ready, exited };
+}
+
+/** Kills whatever a failed test left running. */
+export function killAll(): void {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+}

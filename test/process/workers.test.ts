@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSundial, type Sundial } from '../../src/index.ts';
+import { sleep, tempDir, waitFor } from '../helpers.ts';
+import { killAll, startWorker } from './children.ts';
+
+describe('workers in real processes', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let db: string;
+  let sundial: Sundial;
+
+  beforeEach(() => {
+    dir = tempDir();
+    db = join(dir.path, 'shared.db');
+    sundial = createSundial({ store: { path: db } });
+  });
+  afterEach(async () => {
+    killAll();
+    await sundial.close();
+    dir.cleanup();
+  });
+
+  it('four worker processes on one file complete 10,000 jobs, each exactly once', async () => {
+    const logs = [0, 1, 2, 3].map((i) => join(dir.path, `worker-${i}.log`));
+    const workers = logs.map((log) => startWorker({ SUNDIAL_DB: db, LOG: log, CONCURRENCY: 20 }));
+    await Promise.all(workers.map((w) => w.ready));
+
+    // Added while the workers already wait, in chunks, so they wake on each other's commits.
+    const q = sundial.queue('q');
+    const ids: string[] = [];
+    for (let chunk = 0; chunk < 10; chunk++) {
+      const jobs = await q.addBulk(
+        Array.from({ length: 1000 }, (_, i) => ({ name: 'task', payload: { n: chunk * 1000 + i } })),
+      );
+      ids.push(...jobs.map((j) => j.id));
+    }
+    await waitFor(async () => (await q.counts()).completed === 10_000, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      message: '10,000 completed jobs',
+    });
+
+    for (const w of workers) w.process.kill('SIGTERM');
+    const exits = await Promise.all(workers.map((w) => w.exited));
+    expect(exits.map((e) => e.code)).toEqual([0, 0, 0, 0]);
+
+    const lines = logs.flatMap((log) => readFileSync(log, 'utf8').trim().split('\n'));
+    const ranIds = lines.map((line) => line.split(' ')[0]);
+    expect(ranIds).toHaveLength(10_000);
+    expect(new Set(ranIds)).toEqual(new Set(ids));
+    expect(await q.counts()).toMatchObject({ completed: 10_000, waiting: 0, active: 0, failed: 0, dead: 0 });
+    // Every job ran in one attempt, so none was handed to two workers.
+    for (let offset = 0; offset < 10_000; offset += 1000) {
+      const page = await q.listJobs('completed', { limit: 1000, offset });
+      expect(page.filter((job) => job.attempt !== 1 || job.history.length !== 1)).toEqual([]);
+    }
+    // Work was shared: more than one process took jobs.
+    expect(new Set(lines.map((line) => line.split(' ')[1])).size).toBeGreaterThan(1);
+  });
+
+  it('a worker killed with SIGKILL mid-job: after its lease expires the job runs again elsewhere and completes', async () => {
+    const q = sundial.queue('q');
+    const victim = startWorker({ SUNDIAL_DB: db, MODE: 'hang', LEASE_MS: 1500, HEARTBEAT_MS: 200 });
+    await victim.ready;
+    const added = await q.add('task', { important: true });
+    await waitFor(() => victim.started.length === 1, { message: 'the victim to start the job' });
+
+    const rescuer = startWorker({
+      SUNDIAL_DB: db,
+      LOG: join(dir.path, 'rescuer.log'),
+      STALLED_CHECK_MS: 100,
+    });
+    await rescuer.ready;
+    // While the victim lives and renews its lease, nobody else runs the job.
+    await sleep(2000);
+    expect(rescuer.started).toEqual([]);
+    expect((await q.getJob(added.id))!.state).toBe('active');
+
+    const killedAt = Date.now();
+    victim.process.kill('SIGKILL');
+    expect((await victim.exited).signal).toBe('SIGKILL');
+
+    const job = await waitFor(
+      async () => {
+        const current = await q.getJob(added.id);
+        return current?.state === 'completed' ? current : null;
+      },
+      { timeoutMs: 15_000, message: 'the job to complete on the rescuer' },
+    );
+    expect(rescuer.started).toEqual([added.id]);
+    expect(job).toMatchObject({ attempt: 2, stalls: 1, failures: 0, payload: { important: true } });
+    expect(job.history).toHaveLength(2);
+    const [first, second] = job.history;
+    expect(first).toMatchObject({ attempt: 1, outcome: 'stalled' });
+    expect(second).toMatchObject({ attempt: 2, outcome: 'completed' });
+    expect(first!.worker).not.toBe(second!.worker);
+    expect(first!.worker).toContain(`:${victim.process.pid}:`);
+    expect(second!.worker).toContain(`:${rescuer.process.pid}:`);
+    // It waited for the lease, it did not jump the gun.
+    expect(second!.startedAt).toBeGreaterThan(killedAt);
+    expect(second!.startedAt).toBeGreaterThanOrEqual(first!.finishedAt);
+  });
+});
+
+describe('graceful shutdown of a worker process', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let db: string;
+  let sundial: Sundial;
+
+  beforeEach(() => {
+    dir = tempDir();
+    db = join(dir.path, 'shutdown.db');
+    sundial = createSundial({ store: { path: db } });
+  });
+  afterEach(async () => {
+    killAll();
+    await sundial.close();
+    dir.cleanup();
+  });
+
+  it('on SIGTERM stops claiming, lets running jobs finish, then exits 0', async () => {
+    const q = sundial.queue('q');
+    const worker = startWorker({
+      SUNDIAL_DB: db,
+      MODE: 'slow',
+      SLOW_MS: 600,
+      CONCURRENCY: 2,
+      GRACE_MS: 10_000,
+    });
+    await worker.ready;
+    const jobs = await q.addBulk(Array.from({ length: 4 }, () => ({ name: 'task' })));
+    await waitFor(() => worker.started.length === 2, { message: 'two jobs to start' });
+
+    worker.process.kill('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+
+    const states = await Promise.all(jobs.map(async (job) => (await q.getJob(job.id))!.state));
+    expect(states.sort()).toEqual(['completed', 'completed', 'waiting', 'waiting']);
+    expect(worker.started).toHaveLength(2);
+  });
+
+  it('after the grace period releases unfinished jobs back to waiting and exits 0', async () => {
+    const q = sundial.queue('q');
+    const worker = startWorker({ SUNDIAL_DB: db, MODE: 'hang', GRACE_MS: 300 });
+    await worker.ready;
+    const added = await q.add('task');
+    await waitFor(() => worker.started.length === 1);
+
+    worker.process.kill('SIGINT');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    const job = (await q.getJob(added.id))!;
+    expect(job).toMatchObject({ state: 'waiting', leaseOwner: null, attempt: 1 });
+    expect(job.history).toEqual([expect.objectContaining({ attempt: 1, outcome: 'released' })]);
+  });
+
+  it('a second signal exits at once, leaving the lease to expire', async () => {
+    const q = sundial.queue('q');
+    const worker = startWorker({ SUNDIAL_DB: db, MODE: 'hang', GRACE_MS: 60_000 });
+    await worker.ready;
+    const added = await q.add('task');
+    await waitFor(() => worker.started.length === 1);
+
+    worker.process.kill('SIGTERM');
+    await sleep(200);
+    const secondAt = Date.now();
+    worker.process.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(130);
+    expect(Date.now() - secondAt).toBeLessThan(5000);
+    expect((await q.getJob(added.id))!.state).toBe('active');
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { Batcher } from '../../src/core/index.ts';
+
+describe('group commit batcher', () => {
+  it('hands calls made in one event-loop turn to one flush, in order', async () => {
+    const flushes: number[][] = [];
+    const batcher = new Batcher<number, number>((items) => {
+      flushes.push(items);
+      return items.map((n) => n * 10);
+    });
+    const results = await Promise.all([1, 2, 3].map((n) => batcher.push(n)));
+    expect(results).toEqual([10, 20, 30]);
+    expect(flushes).toEqual([[1, 2, 3]]);
+  });
+
+  it('collects calls issued from microtasks of the same turn', async () => {
+    const flushes: number[][] = [];
+    const batcher = new Batcher<number, number>((items) => {
+      flushes.push(items);
+      return items;
+    });
+    await Promise.all(
+      [1, 2, 3].map(async (n) => {
+        await Promise.resolve();
+        await Promise.resolve();
+        return batcher.push(n);
+      }),
+    );
+    expect(flushes).toEqual([[1, 2, 3]]);
+  });
+
+  it('flushes early at the batch limit', async () => {
+    const sizes: number[] = [];
+    const batcher = new Batcher<number, number>((items) => {
+      sizes.push(items.length);
+      return items;
+    }, 4);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.push(i)));
+    expect(sizes).toEqual([4, 4, 2]);
+  });
+
+  it('rejects every call of a failed flush and keeps working after', async () => {
+    let fail = true;
+    const batcher = new Batcher<number, number>((items) => {
+      if (fail) throw new Error('store down');
+      return items;
+    });
+    const results = await Promise.allSettled([batcher.push(1), batcher.push(2)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    expect(await batcher.push(3)).toBe(3);
+  });
+
+  it('drain waits for flushes under way', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const done: number[] = [];
+    const batcher = new Batcher<number, number>(async (items) => {
+      await gate;
+      done.push(...items);
+      return items;
+    });
+    void batcher.push(1);
+    const drained = batcher.drain();
+    setTimeout(release, 20);
+    await drained;
+    expect(done).toEqual([1]);
+  });
+});

@@ -1,0 +1,319 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createSundial,
+  InvalidOptionError,
+  type Job,
+  type Sundial,
+  type SundialEvents,
+  UnrecoverableError,
+} from '../src/index.ts';
+import { sleep, tempDir, waitFor } from './helpers.ts';
+
+describe('worker', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let sundial: Sundial;
+
+  beforeEach(() => {
+    dir = tempDir();
+    sundial = createSundial({ store: { path: join(dir.path, 'worker.db') } });
+  });
+  afterEach(async () => {
+    await sundial.close({ graceMs: 0 });
+    dir.cleanup();
+  });
+
+  const settled = (id: string) =>
+    waitFor(
+      async () => {
+        const job = await sundial.queue('q').getJob(id);
+        return job && ['completed', 'dead', 'cancelled'].includes(job.state) ? job : null;
+      },
+      { message: `job ${id} to finish` },
+    );
+
+  function record<Name extends keyof SundialEvents & string>(name: Name): SundialEvents[Name][] {
+    const seen: SundialEvents[Name][] = [];
+    sundial.on(name, (event) => seen.push(event));
+    return seen;
+  }
+
+  it('runs a job with its payload and stores the result and the attempt', async () => {
+    const completed = record('job.completed');
+    sundial.worker('q', {
+      greet: async (payload: { name: string }, ctx) => `hello ${payload.name} #${ctx.attempt}`,
+    });
+    const added = await sundial.queue('q').add('greet', { name: 'Ada' });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({
+      state: 'completed',
+      result: 'hello Ada #1',
+      attempt: 1,
+      failures: 0,
+      leaseOwner: null,
+    });
+    expect(job.history).toHaveLength(1);
+    expect(job.history[0]).toMatchObject({ attempt: 1, outcome: 'completed' });
+    await waitFor(() => completed.length === 1);
+    expect(completed[0]!.result).toBe('hello Ada #1');
+  });
+
+  it('retries a failing job with its backoff until it succeeds', async () => {
+    let calls = 0;
+    sundial.worker('q', {
+      flaky: async () => {
+        calls++;
+        if (calls < 3) throw new Error(`flake ${calls}`);
+        return 'ok';
+      },
+    });
+    const added = await sundial
+      .queue('q')
+      .add('flaky', null, { attempts: 5, backoff: { type: 'fixed', delay: 30 } });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({ state: 'completed', result: 'ok', attempt: 3, failures: 2 });
+    expect(job.history.map((h) => [h.attempt, h.outcome, h.error?.message])).toEqual([
+      [1, 'failed', 'flake 1'],
+      [2, 'failed', 'flake 2'],
+      [3, 'completed', undefined],
+    ]);
+    // Each retry waited for the backoff after the failure.
+    expect(job.history[1]!.startedAt - job.history[0]!.finishedAt).toBeGreaterThanOrEqual(30);
+  });
+
+  it('sends a job that fails every attempt to dead, announcing each failure', async () => {
+    const failed = record('job.failed');
+    const retrying = record('job.retrying');
+    const dead = record('job.dead');
+    sundial.worker('q', {
+      broken: () => {
+        throw new TypeError('cannot read x');
+      },
+    });
+    const added = await sundial.queue('q').add('broken', null, { attempts: 3, backoff: 5 });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({
+      state: 'dead',
+      failures: 3,
+      error: { name: 'TypeError', message: 'cannot read x', category: 'error' },
+      deadLetter: { reason: 'attempts_exhausted', failures: 3, stalls: 0, queue: 'q' },
+    });
+    expect(job.error!.stack).toContain('cannot read x');
+    await waitFor(() => dead.length === 1);
+    expect(failed).toHaveLength(3);
+    expect(retrying.map((r) => r.delayMs)).toEqual([5, 5]);
+  });
+
+  it('skips the remaining attempts on an UnrecoverableError', async () => {
+    sundial.worker('q', {
+      validate: () => {
+        throw new UnrecoverableError('payload has no email');
+      },
+    });
+    const added = await sundial.queue('q').add('validate', {}, { attempts: 10 });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({
+      state: 'dead',
+      failures: 1,
+      deadLetter: { reason: 'unrecoverable' },
+      error: { category: 'unrecoverable' },
+    });
+  });
+
+  it('treats errors the handler declares permanent like unrecoverable ones, and uses its own backoff', async () => {
+    class NotFound extends Error {}
+    let calls = 0;
+    sundial.worker('q', {
+      fetch: {
+        handle: () => {
+          calls++;
+          throw calls === 1 ? new Error('busy') : new NotFound('gone');
+        },
+        isPermanent: (error) => error instanceof NotFound,
+        backoff: (failures) => failures * 40,
+      },
+    });
+    const added = await sundial.queue('q').add('fetch', null, { attempts: 10 });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({ state: 'dead', failures: 2, deadLetter: { reason: 'unrecoverable' } });
+    expect(job.history[1]!.startedAt - job.history[0]!.finishedAt).toBeGreaterThanOrEqual(40);
+  });
+
+  it('fails a job whose handler is unknown into dead, with a clear error, never dropping it', async () => {
+    sundial.worker('q', { known: async () => 1 });
+    const added = await sundial.queue('q').add('unknown', { keep: 'me' }, { attempts: 5 });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({
+      state: 'dead',
+      payload: { keep: 'me' },
+      deadLetter: { reason: 'unknown_handler', queue: 'q' },
+      error: { category: 'unknown_handler' },
+    });
+    expect(job.error!.message).toBe(
+      'No handler named "unknown" on the worker for queue "q" (registered: "known")',
+    );
+  });
+
+  it('fails an attempt at its timeout even when the handler ignores the signal', async () => {
+    let signal: AbortSignal | undefined;
+    sundial.worker('q', {
+      stubborn: (_payload, ctx) => {
+        signal = ctx.signal;
+        return new Promise((resolve) => setTimeout(() => resolve('too late'), 1000));
+      },
+    });
+    const added = await sundial.queue('q').add('stubborn', null, { timeout: 50, attempts: 1 });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({
+      state: 'dead',
+      error: { category: 'timeout', message: 'Job timed out after 50 ms' },
+    });
+    expect(signal!.aborted).toBe(true);
+    expect(job.finishedAt! - job.startedAt!).toBeLessThan(1000);
+  });
+
+  it('dead-letters a job whose result cannot be stored', async () => {
+    sundial.worker('q', { leaky: async () => ({ socket: new Map() }) });
+    const added = await sundial.queue('q').add('leaky', null, { attempts: 4 });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({ state: 'dead', failures: 1, error: { category: 'unserializable' } });
+    expect(job.error!.message).toContain('result.socket');
+  });
+
+  it('runs at most `concurrency` jobs at once', async () => {
+    let running = 0;
+    let peak = 0;
+    sundial.worker(
+      'q',
+      {
+        slow: async () => {
+          running++;
+          peak = Math.max(peak, running);
+          await sleep(15);
+          running--;
+        },
+      },
+      { concurrency: 3 },
+    );
+    await sundial.queue('q').addBulk(Array.from({ length: 12 }, () => ({ name: 'slow' })));
+    await waitFor(async () => (await sundial.queue('q').counts()).completed === 12);
+    expect(peak).toBe(3);
+  });
+
+  it('runs higher priorities first', async () => {
+    const order: number[] = [];
+    const q = sundial.queue('q');
+    await q.addBulk([
+      { name: 'n', payload: 1, options: { priority: 1 } },
+      { name: 'n', payload: 2, options: { priority: 10 } },
+      { name: 'n', payload: 3 },
+      { name: 'n', payload: 4, options: { priority: 10 } },
+    ]);
+    sundial.worker('q', { n: async (p: number) => void order.push(p) }, { concurrency: 1 });
+    await waitFor(() => order.length === 4);
+    expect(order).toEqual([2, 4, 1, 3]);
+  });
+
+  it('runs a delayed job once it is due, not before', async () => {
+    const started: number[] = [];
+    sundial.worker('q', { later: async () => void started.push(Date.now()) });
+    const added = await sundial.queue('q').add('later', null, { delay: 300 });
+    await sleep(150);
+    expect(started).toHaveLength(0);
+    const job = await settled(added.id);
+    expect(job.state).toBe('completed');
+    expect(started[0]! - added.createdAt).toBeGreaterThanOrEqual(300);
+  });
+
+  it('leaves a paused queue alone until it is resumed', async () => {
+    const q = sundial.queue('q');
+    await q.pause();
+    sundial.worker('q', { n: async () => 'ran' }, { pollMs: 20 });
+    const added = await q.add('n');
+    await sleep(150);
+    expect((await q.getJob(added.id))!.state).toBe('waiting');
+    await q.resume();
+    expect((await settled(added.id)).state).toBe('completed');
+  });
+
+  it('recovers a job whose worker stopped renewing its lease, and runs it again', async () => {
+    const stalled = record('job.stalled');
+    const added = await sundial.queue('q').add('n', 'payload');
+    // A worker that claims the job and then dies: nothing renews its short lease.
+    const now = Date.now();
+    await sundial.store.claimJobs({ queue: 'q', owner: 'ghost', limit: 1, now, leaseExpiresAt: now + 100 });
+    sundial.worker('q', { n: async () => 'second run' }, { stalledCheckMs: 20 });
+    const job = await settled(added.id);
+    expect(job).toMatchObject({ state: 'completed', result: 'second run', stalls: 1, attempt: 2 });
+    expect(job.history.map((h) => [h.attempt, h.outcome, h.worker])).toEqual([
+      [1, 'stalled', 'ghost'],
+      [2, 'completed', expect.stringMatching(/^worker:/)],
+    ]);
+    expect(stalled).toEqual([{ jobId: added.id, queue: 'q', name: 'n', recovered: true }]);
+  });
+
+  it('aborts a running job that is cancelled', async () => {
+    let signal: AbortSignal | undefined;
+    sundial.worker(
+      'q',
+      {
+        long: (_p, ctx) => {
+          signal = ctx.signal;
+          return new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        },
+      },
+      { leaseMs: 300, heartbeatMs: 20 },
+    );
+    const added = await sundial.queue('q').add('long');
+    await waitFor(() => signal);
+    await sundial.queue('q').cancel(added.id);
+    await waitFor(() => signal!.aborted, { message: 'the signal to abort' });
+    await sleep(50);
+    expect((await sundial.queue('q').getJob(added.id))!.state).toBe('cancelled');
+  });
+
+  it('close() waits for running jobs to finish', async () => {
+    const stopped = record('worker.stopped');
+    const worker = sundial.worker('q', { n: () => sleep(100).then(() => 'done') });
+    const added = await sundial.queue('q').add('n');
+    await waitFor(() => worker.activeCount === 1);
+    await worker.close({ graceMs: 5000 });
+    expect((await sundial.queue('q').getJob(added.id))!.state).toBe('completed');
+    expect(stopped).toEqual([{ worker: worker.id, queue: 'q', released: 0 }]);
+  });
+
+  it('close() releases jobs still running after the grace period back to waiting', async () => {
+    let signal: AbortSignal | undefined;
+    const worker = sundial.worker('q', {
+      stuck: (_p, ctx) => {
+        signal = ctx.signal;
+        return new Promise(() => {});
+      },
+    });
+    const added = await sundial.queue('q').add('stuck');
+    await waitFor(() => worker.activeCount === 1);
+    await worker.close({ graceMs: 50 });
+    expect(signal!.aborted).toBe(true);
+    const job = (await sundial.queue('q').getJob(added.id)) as Job;
+    expect(job).toMatchObject({ state: 'waiting', leaseOwner: null });
+    expect(job.history).toEqual([
+      expect.objectContaining({ attempt: 1, outcome: 'released', worker: worker.id }),
+    ]);
+    // Another worker picks it up.
+    sundial.worker('q', { stuck: async () => 'freed' });
+    expect(await settled(added.id)).toMatchObject({ state: 'completed', result: 'freed', attempt: 2 });
+  });
+
+  it('refuses bad options and handlers, naming the field', () => {
+    expect(() => sundial.worker('q', { n: async () => 1 }, { concurrency: 0 })).toThrow(InvalidOptionError);
+    expect(() => sundial.worker('q', { n: async () => 1 }, { concurrency: 0 })).toThrow(
+      'Invalid options.concurrency: 0 (a whole number from 1 to 10000)',
+    );
+    expect(() => sundial.worker('q', { n: 'not a function' } as never)).toThrow(
+      /Invalid handlers\.n: "not a function"/,
+    );
+    expect(() => sundial.worker('q', { n: { handle: () => 1, isPermanent: true } } as never)).toThrow(
+      /Invalid handlers\.n\.isPermanent: true/,
+    );
+  });
+});
