@@ -46,13 +46,18 @@ sundial.worker(
 
 const time = () => new Date().toISOString().slice(11, 23);
 const label = (job: Job) => `#${job.id} ${job.name}`.padEnd(22);
-const say = (what: string, job: Job, detail: string) => console.log(`${time()}  ${what.padEnd(9)} ${label(job)} ${detail}`);
+const say = (what: string, job: Job, detail: string) =>
+  console.log(`${time()}  ${what.padEnd(9)} ${label(job)} ${detail}`);
 
-sundial.on('job.started', ({ job }) => say('started', job, `attempt ${job.attempt} ${JSON.stringify(job.payload)}`));
+sundial.on('job.started', ({ job }) =>
+  say('started', job, `attempt ${job.attempt} ${JSON.stringify(job.payload)}`),
+);
 sundial.on('job.completed', ({ job, result, durationMs }) =>
   say('completed', job, `in ${durationMs} ms -> ${JSON.stringify(result)}`),
 );
-sundial.on('job.retrying', ({ job, error, delayMs }) => say('retrying', job, `in ${delayMs} ms after: ${error.message}`));
+sundial.on('job.retrying', ({ job, error, delayMs }) =>
+  say('retrying', job, `in ${delayMs} ms after: ${error.message}`),
+);
 sundial.on('job.dead', ({ job, error }) => say('dead', job, `${error.message}`));
 sundial.on('job.stalled', ({ jobId, name, recovered }) =>
   console.log(`${time()}  stalled   #${jobId} ${name} ${recovered ? 'recovered' : 'given up'}`),
@@ -63,19 +68,25 @@ let n = 0;
 const producer = setInterval(() => {
   n++;
   const adds: Promise<unknown>[] = [jobs.add('send-email', { to: `user${n}@example.com` })];
-  if (n % 2 === 0) adds.push(jobs.add('resize-image', { file: `photo-${n}.jpg` }, { attempts: 4, backoff: 'exponential' }));
-  if (n % 5 === 0) adds.push(jobs.add('build-report', { month: '2026-11' }, { timeout: 1000, attempts: 2, backoff: 500 }));
+  if (n % 2 === 0)
+    adds.push(jobs.add('resize-image', { file: `photo-${n}.jpg` }, { attempts: 4, backoff: 'exponential' }));
+  if (n % 5 === 0)
+    adds.push(jobs.add('build-report', { month: '2026-11' }, { timeout: 1000, attempts: 2, backoff: 500 }));
   if (n % 7 === 0) adds.push(jobs.add('import-csv', { rows: n % 14 === 0 ? -1 : n * 10 }));
   Promise.all(adds).catch((error) => console.error('could not add example jobs:', error));
 }, 1000);
 
-console.log(`Sundial example: worker on queue "examples", store ${(sundial.store as { path?: string }).path ?? ''}`);
+console.log(
+  `Sundial example: worker on queue "examples", store ${(sundial.store as { path?: string }).path ?? ''}`,
+);
 console.log('Adding example jobs every second. Press Ctrl-C to stop gracefully.\n');
 
 sundial.closeOnSignals({
   graceMs: 10_000,
   onSignal: (signal) => {
     clearInterval(producer);
-    console.log(`\n${time()}  ${signal}: no new jobs; waiting for running ones (Ctrl-C again to exit at once)`);
+    console.log(
+      `\n${time()}  ${signal}: no new jobs; waiting for running ones (Ctrl-C again to exit at once)`,
+    );
   },
 });

@@ -1,5 +1,6 @@
 export * from './batcher.ts';
 export * from './clock.ts';
+export * from './duration.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './ids.ts';
