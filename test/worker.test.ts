@@ -200,6 +200,20 @@ describe('worker', () => {
     expect(peak).toBe(3);
   });
 
+  it('keeps going with synchronous handlers that finish inside the claim round', async () => {
+    // No file watching: the worker must wake itself, as it must on stores without commit echoes.
+    const quiet = createSundial({ store: { path: join(dir.path, 'quiet.db'), watchCommits: false } });
+    try {
+      let ran = 0;
+      quiet.worker('q', { sync: () => ++ran }, { concurrency: 5, pollMs: 60_000 });
+      await quiet.queue('q').addBulk(Array.from({ length: 53 }, () => ({ name: 'sync' })));
+      await waitFor(async () => (await quiet.queue('q').counts()).completed === 53, { timeoutMs: 3000 });
+      expect(ran).toBe(53);
+    } finally {
+      await quiet.close();
+    }
+  });
+
   it('runs higher priorities first', async () => {
     const order: number[] = [];
     const q = sundial.queue('q');

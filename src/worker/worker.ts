@@ -169,6 +169,11 @@ export class Worker {
       this.armPollIn(this.options.pollMs);
     } finally {
       this.claiming = false;
+      // A handler that settled synchronously during this round freed a slot while we were busy.
+      if (this.claimAgain) {
+        this.claimAgain = false;
+        this.wake();
+      }
     }
   }
 
