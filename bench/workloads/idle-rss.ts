@@ -1,0 +1,35 @@
+import { WorkerProcess } from '../child.ts';
+import { QUEUE, withTempDb } from '../fixtures.ts';
+import type { Sample, Workload } from './workload.ts';
+
+const IDLE_MS = 2_000;
+
+/** What one idle worker costs a host: resident memory of a worker process with nothing to do. */
+export const idleRss: Workload = {
+  id: 'RSS',
+  // The worker runs from TypeScript source, as the bench does; Node's type stripping alone costs it
+  // tens of MB that a worker running the built dist/ does not pay.
+  title: `idle worker process (.ts source), ${IDLE_MS / 1000} s on an empty queue`,
+  metric: 'resident memory',
+  unit: 'MB',
+  better: 'lower',
+  target: 80,
+  run: () =>
+    withTempDb(async (dbPath): Promise<Sample> => {
+      const worker = await WorkerProcess.spawn({
+        mode: 'idle',
+        dbPath,
+        queue: QUEUE,
+        concurrency: 50,
+        idleMs: IDLE_MS,
+      });
+      try {
+        worker.send({ type: 'start' });
+        const { bytes } = await worker.receive('rss', IDLE_MS + 10_000);
+        // MB as 10^6 bytes: the stricter reading of the target (80 MiB would be 83.9 MB).
+        return { value: bytes / 1e6 };
+      } finally {
+        await worker.stop();
+      }
+    }),
+};
