@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildMessageType, ParentMessage, WorkerConfig } from './protocol.ts';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+/** The idle worker runs the built package from plain JS, as a deployed worker would. */
+const IDLE_WORKER_SCRIPT = fileURLToPath(new URL('./idle-worker.mjs', import.meta.url));
 
 /** Every child not yet exited, so a failing or interrupted bench can take them down with it. */
 const live = new Set<ChildProcess>();
@@ -47,7 +49,8 @@ export class WorkerProcess {
 
   private constructor(config: WorkerConfig) {
     // process.execPath is the Node 24 that npm put first on PATH, which runs the .ts script directly.
-    this.child = fork(WORKER_SCRIPT, [JSON.stringify(config)], {
+    const script = config.mode === 'idle' ? IDLE_WORKER_SCRIPT : WORKER_SCRIPT;
+    this.child = fork(script, [JSON.stringify(config)], {
       execPath: process.execPath,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { z } from 'zod';
 import { type BackoffSpec, InvalidOptionError } from '../core/index.ts';
 
 /** How to retry after a failure. A number is a fixed delay in ms. */
@@ -52,33 +53,46 @@ export const DEFAULT_JOB_OPTIONS = {
   priority: 0,
 } as const;
 
-const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const positiveMs = z.number().int().positive().max(2_147_483_647);
+/**
+ * zod is loaded on first use, not at import: it adds ~18 MB to a process, and a worker process that
+ * never adds jobs with options never needs it. `require` keeps `parseJobOptions` synchronous.
+ */
+let schemas: ReturnType<typeof buildSchemas> | null = null;
 
-const backoffShorthandSchema = z.union([z.enum(['none', 'fixed', 'exponential']), ms]);
-// A discriminated union (not a plain one) so an error points at the bad field inside the object.
-const backoffObjectSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('none') }),
-  z.strictObject({ type: z.literal('fixed'), delay: ms }),
-  z.strictObject({
-    type: z.literal('exponential'),
-    delay: ms.optional(),
-    factor: z.number().min(1).max(100).optional(),
-    maxDelay: ms.optional(),
-    jitter: z.enum(['none', 'full', 'equal']).optional(),
-  }),
-]);
+function getSchemas(): ReturnType<typeof buildSchemas> {
+  schemas ??= buildSchemas(createRequire(import.meta.url)('zod') as typeof import('zod'));
+  return schemas;
+}
 
-const jobOptionsSchema = z.strictObject({
-  delay: ms.optional(),
-  runAt: z.union([z.date(), ms]).optional(),
-  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
-  attempts: z.number().int().min(1).max(1000).optional(),
-  backoff: z.unknown().optional(),
-  timeout: positiveMs.optional(),
-  dedupeKey: z.string().min(1).max(512).optional(),
-  maxStalls: z.number().int().min(0).max(1000).optional(),
-});
+function buildSchemas({ z }: typeof import('zod')) {
+  const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+  const positiveMs = z.number().int().positive().max(2_147_483_647);
+  return {
+    backoffShorthand: z.union([z.enum(['none', 'fixed', 'exponential']), ms]),
+    // A discriminated union (not a plain one) so an error points at the bad field inside the object.
+    backoffObject: z.discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('none') }),
+      z.strictObject({ type: z.literal('fixed'), delay: ms }),
+      z.strictObject({
+        type: z.literal('exponential'),
+        delay: ms.optional(),
+        factor: z.number().min(1).max(100).optional(),
+        maxDelay: ms.optional(),
+        jitter: z.enum(['none', 'full', 'equal']).optional(),
+      }),
+    ]),
+    jobOptions: z.strictObject({
+      delay: ms.optional(),
+      runAt: z.union([z.date(), ms]).optional(),
+      priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+      attempts: z.number().int().min(1).max(1000).optional(),
+      backoff: z.unknown().optional(),
+      timeout: positiveMs.optional(),
+      dedupeKey: z.string().min(1).max(512).optional(),
+      maxStalls: z.number().int().min(0).max(1000).optional(),
+    }),
+  };
+}
 
 /** What each option must be, in words a user can act on. */
 const EXPECTED: Record<keyof JobOptions, string> = {
@@ -99,11 +113,12 @@ const EXPECTED: Record<keyof JobOptions, string> = {
  */
 export function parseJobOptions(options: unknown, field = 'options'): JobOptions {
   if (options === undefined) return {};
-  const parsed = jobOptionsSchema.safeParse(options);
+  const { jobOptions, backoffObject, backoffShorthand } = getSchemas();
+  const parsed = jobOptions.safeParse(options);
   if (!parsed.success) throw toOptionError(parsed.error.issues[0]!, options, field);
   const value = parsed.data as JobOptions;
   if (value.backoff !== undefined) {
-    const schema = typeof value.backoff === 'object' ? backoffObjectSchema : backoffShorthandSchema;
+    const schema = typeof value.backoff === 'object' ? backoffObject : backoffShorthand;
     const backoff = schema.safeParse(value.backoff);
     if (!backoff.success)
       throw toOptionError(backoff.error.issues[0]!, value.backoff, `${field}.backoff`, 'backoff');

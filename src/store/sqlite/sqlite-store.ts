@@ -14,6 +14,8 @@ import {
   type TransitionRequest,
   type TransitionResult,
 } from '../store.ts';
+import { retryWhileBusy } from './busy.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { migrate } from './migrations.ts';
 import { type JobRow, rowToJob } from './rows.ts';
 import { WalWatcher } from './wal-watcher.ts';
@@ -28,6 +30,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
   /** How long a write waits for another process's transaction before failing. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL from a background thread every this many ms, instead of inside commits.
+   * Default 250; 0 leaves checkpoints to SQLite (inside commits). Not used for `:memory:`.
+   */
+  checkpointIntervalMs?: number;
   /** Watch the WAL file to wake workers on other processes' commits. Default true for files. */
   watchCommits?: boolean;
   /** Called with errors that cannot be thrown to a caller (a failed file watch). */
@@ -61,12 +68,20 @@ export class SqliteStore implements Store {
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly walWatcher: WalWatcher | null;
+  private readonly checkpointer: Checkpointer | null;
+  private readonly busyTimeoutMs: number;
   private readonly options: SqliteStoreOptions;
   private readonly pruneStatements = new Map<number, StatementSync>();
 
   constructor(options: SqliteStoreOptions = {}) {
     this.options = options;
     this.path = options.path === ':memory:' ? ':memory:' : resolve(options.path ?? DEFAULT_SQLITE_PATH);
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const checkpointIntervalMs = options.checkpointIntervalMs ?? 250;
+    this.checkpointer =
+      this.path !== ':memory:' && checkpointIntervalMs > 0
+        ? new Checkpointer(this.path, checkpointIntervalMs)
+        : null;
     const watchCommits = options.watchCommits ?? this.path !== ':memory:';
     this.walWatcher = watchCommits
       ? new WalWatcher(
@@ -86,19 +101,31 @@ export class SqliteStore implements Store {
     if (this.closed) throw new StoreClosedError();
     if (this.db) return;
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    const db = new DatabaseSync(this.path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+    // SQLite's own busy wait is used only while migrating, synchronously, at start-up; afterwards
+    // writes wait for each other in `retryWhileBusy`, which does not freeze the event loop.
+    const db = new DatabaseSync(this.path, { timeout: this.busyTimeoutMs });
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${this.options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.exec('PRAGMA foreign_keys = ON');
     migrate(db);
+    db.exec('PRAGMA busy_timeout = 0');
     this.db = db;
     this.statements = prepareStatements(db);
     this.walWatcher?.start();
+    if (this.checkpointer) {
+      db.exec('PRAGMA wal_autocheckpoint = 0');
+      this.checkpointer.start((error) => {
+        // Without the thread the WAL would grow without bound: hand checkpoints back to SQLite.
+        this.db?.exec('PRAGMA wal_autocheckpoint = 1000');
+        this.options.onError?.(error);
+      });
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.walWatcher?.stop();
+    await this.checkpointer?.stop();
     this.listeners.clear();
     this.statements = null;
     this.pruneStatements.clear();
@@ -108,7 +135,7 @@ export class SqliteStore implements Store {
 
   async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
     const s = this.prepared();
-    const added = this.transaction(() => {
+    const added = await this.transaction(() => {
       const out: AddedJob[] = new Array(jobs.length);
       for (let i = 0; i < jobs.length; i++) {
         const job = jobs[i]!;
@@ -143,7 +170,7 @@ export class SqliteStore implements Store {
 
   async claimJobs(request: ClaimRequest): Promise<Job[]> {
     const s = this.prepared();
-    const rows = this.transaction(() => {
+    const rows = await this.transaction(() => {
       s.promoteDue.run(request.queue, request.now);
       return s.claim.all(
         request.owner,
@@ -163,14 +190,14 @@ export class SqliteStore implements Store {
 
   async renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]> {
     const s = this.prepared();
-    return this.transaction(() =>
+    return await this.transaction(() =>
       ids.filter((id) => s.renewLease.run(leaseExpiresAt, id, owner).changes === 1),
     );
   }
 
   async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     const s = this.prepared();
-    return this.transaction(() =>
+    return await this.transaction(() =>
       outcomes.map((outcome) => {
         const record = JSON.stringify(outcome.record);
         let changes: number | bigint;
@@ -214,7 +241,7 @@ export class SqliteStore implements Store {
 
   async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
     const s = this.prepared();
-    const released = this.transaction(() => {
+    const released = await this.transaction(() => {
       let count = 0;
       for (const id of ids) count += Number(s.release.run(now, id, owner).changes);
       return count;
@@ -226,7 +253,7 @@ export class SqliteStore implements Store {
   async recoverStalled(request: { now: number; queue?: string }): Promise<StalledJob[]> {
     const s = this.prepared();
     const queue = request.queue ?? null;
-    const { recovered, buried } = this.transaction(() => ({
+    const { recovered, buried } = await this.transaction(() => ({
       recovered: s.recoverStalled.all(request.now, queue) as { id: number; queue: string; name: string }[],
       buried: s.buryStalled.all(STALLED_ERROR, request.now, queue) as {
         id: number;
@@ -243,12 +270,12 @@ export class SqliteStore implements Store {
   }
 
   async nextRunAt(queue: string): Promise<number | null> {
-    const row = this.prepared().nextRunAt.get(queue) as { t: number | null };
+    const row = await this.read(() => this.prepared().nextRunAt.get(queue) as { t: number | null });
     return row.t;
   }
 
   async getJob(id: string): Promise<Job | null> {
-    const row = this.prepared().getJob.get(id) as unknown as JobRow | undefined;
+    const row = await this.read(() => this.prepared().getJob.get(id) as unknown as JobRow | undefined);
     return row ? rowToJob(row) : null;
   }
 
@@ -257,15 +284,20 @@ export class SqliteStore implements Store {
     const limit = request.limit ?? 50;
     const offset = request.offset ?? 0;
     const desc = request.order === 'desc';
-    const rows = request.state
-      ? (desc ? s.listByStateDesc : s.listByState).all(request.queue, request.state, limit, offset)
-      : (desc ? s.listAllDesc : s.listAll).all(request.queue, limit, offset);
+    const rows = await this.read(() =>
+      request.state
+        ? (desc ? s.listByStateDesc : s.listByState).all(request.queue, request.state, limit, offset)
+        : (desc ? s.listAllDesc : s.listAll).all(request.queue, limit, offset),
+    );
     return (rows as unknown as JobRow[]).map(rowToJob);
   }
 
   async countJobs(queue: string): Promise<Record<JobState, number>> {
     const counts = emptyCounts();
-    for (const row of this.prepared().countByState.all(queue) as { state: JobState; n: number }[]) {
+    const rows = await this.read(
+      () => this.prepared().countByState.all(queue) as { state: JobState; n: number }[],
+    );
+    for (const row of rows) {
       counts[row.state] = row.n;
     }
     return counts;
@@ -273,7 +305,7 @@ export class SqliteStore implements Store {
 
   async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
     const s = this.prepared();
-    const result = this.transition(id, request, (row) => {
+    const result = await this.transition(id, request, (row) => {
       if (row.dedupe_key !== null && !(LIVE_STATES as readonly string[]).includes(row.state)) {
         const holder = s.dedupeHolder.get(row.queue, row.dedupe_key) as { id: number } | undefined;
         if (holder) return { ok: false, reason: 'duplicate', holder: String(holder.id) };
@@ -315,7 +347,7 @@ export class SqliteStore implements Store {
     const statement = this.pruneStatement(request.states.length);
     let total = 0;
     for (;;) {
-      const { changes } = this.transaction(() =>
+      const { changes } = await this.transaction(() =>
         statement.run(request.queue, ...request.states, request.finishedBefore, PRUNE_CHUNK),
       );
       total += Number(changes);
@@ -325,17 +357,18 @@ export class SqliteStore implements Store {
 
   async setQueuePaused(queue: string, paused: boolean): Promise<void> {
     const s = this.prepared();
-    this.transaction(() => s.setPaused.run(queue, paused ? 1 : 0));
+    await this.transaction(() => s.setPaused.run(queue, paused ? 1 : 0));
     if (!paused) this.notify(queue);
   }
 
   async isQueuePaused(queue: string): Promise<boolean> {
-    const row = this.prepared().isPaused.get(queue) as { paused: number } | undefined;
+    const row = await this.read(() => this.prepared().isPaused.get(queue) as { paused: number } | undefined);
     return row?.paused === 1;
   }
 
   async listQueues(): Promise<string[]> {
-    return (this.prepared().listQueues.all() as { name: string }[]).map((row) => row.name);
+    const rows = await this.read(() => this.prepared().listQueues.all() as { name: string }[]);
+    return rows.map((row) => row.name);
   }
 
   subscribe(queue: string, listener: () => void): () => void {
@@ -366,29 +399,41 @@ export class SqliteStore implements Store {
     return this.statements!;
   }
 
-  private transaction<T>(work: () => T): T {
-    const db = this.db!;
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw error;
-    }
+  /** Runs a read. WAL readers almost never wait, but can while another connection recovers the WAL. */
+  private read<T>(work: () => T): Promise<T> {
+    return retryWhileBusy(work, this.busyTimeoutMs);
+  }
+
+  /**
+   * Runs `work` in a write transaction, waiting (without blocking) for other writers first.
+   * BEGIN, the work and COMMIT run in one synchronous stretch, so two calls on this connection can
+   * never interleave inside a transaction.
+   */
+  private transaction<T>(work: () => T): Promise<T> {
+    return retryWhileBusy(() => {
+      const db = this.db!;
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = work();
+        db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+    }, this.busyTimeoutMs);
   }
 
   /**
    * Reads the job, checks its state against `from`, applies `change` and reads it back, all in one
    * transaction. `change` may refuse by returning a failed result.
    */
-  private transition(
+  private async transition(
     id: string,
     { queue, from }: TransitionRequest,
     change: (row: JobRow) => TransitionResult | null,
     { returnsRemoved = false } = {},
-  ): TransitionResult {
+  ): Promise<TransitionResult> {
     const s = this.prepared();
     return this.transaction((): TransitionResult => {
       const row = s.getJob.get(id) as unknown as JobRow | undefined;

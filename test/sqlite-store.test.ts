@@ -1,0 +1,96 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type NewJob, SqliteStore, SundialError } from '../src/index.ts';
+import { sleep, tempDir, waitFor } from './helpers.ts';
+
+const job = (n: number): NewJob => ({
+  queue: 'q',
+  name: 'n',
+  payload: JSON.stringify({ n, padding: 'x'.repeat(200) }),
+  state: 'waiting',
+  priority: 0,
+  runAt: 0,
+  maxAttempts: 1,
+  backoff: { type: 'none' },
+  timeout: null,
+  dedupeKey: null,
+  maxStalls: 1,
+  createdAt: 0,
+});
+
+describe('SQLite engine specifics', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let path: string;
+  const stores: SqliteStore[] = [];
+
+  beforeEach(() => {
+    dir = tempDir();
+    path = join(dir.path, 'engine.db');
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    dir.cleanup();
+  });
+
+  function open(options: ConstructorParameters<typeof SqliteStore>[0] = {}) {
+    const store = new SqliteStore({ path, ...options });
+    stores.push(store);
+    store.open();
+    return store;
+  }
+
+  it('waits for another connection’s write lock without freezing the event loop', async () => {
+    const store = open();
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    setTimeout(() => other.exec('COMMIT'), 200);
+    const added = await store.addJobs([job(1)]);
+    clearInterval(ticker);
+    other.close();
+    expect(added[0]!.duplicate).toBe(false);
+    // Timers kept firing while the add waited for the lock.
+    expect(ticks).toBeGreaterThan(10);
+  });
+
+  it('gives up after busyTimeoutMs with a clear error, and stores nothing', async () => {
+    const store = open({ busyTimeoutMs: 100 });
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+    const error = await store.addJobs([job(1)]).catch((e: unknown) => e);
+    other.exec('COMMIT');
+    other.close();
+    expect(error).toBeInstanceOf(SundialError);
+    expect((error as SundialError).code).toBe('SUNDIAL_STORE_BUSY');
+    expect(await store.countJobs('q')).toMatchObject({ waiting: 0 });
+  });
+
+  it('checkpoints the WAL into the database file in the background', async () => {
+    const store = open({ checkpointIntervalMs: 50 });
+    const before = statSync(path).size;
+    await store.addJobs(Array.from({ length: 3000 }, (_, i) => job(i)));
+    // Nothing of ours checkpoints inside commits any more; the file grows once the thread copies.
+    await waitFor(() => statSync(path).size > before + 500_000, { timeoutMs: 5000, message: 'a checkpoint' });
+  });
+
+  it('lets SQLite checkpoint inside commits when background checkpoints are off', async () => {
+    const store = open({ checkpointIntervalMs: 0 });
+    const before = statSync(path).size;
+    // Past SQLite's 1000-page threshold (3000 jobs, in the test above, stay under it).
+    await store.addJobs(Array.from({ length: 20_000 }, (_, i) => job(i)));
+    await store.addJobs([job(0)]);
+    await sleep(10);
+    expect(statSync(path).size).toBeGreaterThan(before + 500_000);
+  });
+
+  it('lets many processes’ connections migrate one file at once', async () => {
+    const many = Array.from({ length: 5 }, () => new SqliteStore({ path }));
+    stores.push(...many);
+    await Promise.all(many.map((store) => store.init()));
+    await many[0]!.addJobs([job(1)]);
+    expect((await many[4]!.countJobs('q')).waiting).toBe(1);
+  });
+});
