@@ -30,6 +30,13 @@ export interface Store {
    */
   claimJobs(request: ClaimRequest): Promise<Job[]>;
 
+  /**
+   * `finishJobs(outcomes)` then, if `claim` is given, `claimJobs(claim)`, in one transaction (or
+   * round trip) where the engine can: a busy worker reports a batch and takes the next one for the
+   * price of one commit.
+   */
+  finishAndClaim(outcomes: readonly JobOutcome[], claim: ClaimRequest | null): Promise<FinishAndClaimResult>;
+
   /** Extends the leases `owner` still holds among `ids`; returns the ids it still holds. */
   renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]>;
 
@@ -112,6 +119,13 @@ export interface ClaimRequest {
   limit: number;
   now: number;
   leaseExpiresAt: number;
+}
+
+export interface FinishAndClaimResult {
+  /** Per outcome, as `finishJobs` reports it. */
+  applied: boolean[];
+  /** What the claim took, as `claimJobs` returns it; empty without a claim. */
+  jobs: Job[];
 }
 
 interface OutcomeBase {

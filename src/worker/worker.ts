@@ -1,5 +1,4 @@
 import {
-  Batcher,
   InvalidOptionError,
   type Job,
   JobTimeoutError,
@@ -8,7 +7,7 @@ import {
   UnknownHandlerError,
 } from '../core/index.ts';
 import { checkName, type SundialContext } from '../queue/index.ts';
-import type { JobOutcome } from '../store/index.ts';
+import type { FinishAndClaimResult, JobOutcome } from '../store/index.ts';
 import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
 import { decideOutcome } from './outcome.ts';
 
@@ -37,6 +36,15 @@ interface ResolvedOptions {
   stalledCheckMs: number;
   graceMs: number;
 }
+
+/** An attempt that ended, with what its events need once its outcome is stored. */
+interface Finished {
+  job: Job;
+  outcome: JobOutcome;
+  settled: Settled;
+}
+
+type Settled = { ok: true; result: unknown } | { ok: false; error: unknown };
 
 /** A job this worker runs now. */
 interface Running {
@@ -72,10 +80,12 @@ export class Worker {
   private readonly handlers: Map<string, HandlerDefinition>;
   private readonly options: ResolvedOptions;
   private readonly running = new Map<string, Running>();
-  private readonly finisher: Batcher<JobOutcome, boolean>;
+  /** Outcomes waiting to be stored by the next pump round. */
+  private outcomes: Finished[] = [];
   private state: WorkerState = 'idle';
-  private claiming = false;
-  private claimAgain = false;
+  /** The pump round under way, if any; only one runs at a time. */
+  private pumping: Promise<void> | null = null;
+  private pumpAgain = false;
   private pumpScheduled = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -91,7 +101,6 @@ export class Worker {
     this.handlers = normaliseHandlers(handlers);
     this.options = resolveOptions(options);
     this.id = newOwnerId('worker');
-    this.finisher = new Batcher((outcomes) => this.context.store.finishJobs(outcomes), 1000);
     if (options.autostart ?? true) this.start();
   }
 
@@ -129,51 +138,82 @@ export class Worker {
     return this.closing;
   }
 
-  /** Schedules a claim round; many wake-ups in one turn cost one round. */
+  /**
+   * Schedules a pump round; many wake-ups in one turn cost one round. Wake-ups that arrive during a
+   * round make it go round once more.
+   */
   private readonly wake = (): void => {
-    if (this.state !== 'running') return;
-    if (this.claiming) {
-      this.claimAgain = true;
+    if (this.state === 'idle' || this.state === 'closed') return;
+    if (this.pumping) {
+      this.pumpAgain = true;
       return;
     }
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => {
       this.pumpScheduled = false;
-      void this.claimLoop();
+      void this.pump();
     });
   };
 
-  private async claimLoop(): Promise<void> {
-    if (this.claiming || this.state !== 'running') return;
-    this.claiming = true;
-    try {
-      do {
-        this.claimAgain = false;
-        const free = this.options.concurrency - this.running.size;
-        if (free <= 0) return;
-        const now = this.context.clock.now();
-        const jobs = await this.context.store.claimJobs({
-          queue: this.queue,
-          owner: this.id,
-          limit: free,
-          now,
-          leaseExpiresAt: now + this.options.leaseMs,
-        });
-        for (const job of jobs) this.execute(job);
-        if (jobs.length === free) return; // full: a finishing job wakes us
-        await this.armPoll();
-      } while (this.claimAgain && this.state === 'running');
-    } catch (error) {
-      this.reportError(error, 'claiming jobs');
-      this.armPollIn(this.options.pollMs);
-    } finally {
-      this.claiming = false;
-      // A handler that settled synchronously during this round freed a slot while we were busy.
-      if (this.claimAgain) {
-        this.claimAgain = false;
+  private pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return this.pumping;
+    }
+    this.pumping = this.pumpRounds().finally(() => {
+      this.pumping = null;
+      // A wake-up that came after the last round's check but before this point.
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
         this.wake();
       }
+    });
+    return this.pumping;
+  }
+
+  /**
+   * One store transaction per round: store the outcomes of finished attempts and claim jobs for
+   * the free slots (none once closing). Full slots end the loop; a finishing job wakes it again.
+   */
+  private async pumpRounds(): Promise<void> {
+    try {
+      do {
+        this.pumpAgain = false;
+        const finished = this.outcomes;
+        const free = this.state === 'running' ? this.options.concurrency - this.running.size : 0;
+        if (finished.length === 0 && free <= 0) return;
+        this.outcomes = [];
+        const now = this.context.clock.now();
+        const claim =
+          free > 0
+            ? {
+                queue: this.queue,
+                owner: this.id,
+                limit: free,
+                now,
+                leaseExpiresAt: now + this.options.leaseMs,
+              }
+            : null;
+        let result: FinishAndClaimResult;
+        try {
+          result = await this.context.store.finishAndClaim(
+            finished.map((entry) => entry.outcome),
+            claim,
+          );
+        } catch (error) {
+          // Kept for the next round. Were the process to die first, the jobs' leases expire and
+          // they run again: at-least-once, never lost.
+          this.outcomes = finished.concat(this.outcomes);
+          throw error;
+        }
+        for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
+        for (const job of result.jobs) this.execute(job);
+        if (claim && result.jobs.length < claim.limit) await this.armPoll();
+      } while (this.pumpAgain);
+    } catch (error) {
+      this.reportError(error, 'storing outcomes and claiming jobs');
+      this.armPollIn(this.options.pollMs);
     }
   }
 
@@ -238,39 +278,25 @@ export class Worker {
     }
   }
 
-  private settle(run: Running, settled: { ok: true; result: unknown } | { ok: false; error: unknown }): void {
+  private settle(run: Running, settled: Settled): void {
     if (run.done) return;
     run.done = true;
     if (run.timeout) clearTimeout(run.timeout);
     this.running.delete(run.job.id);
-    const finishedAt = this.context.clock.now();
     const outcome = decideOutcome({
       job: run.job,
       worker: this.id,
       startedAt: run.startedAt,
-      finishedAt,
+      finishedAt: this.context.clock.now(),
       handler: run.handler,
       settled,
     });
-    this.finisher.push(outcome).then(
-      (applied) => {
-        if (applied) this.announce(run.job, outcome, settled);
-      },
-      (error) => {
-        // The job stays active under our lease, which is no longer renewed: it will be recovered
-        // as stalled and run again. At-least-once, never lost.
-        this.reportError(error, `storing the outcome of job ${run.job.id}`);
-      },
-    );
+    this.outcomes.push({ job: run.job, outcome, settled });
     if (this.running.size === 0) this.notifyIdle();
     this.wake();
   }
 
-  private announce(
-    job: Job,
-    outcome: JobOutcome,
-    settled: { ok: true; result: unknown } | { ok: false; error: unknown },
-  ): void {
+  private announce({ job, outcome, settled }: Finished): void {
     const events = this.context.events;
     const durationMs = outcome.finishedAt - outcome.record.startedAt;
     if (outcome.kind === 'completed') {
@@ -370,7 +396,11 @@ export class Worker {
         this.reportError(error, 'releasing unfinished jobs');
       }
     }
-    await this.finisher.drain();
+    // Store every outcome still waiting (the pump claims nothing once closing).
+    while (this.pumping || this.outcomes.length > 0) {
+      await this.pump();
+      if (this.outcomes.length > 0 && !this.pumping) break; // the store keeps failing: leases expire
+    }
     this.state = 'closed';
     this.context.events.emit('worker.stopped', { worker: this.id, queue: this.queue, released });
   }

@@ -347,6 +347,60 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
       });
     });
 
+    describe('finishing and claiming together', () => {
+      it('applies the outcomes, then claims, and reports both', async () => {
+        await store.addJobs([newJob({ payload: '1' }), newJob({ payload: '2' }), newJob({ payload: '3' })]);
+        const [first] = await claim(1);
+        const result = await store.finishAndClaim(
+          [
+            {
+              kind: 'completed',
+              id: first!.id,
+              owner: 'w1',
+              attempt: 1,
+              finishedAt: T0 + 1,
+              result: '"done"',
+              record: record(1, 'completed'),
+            },
+            {
+              kind: 'completed',
+              id: first!.id,
+              owner: 'w1',
+              attempt: 1,
+              finishedAt: T0 + 1,
+              result: '"again"',
+              record: record(1, 'completed'),
+            },
+          ],
+          { queue: 'q', owner: 'w1', limit: 5, now: T0 + 1, leaseExpiresAt: T0 + 1000 },
+        );
+        expect(result.applied).toEqual([true, false]);
+        expect(result.jobs.map((j) => j.payload)).toEqual([2, 3]);
+        expect(await store.getJob(first!.id)).toMatchObject({ state: 'completed', result: 'done' });
+      });
+
+      it('only finishes when there is no claim', async () => {
+        await store.addJobs([newJob(), newJob()]);
+        const [job] = await claim(1);
+        const result = await store.finishAndClaim(
+          [
+            {
+              kind: 'completed',
+              id: job!.id,
+              owner: 'w1',
+              attempt: 1,
+              finishedAt: T0,
+              result: 'null',
+              record: record(1, 'completed'),
+            },
+          ],
+          null,
+        );
+        expect(result).toEqual({ applied: [true], jobs: [] });
+        expect((await store.countJobs('q')).waiting).toBe(1);
+      });
+    });
+
     describe('leases', () => {
       it('renews only the leases the owner still holds', async () => {
         await store.addJobs([newJob(), newJob()]);

@@ -6,6 +6,7 @@ import {
   type AddedJob,
   type ClaimRequest,
   emptyCounts,
+  type FinishAndClaimResult,
   type JobOutcome,
   type ListJobsRequest,
   type NewJob,
@@ -65,7 +66,7 @@ export class SqliteStore implements Store {
   readonly path: string;
   private db: DatabaseSync | null = null;
   private closed = false;
-  private statements: ReturnType<typeof prepareStatements> | null = null;
+  private statements: Statements | null = null;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly walWatcher: WalWatcher | null;
   private readonly checkpointer: Checkpointer | null;
@@ -170,72 +171,30 @@ export class SqliteStore implements Store {
 
   async claimJobs(request: ClaimRequest): Promise<Job[]> {
     const s = this.prepared();
-    const rows = await this.transaction(() => {
-      s.promoteDue.run(request.queue, request.now);
-      return s.claim.all(
-        request.owner,
-        request.leaseExpiresAt,
-        request.now,
-        request.queue,
-        request.limit,
-        request.queue,
-      ) as unknown as JobRow[];
-    });
-    if (rows.length === 0) return [];
-    const jobs = rows.map(rowToJob);
-    // RETURNING gives rows in no promised order; hand them out in claim order.
-    jobs.sort(claimOrder);
-    return jobs;
-  }
-
-  async renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]> {
-    const s = this.prepared();
-    return await this.transaction(() =>
-      ids.filter((id) => s.renewLease.run(leaseExpiresAt, id, owner).changes === 1),
-    );
+    return this.claimed(await this.transaction(() => this.claimRows(s, request)));
   }
 
   async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     const s = this.prepared();
-    return await this.transaction(() =>
-      outcomes.map((outcome) => {
-        const record = JSON.stringify(outcome.record);
-        let changes: number | bigint;
-        switch (outcome.kind) {
-          case 'completed':
-            ({ changes } = s.complete.run(
-              outcome.result,
-              outcome.finishedAt,
-              record,
-              outcome.id,
-              outcome.owner,
-              outcome.attempt,
-            ));
-            break;
-          case 'retry':
-            ({ changes } = s.retryLater.run(
-              outcome.runAt,
-              JSON.stringify(outcome.error),
-              record,
-              outcome.id,
-              outcome.owner,
-              outcome.attempt,
-            ));
-            break;
-          case 'dead':
-            ({ changes } = s.bury.run(
-              JSON.stringify(outcome.error),
-              JSON.stringify(outcome.deadLetter),
-              outcome.finishedAt,
-              record,
-              outcome.id,
-              outcome.owner,
-              outcome.attempt,
-            ));
-            break;
-        }
-        return changes === 1;
-      }),
+    return this.transaction(() => this.applyOutcomes(s, outcomes));
+  }
+
+  async finishAndClaim(
+    outcomes: readonly JobOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<FinishAndClaimResult> {
+    const s = this.prepared();
+    const { applied, rows } = await this.transaction(() => ({
+      applied: this.applyOutcomes(s, outcomes),
+      rows: claim ? this.claimRows(s, claim) : [],
+    }));
+    return { applied, jobs: this.claimed(rows) };
+  }
+
+  async renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]> {
+    const s = this.prepared();
+    return this.transaction(() =>
+      ids.filter((id) => s.renewLease.run(leaseExpiresAt, id, owner).changes === 1),
     );
   }
 
@@ -393,10 +352,73 @@ export class SqliteStore implements Store {
     for (const set of this.listeners.values()) for (const listener of set) listener();
   }
 
-  private prepared(): NonNullable<typeof this.statements> {
+  private prepared(): Statements {
     // Opening on first use lets a store be handed around before anyone awaits `init()`.
     if (!this.statements) this.open();
     return this.statements!;
+  }
+
+  /** Makes due delayed and failed jobs waiting, then claims; inside a transaction. */
+  private claimRows(s: Statements, request: ClaimRequest): JobRow[] {
+    s.promoteDue.run(request.queue, request.now);
+    return s.claim.all(
+      request.owner,
+      request.leaseExpiresAt,
+      request.now,
+      request.queue,
+      request.limit,
+      request.queue,
+    ) as unknown as JobRow[];
+  }
+
+  private claimed(rows: JobRow[]): Job[] {
+    if (rows.length === 0) return [];
+    const jobs = rows.map(rowToJob);
+    // RETURNING gives rows in no promised order; hand them out in claim order.
+    jobs.sort(claimOrder);
+    return jobs;
+  }
+
+  /** Applies outcomes held under the right owner and attempt; inside a transaction. */
+  private applyOutcomes(s: Statements, outcomes: readonly JobOutcome[]): boolean[] {
+    return outcomes.map((outcome) => {
+      const record = JSON.stringify(outcome.record);
+      let changes: number | bigint;
+      switch (outcome.kind) {
+        case 'completed':
+          ({ changes } = s.complete.run(
+            outcome.result,
+            outcome.finishedAt,
+            record,
+            outcome.id,
+            outcome.owner,
+            outcome.attempt,
+          ));
+          break;
+        case 'retry':
+          ({ changes } = s.retryLater.run(
+            outcome.runAt,
+            JSON.stringify(outcome.error),
+            record,
+            outcome.id,
+            outcome.owner,
+            outcome.attempt,
+          ));
+          break;
+        case 'dead':
+          ({ changes } = s.bury.run(
+            JSON.stringify(outcome.error),
+            JSON.stringify(outcome.deadLetter),
+            outcome.finishedAt,
+            record,
+            outcome.id,
+            outcome.owner,
+            outcome.attempt,
+          ));
+          break;
+      }
+      return changes === 1;
+    });
   }
 
   /** Runs a read. WAL readers almost never wait, but can while another connection recovers the WAL. */
@@ -470,6 +492,8 @@ function claimOrder(a: Job, b: Job): number {
 const APPEND_RECORD = `history = json_insert(history, '$[#]', json(?))`;
 const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
 const HELD_BY = `id = ? AND state = 'active' AND lease_owner = ? AND attempt = ?`;
+
+type Statements = ReturnType<typeof prepareStatements>;
 
 function prepareStatements(db: DatabaseSync) {
   return {
