@@ -201,8 +201,8 @@ describe('worker', () => {
   });
 
   it('keeps going with synchronous handlers that finish inside the claim round', async () => {
-    // No file watching: the worker must wake itself, as it must on stores without commit echoes.
-    const quiet = createSundial({ store: { path: join(dir.path, 'quiet.db'), watchCommits: false } });
+    // No wake file: the worker must wake itself after a synchronous handler settles.
+    const quiet = createSundial({ store: { path: join(dir.path, 'quiet.db'), wakeSignal: false } });
     try {
       let ran = 0;
       quiet.worker('q', { sync: () => ++ran }, { concurrency: 5, pollMs: 60_000 });

@@ -33,7 +33,7 @@ async function withSundial(
   work: (sundial: Sundial, options: GlobalOptions) => Promise<unknown>,
 ) {
   const options = command.optsWithGlobals() as GlobalOptions;
-  const sundial = createSundial({ store: { path: options.db, watchCommits: false } });
+  const sundial = createSundial({ store: { path: options.db } });
   try {
     const output = await work(sundial, options);
     if (output !== undefined) {

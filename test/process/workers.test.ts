@@ -59,6 +59,22 @@ describe('workers in real processes', () => {
     expect(new Set(lines.map((line) => line.split(' ')[1])).size).toBeGreaterThan(1);
   });
 
+  it('wakes an idle worker in another process when jobs are added, without waiting for its poll', async () => {
+    // With a one-minute poll, only the wake file can bring these jobs to the worker in time.
+    const worker = startWorker({ SUNDIAL_DB: db, POLL_MS: 60_000, LOG: join(dir.path, 'woken.log') });
+    await worker.ready;
+    await sleep(300); // its first claim round has found nothing and it sleeps
+    const q = sundial.queue('q');
+    for (let i = 0; i < 3; i++) {
+      const job = await q.add('task', { i });
+      await waitFor(async () => (await q.getJob(job.id))?.state === 'completed', {
+        timeoutMs: 20_000,
+        message: `job ${i} to be woken and completed`,
+      });
+    }
+    expect(worker.started).toHaveLength(3);
+  });
+
   it('a worker killed with SIGKILL mid-job: after its lease expires the job runs again elsewhere and completes', async () => {
     const q = sundial.queue('q');
     const victim = startWorker({ SUNDIAL_DB: db, MODE: 'hang', LEASE_MS: 1500, HEARTBEAT_MS: 200 });

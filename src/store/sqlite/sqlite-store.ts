@@ -19,7 +19,7 @@ import { retryWhileBusy } from './busy.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { migrate } from './migrations.ts';
 import { type JobRow, rowToJob } from './rows.ts';
-import { WalWatcher } from './wal-watcher.ts';
+import { WakeSignal } from './wake-signal.ts';
 
 export interface SqliteStoreOptions {
   /** The database file. Default `.sundial/sundial.db`; `:memory:` for a private, throwaway store. */
@@ -36,8 +36,11 @@ export interface SqliteStoreOptions {
    * Default 250; 0 leaves checkpoints to SQLite (inside commits). Not used for `:memory:`.
    */
   checkpointIntervalMs?: number;
-  /** Watch the WAL file to wake workers on other processes' commits. Default true for files. */
-  watchCommits?: boolean;
+  /**
+   * Wake workers in other processes through the `<db>-wake` file when jobs become claimable, and be
+   * woken by theirs. Default true for files; without it other processes find new jobs by polling.
+   */
+  wakeSignal?: boolean;
   /** Called with errors that cannot be thrown to a caller (a failed file watch). */
   onError?: (error: unknown) => void;
 }
@@ -68,7 +71,7 @@ export class SqliteStore implements Store {
   private closed = false;
   private statements: Statements | null = null;
   private readonly listeners = new Map<string, Set<() => void>>();
-  private readonly walWatcher: WalWatcher | null;
+  private readonly wakeSignal: WakeSignal | null;
   private readonly checkpointer: Checkpointer | null;
   private readonly busyTimeoutMs: number;
   private readonly options: SqliteStoreOptions;
@@ -83,11 +86,11 @@ export class SqliteStore implements Store {
       this.path !== ':memory:' && checkpointIntervalMs > 0
         ? new Checkpointer(this.path, checkpointIntervalMs)
         : null;
-    const watchCommits = options.watchCommits ?? this.path !== ':memory:';
-    this.walWatcher = watchCommits
-      ? new WalWatcher(
+    const wakeSignal = options.wakeSignal ?? this.path !== ':memory:';
+    this.wakeSignal = wakeSignal
+      ? new WakeSignal(
           this.path,
-          () => this.notifyAll(),
+          () => this.wakeLocal('all'),
           (error) => this.options.onError?.(error),
         )
       : null;
@@ -112,7 +115,7 @@ export class SqliteStore implements Store {
     db.exec('PRAGMA busy_timeout = 0');
     this.db = db;
     this.statements = prepareStatements(db);
-    this.walWatcher?.start();
+    this.wakeSignal?.start();
     if (this.checkpointer) {
       db.exec('PRAGMA wal_autocheckpoint = 0');
       this.checkpointer.start((error) => {
@@ -125,7 +128,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.walWatcher?.stop();
+    this.wakeSignal?.stop();
     await this.checkpointer?.stop();
     this.listeners.clear();
     this.statements = null;
@@ -165,7 +168,7 @@ export class SqliteStore implements Store {
       return out;
     });
     const queues = new Set(jobs.map((job) => job.queue));
-    for (const queue of queues) this.notify(queue);
+    this.announce(queues);
     return added;
   }
 
@@ -176,7 +179,9 @@ export class SqliteStore implements Store {
 
   async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     const s = this.prepared();
-    return this.transaction(() => this.applyOutcomes(s, outcomes));
+    const applied = await this.transaction(() => this.applyOutcomes(s, outcomes));
+    this.announceRetries(outcomes);
+    return applied;
   }
 
   async finishAndClaim(
@@ -188,6 +193,7 @@ export class SqliteStore implements Store {
       applied: this.applyOutcomes(s, outcomes),
       rows: claim ? this.claimRows(s, claim) : [],
     }));
+    this.announceRetries(outcomes);
     return { applied, jobs: this.claimed(rows) };
   }
 
@@ -205,7 +211,7 @@ export class SqliteStore implements Store {
       for (const id of ids) count += Number(s.release.run(now, id, owner).changes);
       return count;
     });
-    if (released > 0) this.notifyAll();
+    if (released > 0) this.announce('all');
     return released;
   }
 
@@ -224,7 +230,7 @@ export class SqliteStore implements Store {
       ...recovered.map((row) => ({ id: String(row.id), queue: row.queue, name: row.name, recovered: true })),
       ...buried.map((row) => ({ id: String(row.id), queue: row.queue, name: row.name, recovered: false })),
     ];
-    if (recovered.length > 0) this.notifyAll();
+    if (recovered.length > 0) this.announce('all');
     return stalled;
   }
 
@@ -272,7 +278,7 @@ export class SqliteStore implements Store {
       s.retryNow.run(request.now, id);
       return null;
     });
-    if (result.ok) this.notify(result.job.queue);
+    if (result.ok) this.announce([result.job.queue]);
     return result;
   }
 
@@ -317,7 +323,7 @@ export class SqliteStore implements Store {
   async setQueuePaused(queue: string, paused: boolean): Promise<void> {
     const s = this.prepared();
     await this.transaction(() => s.setPaused.run(queue, paused ? 1 : 0));
-    if (!paused) this.notify(queue);
+    if (!paused) this.announce([queue]);
   }
 
   async isQueuePaused(queue: string): Promise<boolean> {
@@ -343,13 +349,24 @@ export class SqliteStore implements Store {
     };
   }
 
-  private notify(queue: string): void {
-    const set = this.listeners.get(queue);
-    if (set) for (const listener of set) listener();
+  /**
+   * Jobs may be claimable now in `queues`: wake this process's workers directly and other
+   * processes' through the wake file. Called after the commit, never inside a transaction.
+   */
+  private announce(queues: Iterable<string> | 'all'): void {
+    this.wakeLocal(queues);
+    this.wakeSignal?.ring();
   }
 
-  private notifyAll(): void {
-    for (const set of this.listeners.values()) for (const listener of set) listener();
+  /** A retry falls due later; workers elsewhere re-arm their timers to it. */
+  private announceRetries(outcomes: readonly JobOutcome[]): void {
+    if (outcomes.some((outcome) => outcome.kind === 'retry')) this.announce('all');
+  }
+
+  private wakeLocal(queues: Iterable<string> | 'all'): void {
+    const sets =
+      queues === 'all' ? this.listeners.values() : [...queues].map((queue) => this.listeners.get(queue));
+    for (const set of sets) if (set) for (const listener of set) listener();
   }
 
   private prepared(): Statements {
