@@ -42,13 +42,14 @@ export interface JobOptions {
 
 export const DEFAULT_JOB_OPTIONS = {
   attempts: 3,
-  backoff: {
+  // Frozen: every job without its own backoff shares this object, so no caller may change it.
+  backoff: Object.freeze({
     type: 'exponential',
     delay: 1000,
     factor: 2,
     maxDelay: 3_600_000,
     jitter: 'equal',
-  } as BackoffSpec,
+  }) as BackoffSpec,
   maxStalls: 1,
   priority: 0,
 } as const;

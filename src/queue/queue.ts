@@ -58,7 +58,8 @@ export class Queue {
   async add<Payload>(name: string, payload?: Payload, options?: JobOptions): Promise<Job<Payload>> {
     const job = this.prepare(name, payload, options, '');
     const added = await this.context.addBatcher.push(job);
-    return this.resolveAdded(job, added.id, added.duplicate, payload) as Promise<Job<Payload>>;
+    if (!added.duplicate) return this.created(job, added.id, payload) as Job<Payload>;
+    return this.holderOf<Payload>(added.id, () => this.add(name, payload, options));
   }
 
   /**
@@ -76,13 +77,13 @@ export class Queue {
     });
     if (prepared.length === 0) return [];
     const added = await this.context.store.addJobs(prepared);
+    // Built without a read for every new job; only duplicates are looked up.
     return Promise.all(
-      added.map(
-        (entry, i) =>
-          this.resolveAdded(prepared[i]!, entry.id, entry.duplicate, jobs[i]!.payload) as Promise<
-            Job<Payload>
-          >,
-      ),
+      added.map((entry, i) => {
+        const { name, payload, options } = jobs[i]!;
+        if (!entry.duplicate) return this.created(prepared[i]!, entry.id, payload) as Job<Payload>;
+        return this.holderOf<Payload>(entry.id, () => this.add(name, payload, options));
+      }),
     );
   }
 
@@ -208,12 +209,17 @@ export class Queue {
     };
   }
 
-  private async resolveAdded(job: NewJob, id: string, duplicate: boolean, payload: unknown): Promise<Job> {
-    if (duplicate) {
-      const existing = await this.context.store.getJob(id);
-      if (existing) return existing;
-      // The holder finished and was pruned between the add and this read: report what was kept.
-    }
+  /**
+   * The live job that held the dedupe key. Should it have finished and been removed since the add
+   * saw it, the key is free again and the add is made once more.
+   */
+  private async holderOf<Payload>(id: string, addAgain: () => Promise<Job<Payload>>): Promise<Job<Payload>> {
+    const holder = await this.context.store.getJob(id);
+    return holder ? (holder as Job<Payload>) : addAgain();
+  }
+
+  /** The job just stored, as the store would read it back. */
+  private created(job: NewJob, id: string, payload: unknown): Job {
     const created: Job = {
       id,
       queue: job.queue,
@@ -240,7 +246,7 @@ export class Queue {
       startedAt: null,
       finishedAt: null,
     };
-    if (!duplicate) this.context.events.emit('job.added', { job: created });
+    this.context.events.emit('job.added', { job: created });
     return created;
   }
 

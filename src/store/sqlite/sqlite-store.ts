@@ -1,7 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { type Job, type JobState, LIVE_STATES, StoreClosedError } from '../../core/index.ts';
+import {
+  type BackoffSpec,
+  type Job,
+  type JobState,
+  LIVE_STATES,
+  StoreClosedError,
+} from '../../core/index.ts';
 import {
   type AddedJob,
   type ClaimRequest,
@@ -151,7 +157,7 @@ export class SqliteStore implements Store {
           job.priority,
           job.runAt,
           job.maxAttempts,
-          JSON.stringify(job.backoff),
+          backoffJson(job.backoff),
           job.timeout,
           job.dedupeKey,
           job.maxStalls,
@@ -500,6 +506,18 @@ export class SqliteStore implements Store {
     }
     return statement;
   }
+}
+
+// Most jobs share one backoff object (the queue's default): serialise each object once.
+const backoffTexts = new WeakMap<BackoffSpec, string>();
+
+function backoffJson(spec: BackoffSpec): string {
+  let text = backoffTexts.get(spec);
+  if (text === undefined) {
+    text = JSON.stringify(spec);
+    backoffTexts.set(spec, text);
+  }
+  return text;
 }
 
 function claimOrder(a: Job, b: Job): number {
