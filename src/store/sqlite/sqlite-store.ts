@@ -405,40 +405,21 @@ export class SqliteStore implements Store {
   /** Applies outcomes held under the right owner and attempt; inside a transaction. */
   private applyOutcomes(s: Statements, outcomes: readonly JobOutcome[]): boolean[] {
     return outcomes.map((outcome) => {
-      const record = JSON.stringify(outcome.record);
+      // Every statement ends with the attempt record, then the guard: id, owner, attempt.
+      const tail = [JSON.stringify(outcome.record), outcome.id, outcome.owner, outcome.attempt] as const;
       let changes: number | bigint;
       switch (outcome.kind) {
         case 'completed':
-          ({ changes } = s.complete.run(
-            outcome.result,
-            outcome.finishedAt,
-            record,
-            outcome.id,
-            outcome.owner,
-            outcome.attempt,
-          ));
+          ({ changes } = s.complete.run(outcome.result, outcome.finishedAt, ...tail));
           break;
         case 'retry':
-          ({ changes } = s.retryLater.run(
-            outcome.runAt,
-            JSON.stringify(outcome.error),
-            record,
-            outcome.id,
-            outcome.owner,
-            outcome.attempt,
-          ));
+          ({ changes } = s.retryLater.run(outcome.runAt, JSON.stringify(outcome.error), ...tail));
           break;
-        case 'dead':
-          ({ changes } = s.bury.run(
-            JSON.stringify(outcome.error),
-            JSON.stringify(outcome.deadLetter),
-            outcome.finishedAt,
-            record,
-            outcome.id,
-            outcome.owner,
-            outcome.attempt,
-          ));
+        case 'dead': {
+          const error = JSON.stringify(outcome.error);
+          ({ changes } = s.bury.run(error, JSON.stringify(outcome.deadLetter), outcome.finishedAt, ...tail));
           break;
+        }
       }
       return changes === 1;
     });
