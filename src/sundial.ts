@@ -2,6 +2,7 @@ import {
   Batcher,
   type Clock,
   InvalidOptionError,
+  SundialError,
   type SundialEvents,
   systemClock,
   TypedEmitter,
@@ -75,6 +76,8 @@ export class Sundial {
 
   /** Starts a worker that runs jobs of `queue` with `handlers` (by job name). */
   worker(queue: string, handlers: Handlers, options?: WorkerOptions): Worker {
+    if (this.closing)
+      throw new SundialError('SUNDIAL_CLOSED', 'This Sundial is closed; create a new one to run workers');
     const worker = new Worker(queue, handlers, this.context, options);
     this.workers.add(worker);
     return worker;

@@ -53,7 +53,13 @@ export class Batcher<Item, Output> {
       const outputs = await this.flush(batch.map((entry) => entry.item));
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outputs[i] as Output);
     } catch (error) {
-      for (const entry of batch) entry.reject(error);
+      if (batch.length === 1) {
+        batch[0]!.reject(error);
+        return;
+      }
+      // One caller's bad item must not fail the others that happened to share its turn: retry
+      // each alone, so only the item (or the store) at fault is reported as failing.
+      await Promise.all(batch.map((entry) => this.execute([entry])));
     }
   }
 }

@@ -47,8 +47,24 @@ export class TypedEmitter<Events extends object> {
     return this.emitter.listenerCount(name) > 0;
   }
 
+  /**
+   * Calls the listeners. One that throws must not break whoever emitted (a worker mid-claim): its
+   * error goes to the `error` event, or, from an `error` listener, to a process warning.
+   */
   emit<Name extends keyof Events & string>(name: Name, event: Events[Name]): void {
     if (this.emitter.listenerCount(name) === 0) return;
-    this.emitter.emit(name, event);
+    for (const listener of this.emitter.listeners(name)) {
+      try {
+        (listener as (event: Events[Name]) => void)(event);
+      } catch (error) {
+        if (name !== 'error' && this.emitter.listenerCount('error') > 0) {
+          this.emit('error' as Name, { error, context: `a listener of ${name}` } as Events[Name]);
+        } else {
+          process.emitWarning(
+            `A listener of ${name} threw: ${error instanceof Error ? error.stack : String(error)}`,
+          );
+        }
+      }
+    }
   }
 }

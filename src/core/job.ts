@@ -23,8 +23,11 @@ export const JOB_STATES = [
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-/** States in which a job still has work ahead of it; a dedupe key is taken while its job is in one. */
-export const LIVE_STATES = ['waiting', 'delayed', 'active', 'failed'] as const satisfies readonly JobState[];
+/**
+ * States in which a job still has work ahead of it; a dedupe key is taken while its job is in one.
+ * (In the order of the SQLite dedupe index's condition, which its queries must repeat to use it.)
+ */
+export const LIVE_STATES = ['waiting', 'delayed', 'failed', 'active'] as const satisfies readonly JobState[];
 export const FINISHED_STATES = ['completed', 'dead', 'cancelled'] as const satisfies readonly JobState[];
 
 export function isJobState(value: unknown): value is JobState {
@@ -63,7 +66,7 @@ export interface JobError {
 }
 
 /** What happened to one run of a job. */
-export type AttemptOutcome = 'completed' | 'failed' | 'stalled' | 'released';
+export type AttemptOutcome = 'completed' | 'failed' | 'stalled' | 'released' | 'cancelled';
 
 export interface AttemptRecord {
   /** The run number (1 for the first claim; stalls and releases take a number too). */

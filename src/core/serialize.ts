@@ -8,12 +8,24 @@ import { UnserializableError } from './errors.ts';
  */
 export function toJson(value: unknown, field: string): string {
   if (value === undefined) return 'null';
-  if (typeof value !== 'object' || value === null) {
-    checkScalar(value, field);
-    return JSON.stringify(value);
-  }
-  checkTree(value, field, new Set());
+  check(value, field, '', new Set());
   return JSON.stringify(value);
+}
+
+/** Checks one value as JSON.stringify will see it: after `toJSON`, if it has one. */
+function check(value: unknown, path: string, key: string, ancestors: Set<object>): void {
+  let seen = value;
+  if (
+    typeof seen === 'object' &&
+    seen !== null &&
+    typeof (seen as { toJSON?: unknown }).toJSON === 'function'
+  ) {
+    seen = (seen as { toJSON(key: string): unknown }).toJSON(key);
+    if (seen === undefined)
+      throw new UnserializableError(path, value, 'has a toJSON() that returns undefined');
+  }
+  if (typeof seen === 'object' && seen !== null) checkTree(seen, path, ancestors);
+  else checkScalar(seen, path);
 }
 
 function checkScalar(value: unknown, path: string): void {
@@ -35,15 +47,13 @@ function checkScalar(value: unknown, path: string): void {
 
 function checkTree(value: object, path: string, ancestors: Set<object>): void {
   if (ancestors.has(value)) throw new UnserializableError(path, '[circular]', 'refers back to itself');
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return;
   ancestors.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
       const itemPath = `${path}[${i}]`;
       if (item === undefined) throw new UnserializableError(itemPath, item, 'would become null in JSON');
-      if (typeof item === 'object' && item !== null) checkTree(item, itemPath, ancestors);
-      else checkScalar(item, itemPath);
+      check(item, itemPath, String(i), ancestors);
     }
   } else {
     const proto = Object.getPrototypeOf(value);
@@ -55,9 +65,7 @@ function checkTree(value: object, path: string, ancestors: Set<object>): void {
       const item = (value as Record<string, unknown>)[key];
       // Undefined properties are dropped by JSON, which is what `{ a: undefined }` usually means.
       if (item === undefined) continue;
-      const itemPath = `${path}.${key}`;
-      if (typeof item === 'object' && item !== null) checkTree(item, itemPath, ancestors);
-      else checkScalar(item, itemPath);
+      check(item, `${path}.${key}`, key, ancestors);
     }
   }
   ancestors.delete(value);

@@ -16,7 +16,8 @@ export function backoffDelay(
       return spec.delay;
     case 'exponential': {
       const exponent = Math.max(0, failures - 1);
-      const delay = Math.min(spec.maxDelay, spec.delay * spec.factor ** exponent);
+      // 0 × Infinity is NaN: a zero first delay stays zero however many failures there were.
+      const delay = spec.delay === 0 ? 0 : Math.min(spec.maxDelay, spec.delay * spec.factor ** exponent);
       switch (spec.jitter) {
         case 'none':
           return Math.round(delay);

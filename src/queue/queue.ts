@@ -167,11 +167,15 @@ export class Queue {
    * Returns how many were deleted.
    */
   async prune(options: { olderThan: number; states?: readonly JobState[] }): Promise<number> {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('options', options, 'an object like { olderThan: ms, states?: [...] }');
+    }
     const { olderThan } = options;
     if (!Number.isInteger(olderThan) || olderThan < 0) {
       throw new InvalidOptionError('olderThan', olderThan, 'a whole number of milliseconds, 0 or more');
     }
     const states = options.states ?? ['completed'];
+    if (!Array.isArray(states)) throw new InvalidOptionError('states', states, 'an array of finished states');
     for (const state of states) {
       if (!(FINISHED_STATES as readonly string[]).includes(state)) {
         throw new InvalidOptionError('states', state, `finished states only: ${FINISHED_STATES.join(', ')}`);

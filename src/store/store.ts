@@ -37,8 +37,11 @@ export interface Store {
    */
   finishAndClaim(outcomes: readonly JobOutcome[], claim: ClaimRequest | null): Promise<FinishAndClaimResult>;
 
-  /** Extends the leases `owner` still holds among `ids`; returns the ids it still holds. */
-  renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]>;
+  /**
+   * Extends the leases `owner` still holds for exactly these runs (id and attempt); returns the ids
+   * of those it still holds.
+   */
+  renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]>;
 
   /**
    * Applies each outcome if, and only if, the job is still active under that owner and attempt;
@@ -55,9 +58,10 @@ export interface Store {
   /**
    * Finds active jobs whose lease expired before `now` (optionally of one queue): those with
    * `stalls < maxStalls` go back to waiting with `stalls + 1`; the others become dead with
-   * reason `stalled`. Each gets a `stalled` attempt record.
+   * reason `stalled`. Each gets a `stalled` attempt record. Leases of `exceptOwner` are left alone
+   * (a live worker asking knows its own leases are not abandoned).
    */
-  recoverStalled(request: { now: number; queue?: string }): Promise<StalledJob[]>;
+  recoverStalled(request: { now: number; queue?: string; exceptOwner?: string }): Promise<StalledJob[]>;
 
   /** The earliest `runAt` among delayed and failed jobs of the queue, or null. */
   nextRunAt(queue: string): Promise<number | null>;
@@ -111,6 +115,11 @@ export interface AddedJob {
   id: string;
   /** True when nothing was inserted because a live job holds the dedupe key; `id` is that job's. */
   duplicate: boolean;
+}
+
+export interface HeldLease {
+  id: string;
+  attempt: number;
 }
 
 export interface ClaimRequest {

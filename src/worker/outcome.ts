@@ -15,6 +15,9 @@ import { backoffDelay } from '../queue/index.ts';
 import type { JobOutcome } from '../store/index.ts';
 import type { HandlerDefinition } from './handlers.ts';
 
+/** Latest retry time we store: beyond it JavaScript numbers stop being exact (year 287,396). */
+const MAX_RUN_AT = Number.MAX_SAFE_INTEGER;
+
 /**
  * Turns how an attempt ended into the store transition it calls for. This is where the retry
  * policy lives: permanent errors and exhausted attempts go to dead, everything else waits for a
@@ -78,7 +81,36 @@ export function decideOutcome(input: {
   const delay = input.handler?.backoff
     ? safeCustomDelay(input.handler.backoff, failures, failure, job)
     : backoffDelay(job.backoff, failures);
-  return { ...base, kind: 'retry', error, record, runAt: finishedAt + delay };
+  return { ...base, kind: 'retry', error, record, runAt: Math.min(finishedAt + delay, MAX_RUN_AT) };
+}
+
+/**
+ * A `dead` outcome to store instead of one the store refused (a result SQLite cannot bind, say),
+ * so the job ends visibly in the dead-letter state rather than blocking its worker.
+ */
+export function unstorableOutcome(job: Job, refused: JobOutcome, cause: unknown): JobOutcome {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const error: JobError = {
+    name: 'UnstorableOutcome',
+    message: `The store refused this attempt's outcome (${refused.kind}): ${reason}`,
+    category: 'unserializable',
+  };
+  return {
+    kind: 'dead',
+    id: refused.id,
+    owner: refused.owner,
+    attempt: refused.attempt,
+    finishedAt: refused.finishedAt,
+    error,
+    record: { ...refused.record, outcome: 'failed', error },
+    deadLetter: {
+      reason: 'unrecoverable',
+      at: refused.finishedAt,
+      failures: job.failures + 1,
+      stalls: job.stalls,
+      queue: job.queue,
+    },
+  };
 }
 
 function permanence(
@@ -106,6 +138,7 @@ function safeCustomDelay(
 ): number {
   try {
     const delay = backoff(failures, error, job);
+    if (delay === Number.POSITIVE_INFINITY) return MAX_RUN_AT;
     return Number.isFinite(delay) && delay >= 0 ? Math.round(delay) : 0;
   } catch {
     return 0;

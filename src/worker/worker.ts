@@ -9,7 +9,7 @@ import {
 import { checkName, type SundialContext } from '../queue/index.ts';
 import type { FinishAndClaimResult, JobOutcome } from '../store/index.ts';
 import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
-import { decideOutcome } from './outcome.ts';
+import { decideOutcome, unstorableOutcome } from './outcome.ts';
 
 export interface WorkerOptions {
   /** Jobs run at once. Default 10. */
@@ -202,18 +202,50 @@ export class Worker {
             claim,
           );
         } catch (error) {
-          // Kept for the next round. Were the process to die first, the jobs' leases expire and
-          // they run again: at-least-once, never lost.
-          this.outcomes = finished.concat(this.outcomes);
-          throw error;
+          if (finished.length === 0) throw error;
+          // Perhaps one outcome the store cannot take: store them one at a time, so a bad one can
+          // block neither the others nor every later claim.
+          this.reportError(error, 'storing outcomes');
+          await this.storeOneByOne(finished);
+          this.pumpAgain = true;
+          continue;
         }
         for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
+        if (this.state !== 'running') {
+          // close() began while this claim was under way: hand the jobs straight back.
+          await this.release(result.jobs);
+          return;
+        }
         for (const job of result.jobs) this.execute(job);
         if (claim && result.jobs.length < claim.limit) await this.armPoll();
       } while (this.pumpAgain);
     } catch (error) {
       this.reportError(error, 'storing outcomes and claiming jobs');
       this.armPollIn(this.options.pollMs);
+    }
+  }
+
+  /**
+   * Stores outcomes one at a time. One the store refuses is replaced by a plain `dead` outcome
+   * that says why; if even that fails the store itself is failing, and what is left waits for the
+   * next round (were the process to die first, the leases expire and the jobs run again).
+   */
+  private async storeOneByOne(finished: Finished[]): Promise<void> {
+    for (let i = 0; i < finished.length; i++) {
+      const entry = finished[i]!;
+      try {
+        const [applied] = await this.context.store.finishJobs([entry.outcome]);
+        if (applied) this.announce(entry);
+      } catch (error) {
+        const fallback = unstorableOutcome(entry.job, entry.outcome, error);
+        try {
+          const [applied] = await this.context.store.finishJobs([fallback]);
+          if (applied) this.announce({ ...entry, outcome: fallback, settled: { ok: false, error } });
+        } catch (storeError) {
+          this.outcomes = finished.slice(i).concat(this.outcomes);
+          throw storeError;
+        }
+      }
     }
   }
 
@@ -241,6 +273,10 @@ export class Worker {
       timeout: null,
       done: false,
     };
+    // Holding this job already means that run lost its lease (cancelled and retried, or recovered
+    // while our event loop was stuck) and was not told yet: it must stop, and not speak for this run.
+    const previous = this.running.get(job.id);
+    if (previous) this.drop(previous, leaseLost(job.id));
     this.running.set(job.id, run);
     this.context.events.emit('job.started', { job, worker: this.id });
 
@@ -280,9 +316,7 @@ export class Worker {
 
   private settle(run: Running, settled: Settled): void {
     if (run.done) return;
-    run.done = true;
-    if (run.timeout) clearTimeout(run.timeout);
-    this.running.delete(run.job.id);
+    this.forget(run);
     const outcome = decideOutcome({
       job: run.job,
       worker: this.id,
@@ -292,8 +326,22 @@ export class Worker {
       settled,
     });
     this.outcomes.push({ job: run.job, outcome, settled });
-    if (this.running.size === 0) this.notifyIdle();
     this.wake();
+  }
+
+  /** Ends our interest in a run: no outcome will be stored for it. */
+  private forget(run: Running): void {
+    run.done = true;
+    if (run.timeout) clearTimeout(run.timeout);
+    if (this.running.get(run.job.id) === run) this.running.delete(run.job.id);
+    if (this.running.size === 0) this.notifyIdle();
+  }
+
+  /** Gives up a run whose result nobody will store, and tells its handler through the signal. */
+  private drop(run: Running, reason: Error): void {
+    if (run.done) return;
+    this.forget(run);
+    run.controller.abort(reason);
   }
 
   private announce({ job, outcome, settled }: Finished): void {
@@ -323,23 +371,19 @@ export class Worker {
     }
   }
 
-  /** Renews our leases; a job whose lease we lost (cancelled, or recovered as stalled) is aborted. */
+  /** Renews our leases; a run whose lease we lost (cancelled, or recovered as stalled) is aborted. */
   private async heartbeat(): Promise<void> {
     if (this.running.size === 0) return;
-    const ids = [...this.running.keys()];
+    const runs = [...this.running.values()];
     try {
       const held = new Set(
-        await this.context.store.renewLeases(this.id, ids, this.context.clock.now() + this.options.leaseMs),
+        await this.context.store.renewLeases(
+          this.id,
+          runs.map((run) => ({ id: run.job.id, attempt: run.job.attempt })),
+          this.context.clock.now() + this.options.leaseMs,
+        ),
       );
-      for (const id of ids) {
-        const run = this.running.get(id);
-        if (!run || held.has(id)) continue;
-        run.done = true;
-        if (run.timeout) clearTimeout(run.timeout);
-        this.running.delete(id);
-        run.controller.abort(new SundialError('SUNDIAL_LEASE_LOST', `Job ${id} was cancelled or taken over`));
-      }
-      if (this.running.size === 0) this.notifyIdle();
+      for (const run of runs) if (!held.has(run.job.id)) this.drop(run, leaseLost(run.job.id));
       if (this.running.size < this.options.concurrency) this.wake();
     } catch (error) {
       this.reportError(error, 'renewing leases');
@@ -351,6 +395,9 @@ export class Worker {
       const stalled = await this.context.store.recoverStalled({
         now: this.context.clock.now(),
         queue: this.queue,
+        // We know we are alive: a lease of ours that lapsed while our event loop was stuck is
+        // renewed by the next heartbeat, not handed to someone else.
+        exceptOwner: this.id,
       });
       for (const job of stalled) {
         this.context.events.emit('job.stalled', {
@@ -372,6 +419,8 @@ export class Worker {
     this.unsubscribe?.();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     if (this.stalledTimer) clearInterval(this.stalledTimer);
+    // A claim under way finishes first; what it took after we began closing goes straight back.
+    await this.pumping;
 
     // Leases keep being renewed while we wait for running jobs to finish.
     if (this.running.size > 0) await this.waitForIdle(graceMs);
@@ -381,39 +430,53 @@ export class Worker {
     if (this.running.size > 0) {
       const unfinished = [...this.running.values()];
       for (const run of unfinished) {
-        run.done = true;
-        if (run.timeout) clearTimeout(run.timeout);
-        run.controller.abort(new SundialError('SUNDIAL_SHUTDOWN', 'The worker is shutting down'));
+        this.drop(run, new SundialError('SUNDIAL_SHUTDOWN', 'The worker is shutting down'));
       }
-      this.running.clear();
-      try {
-        released = await this.context.store.releaseJobs(
-          this.id,
-          unfinished.map((run) => run.job.id),
-          this.context.clock.now(),
-        );
-      } catch (error) {
-        this.reportError(error, 'releasing unfinished jobs');
-      }
+      released = await this.release(unfinished.map((run) => run.job));
     }
-    // Store every outcome still waiting (the pump claims nothing once closing).
-    while (this.pumping || this.outcomes.length > 0) {
-      await this.pump();
-      if (this.outcomes.length > 0 && !this.pumping) break; // the store keeps failing: leases expire
-    }
+    await this.flushOutcomes();
     this.state = 'closed';
     this.context.events.emit('worker.stopped', { worker: this.id, queue: this.queue, released });
   }
 
+  /** Stores the outcomes still waiting (the pump claims nothing once closing), retrying a little. */
+  private async flushOutcomes(): Promise<void> {
+    for (let round = 0; round < 5 && (this.pumping || this.outcomes.length > 0); round++) {
+      await this.pump();
+      if (this.outcomes.length > 0) await new Promise((resolve) => setTimeout(resolve, 100 * round));
+    }
+    if (this.outcomes.length > 0) {
+      // Their jobs stay active under a lease nobody renews: they run again once it expires.
+      this.reportError(
+        new SundialError('SUNDIAL_OUTCOMES_LOST', `${this.outcomes.length} outcomes could not be stored`),
+        'closing',
+      );
+    }
+  }
+
+  private async release(jobs: readonly Job[]): Promise<number> {
+    if (jobs.length === 0) return 0;
+    try {
+      return await this.context.store.releaseJobs(
+        this.id,
+        jobs.map((job) => job.id),
+        this.context.clock.now(),
+      );
+    } catch (error) {
+      this.reportError(error, 'releasing unfinished jobs');
+      return 0;
+    }
+  }
+
   private waitForIdle(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(finish, timeoutMs);
-      const waiter = () => finish();
-      this.idleWaiters.push(waiter);
-      function finish() {
+      const finish = () => {
         clearTimeout(timer);
+        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== finish);
         resolve();
-      }
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.idleWaiters.push(finish);
     });
   }
 
@@ -428,13 +491,36 @@ export class Worker {
   }
 }
 
+function leaseLost(id: string): SundialError {
+  return new SundialError('SUNDIAL_LEASE_LOST', `Job ${id} was cancelled or taken over by another run`);
+}
+
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
+const WORKER_OPTION_KEYS: (keyof WorkerOptions)[] = [
+  'concurrency',
+  'leaseMs',
+  'heartbeatMs',
+  'pollMs',
+  'stalledCheckMs',
+  'graceMs',
+  'autostart',
+];
+
 function resolveOptions(options: WorkerOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', options, 'an object of worker options');
+  }
+  for (const key of Object.keys(options)) {
+    if (!WORKER_OPTION_KEYS.includes(key as keyof WorkerOptions)) {
+      throw new InvalidOptionError(
+        `options.${key}`,
+        (options as Record<string, unknown>)[key],
+        `not a worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`,
+      );
+    }
   }
   const wholeNumber = (field: keyof WorkerOptions, value: unknown, min: number, max: number) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

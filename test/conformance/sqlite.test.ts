@@ -5,11 +5,19 @@ import { describeStoreConformance } from './store-conformance.ts';
 
 describeStoreConformance('sqlite', async () => {
   const dir = tempDir();
-  const store = new SqliteStore({ path: join(dir.path, 'conformance.db') });
+  const path = join(dir.path, 'conformance.db');
+  const store = new SqliteStore({ path });
+  const others: SqliteStore[] = [];
   return {
     store,
+    connect: async () => {
+      const other = new SqliteStore({ path });
+      others.push(other);
+      await other.init();
+      return other;
+    },
     cleanup: async () => {
-      await store.close();
+      await Promise.all([store, ...others].map((s) => s.close()));
       dir.cleanup();
     },
   };

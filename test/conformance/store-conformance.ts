@@ -4,6 +4,8 @@ import type { JobOutcome, NewJob, Store } from '../../src/store/index.ts';
 
 export interface StoreHarness {
   store: Store;
+  /** Another connection to the same data, as another process would have. */
+  connect: () => Promise<Store>;
   cleanup: () => Promise<void>;
 }
 
@@ -89,8 +91,12 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         });
       });
 
-      it('returns null for an unknown id', async () => {
+      it('returns null for an unknown id, or one that only looks like an id', async () => {
+        const [added] = await store.addJobs([newJob()]);
         expect(await store.getJob('999999')).toBeNull();
+        expect(await store.getJob(`${added!.id}.0`)).toBeNull();
+        expect(await store.getJob(` ${added!.id}`)).toBeNull();
+        expect(await store.getJob('')).toBeNull();
       });
 
       it('gives ids in insertion order', async () => {
@@ -200,11 +206,18 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect(await store.countJobs('q')).toMatchObject({ waiting: 1, active: 2 });
       });
 
-      it('never hands one job to two claimers', async () => {
+      it('never hands one job to two claimers on separate connections', async () => {
         await store.addJobs(Array.from({ length: 50 }, () => newJob()));
+        const connections = [store, await harness.connect(), await harness.connect()];
         const claims = await Promise.all(
           Array.from({ length: 10 }, (_, i) =>
-            store.claimJobs({ queue: 'q', owner: `w${i}`, limit: 7, now: T0, leaseExpiresAt: T0 + 1000 }),
+            connections[i % 3]!.claimJobs({
+              queue: 'q',
+              owner: `w${i}`,
+              limit: 7,
+              now: T0,
+              leaseExpiresAt: T0 + 1000,
+            }),
           ),
         );
         const ids = claims.flat().map((j) => j.id);
@@ -406,10 +419,19 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         await store.addJobs([newJob(), newJob()]);
         const [a, b] = await claim();
         await store.cancelJob(b!.id, { queue: 'q', from: ['active'], now: T0 });
-        const held = await store.renewLeases('w1', [a!.id, b!.id], T0 + 60_000);
+        const held = await store.renewLeases(
+          'w1',
+          [
+            { id: a!.id, attempt: 1 },
+            { id: b!.id, attempt: 1 },
+          ],
+          T0 + 60_000,
+        );
         expect(held).toEqual([a!.id]);
         expect((await store.getJob(a!.id))!.leaseExpiresAt).toBe(T0 + 60_000);
-        expect(await store.renewLeases('someone-else', [a!.id], T0 + 90_000)).toEqual([]);
+        expect(await store.renewLeases('someone-else', [{ id: a!.id, attempt: 1 }], T0 + 90_000)).toEqual([]);
+        // A later run of the same job under the same owner is not this run's to renew.
+        expect(await store.renewLeases('w1', [{ id: a!.id, attempt: 2 }], T0 + 90_000)).toEqual([]);
       });
 
       it('releases held jobs back to waiting with a released record', async () => {
@@ -423,6 +445,20 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         ]);
         const [again] = await claim();
         expect(again!.attempt).toBe(2);
+      });
+
+      it('leaves the leases of the owner that asks alone', async () => {
+        await store.addJobs([newJob(), newJob()]);
+        await store.claimJobs({ queue: 'q', owner: 'me', limit: 1, now: T0, leaseExpiresAt: T0 + 10 });
+        const [other] = await store.claimJobs({
+          queue: 'q',
+          owner: 'gone',
+          limit: 1,
+          now: T0,
+          leaseExpiresAt: T0 + 10,
+        });
+        const stalled = await store.recoverStalled({ now: T0 + 100, exceptOwner: 'me' });
+        expect(stalled.map((job) => job.id)).toEqual([other!.id]);
       });
 
       it('recovers jobs whose lease expired, and buries them after maxStalls', async () => {
@@ -542,6 +578,17 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
           reason: 'duplicate',
           holder: b!.id,
         });
+      });
+
+      it('records the interrupted run when a running job is cancelled', async () => {
+        await store.addJobs([newJob()]);
+        const [job] = await claim();
+        await store.cancelJob(job!.id, { queue: 'q', from: ['active'], now: T0 + 9 });
+        const cancelled = await store.getJob(job!.id);
+        expect(cancelled).toMatchObject({ state: 'cancelled', leaseOwner: null, finishedAt: T0 + 9 });
+        expect(cancelled!.history).toEqual([
+          { attempt: 1, outcome: 'cancelled', worker: 'w1', startedAt: T0, finishedAt: T0 + 9 },
+        ]);
       });
 
       it('cancels and removes jobs', async () => {

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 const THREAD_CODE = `
 const { DatabaseSync } = require('node:sqlite');
 const { workerData, parentPort } = require('node:worker_threads');
-const db = new DatabaseSync(workerData.path, { timeout: 0 });
+const db = new DatabaseSync(workerData.path);
 db.exec('PRAGMA wal_autocheckpoint = 0');
 const timer = setInterval(() => {
   try { db.exec('PRAGMA wal_checkpoint(PASSIVE)'); } catch {}
@@ -24,6 +24,8 @@ parentPort.once('message', () => { clearInterval(timer); db.close(); parentPort.
 
 export class Checkpointer {
   private thread: Worker | null = null;
+  /** Settles when the thread ends, however it ends (recorded at start: a late `once` would miss it). */
+  private exited: Promise<void> = Promise.resolve();
   private readonly path: string;
   private readonly intervalMs: number;
 
@@ -40,20 +42,21 @@ export class Checkpointer {
       // A small heap: the thread only runs one statement on a timer.
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
     });
-    this.thread.on('error', onError);
+    const thread = this.thread;
+    this.exited = new Promise((resolve) => thread.once('exit', () => resolve()));
+    thread.on('error', onError);
     // The thread must never be the reason a process stays alive.
-    this.thread.unref();
+    thread.unref();
   }
 
   async stop(): Promise<void> {
     const thread = this.thread;
     this.thread = null;
     if (!thread) return;
-    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
     // Referenced again while it stops: otherwise a process with nothing else to do would exit
     // before this promise settles, skipping whatever the caller does after `close()`.
     thread.ref();
     thread.postMessage('stop');
-    await exited;
+    await this.exited;
   }
 }

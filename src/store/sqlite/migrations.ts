@@ -1,4 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
+import { SundialError } from '../../core/index.ts';
 
 /**
  * Versioned schema changes, applied in order inside one write transaction. Never edit a released
@@ -70,6 +71,13 @@ export function migrate(db: DatabaseSync): void {
     ) STRICT`);
     const row = db.prepare('SELECT max(version) AS v FROM sundial_migrations').get() as { v: number | null };
     const current = row.v ?? 0;
+    const latest = migrations.at(-1)!.version;
+    if (current > latest) {
+      throw new SundialError(
+        'SUNDIAL_SCHEMA_TOO_NEW',
+        `The database is at schema version ${current}, newer than this Sundial knows (${latest}): upgrade Sundial`,
+      );
+    }
     const record = db.prepare('INSERT INTO sundial_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const migration of migrations) {
       if (migration.version <= current) continue;
@@ -78,7 +86,11 @@ export function migrate(db: DatabaseSync): void {
     }
     db.exec('COMMIT');
   } catch (error) {
-    if (db.isTransaction) db.exec('ROLLBACK');
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // no transaction left to undo
+    }
     throw error;
   }
 }

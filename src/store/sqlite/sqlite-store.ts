@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   type BackoffSpec,
+  InvalidOptionError,
   type Job,
   type JobState,
   LIVE_STATES,
@@ -13,6 +14,7 @@ import {
   type ClaimRequest,
   emptyCounts,
   type FinishAndClaimResult,
+  type HeldLease,
   type JobOutcome,
   type ListJobsRequest,
   type NewJob,
@@ -84,6 +86,7 @@ export class SqliteStore implements Store {
   private readonly pruneStatements = new Map<number, StatementSync>();
 
   constructor(options: SqliteStoreOptions = {}) {
+    checkOptions(options);
     this.options = options;
     this.path = options.path === ':memory:' ? ':memory:' : resolve(options.path ?? DEFAULT_SQLITE_PATH);
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
@@ -113,11 +116,17 @@ export class SqliteStore implements Store {
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
     // SQLite's own busy wait is used only while migrating, synchronously, at start-up; afterwards
     // writes wait for each other in `retryWhileBusy`, which does not freeze the event loop.
-    const db = new DatabaseSync(this.path, { timeout: this.busyTimeoutMs });
+    const db = new DatabaseSync(this.path);
+    db.exec(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${this.options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.exec('PRAGMA foreign_keys = ON');
-    migrate(db);
+    try {
+      migrate(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     db.exec('PRAGMA busy_timeout = 0');
     this.db = db;
     this.statements = prepareStatements(db);
@@ -180,6 +189,7 @@ export class SqliteStore implements Store {
 
   async claimJobs(request: ClaimRequest): Promise<Job[]> {
     const s = this.prepared();
+    if (!this.mayClaim(s, request)) return [];
     return this.claimed(await this.transaction(() => this.claimRows(s, request)));
   }
 
@@ -195,6 +205,7 @@ export class SqliteStore implements Store {
     claim: ClaimRequest | null,
   ): Promise<FinishAndClaimResult> {
     const s = this.prepared();
+    if (outcomes.length === 0 && (!claim || !this.mayClaim(s, claim))) return { applied: [], jobs: [] };
     const { applied, rows } = await this.transaction(() => ({
       applied: this.applyOutcomes(s, outcomes),
       rows: claim ? this.claimRows(s, claim) : [],
@@ -203,10 +214,12 @@ export class SqliteStore implements Store {
     return { applied, jobs: this.claimed(rows) };
   }
 
-  async renewLeases(owner: string, ids: readonly string[], leaseExpiresAt: number): Promise<string[]> {
+  async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
     const s = this.prepared();
     return this.transaction(() =>
-      ids.filter((id) => s.renewLease.run(leaseExpiresAt, id, owner).changes === 1),
+      leases
+        .filter((lease) => s.renewLease.run(leaseExpiresAt, lease.id, owner, lease.attempt).changes === 1)
+        .map((lease) => lease.id),
     );
   }
 
@@ -221,12 +234,21 @@ export class SqliteStore implements Store {
     return released;
   }
 
-  async recoverStalled(request: { now: number; queue?: string }): Promise<StalledJob[]> {
+  async recoverStalled(request: {
+    now: number;
+    queue?: string;
+    exceptOwner?: string;
+  }): Promise<StalledJob[]> {
     const s = this.prepared();
     const queue = request.queue ?? null;
+    const except = request.exceptOwner ?? null;
     const { recovered, buried } = await this.transaction(() => ({
-      recovered: s.recoverStalled.all(request.now, queue) as { id: number; queue: string; name: string }[],
-      buried: s.buryStalled.all(STALLED_ERROR, request.now, queue) as {
+      recovered: s.recoverStalled.all(request.now, queue, except) as {
+        id: number;
+        queue: string;
+        name: string;
+      }[],
+      buried: s.buryStalled.all(STALLED_ERROR, request.now, queue, except) as {
         id: number;
         queue: string;
         name: string;
@@ -246,6 +268,7 @@ export class SqliteStore implements Store {
   }
 
   async getJob(id: string): Promise<Job | null> {
+    if (!isRowId(id)) return null;
     const row = await this.read(() => this.prepared().getJob.get(id) as unknown as JobRow | undefined);
     return row ? rowToJob(row) : null;
   }
@@ -315,6 +338,7 @@ export class SqliteStore implements Store {
     finishedBefore: number;
   }): Promise<number> {
     if (request.states.length === 0) return 0;
+    this.prepared();
     const statement = this.pruneStatement(request.states.length);
     let total = 0;
     for (;;) {
@@ -381,6 +405,19 @@ export class SqliteStore implements Store {
     return this.statements!;
   }
 
+  /**
+   * A read, without the write lock, of whether a claim could find anything. Most wake-ups of an
+   * idle worker find nothing; this keeps them from queueing for the lock behind real writers. A job
+   * committed just after this read is announced after its commit, so that wake-up is not lost.
+   */
+  private mayClaim(s: Statements, request: ClaimRequest): boolean {
+    try {
+      return (s.mayClaim.get(request.queue, request.queue, request.now) as { yes: number }).yes === 1;
+    } catch {
+      return true; // when in doubt, let the claim itself find out
+    }
+  }
+
   /** Makes due delayed and failed jobs waiting, then claims; inside a transaction. */
   private claimRows(s: Statements, request: ClaimRequest): JobRow[] {
     s.promoteDue.run(request.queue, request.now);
@@ -436,6 +473,7 @@ export class SqliteStore implements Store {
    * never interleave inside a transaction.
    */
   private transaction<T>(work: () => T): Promise<T> {
+    this.prepared(); // opens the file on first use
     return retryWhileBusy(() => {
       const db = this.db!;
       db.exec('BEGIN IMMEDIATE');
@@ -444,7 +482,7 @@ export class SqliteStore implements Store {
         db.exec('COMMIT');
         return result;
       } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
+        rollback(db);
         throw error;
       }
     }, this.busyTimeoutMs);
@@ -462,7 +500,7 @@ export class SqliteStore implements Store {
   ): Promise<TransitionResult> {
     const s = this.prepared();
     return this.transaction((): TransitionResult => {
-      const row = s.getJob.get(id) as unknown as JobRow | undefined;
+      const row = isRowId(id) ? (s.getJob.get(id) as unknown as JobRow | undefined) : undefined;
       if (!row || row.queue !== queue) return { ok: false, reason: 'not_found' };
       const state = row.state as JobState;
       if (!from.includes(state)) return { ok: false, reason: 'state', state };
@@ -489,6 +527,11 @@ export class SqliteStore implements Store {
   }
 }
 
+/** Ids of this engine are row ids; `'1.0'` or `' 1'` must not find job 1 through SQLite's casts. */
+function isRowId(id: string): boolean {
+  return /^[1-9][0-9]{0,18}$/.test(id);
+}
+
 // Most jobs share one backoff object (the queue's default): serialise each object once.
 const backoffTexts = new WeakMap<BackoffSpec, string>();
 
@@ -499,6 +542,55 @@ function backoffJson(spec: BackoffSpec): string {
     backoffTexts.set(spec, text);
   }
   return text;
+}
+
+const OPTION_KEYS = ['path', 'synchronous', 'busyTimeoutMs', 'checkpointIntervalMs', 'wakeSignal', 'onError'];
+
+function checkOptions(options: SqliteStoreOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('store', options, 'an object of SQLite store options');
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const field = `store.${key}`;
+    switch (key) {
+      case 'path':
+        if (typeof value !== 'string' || value === '')
+          throw new InvalidOptionError(field, value, 'a file path');
+        break;
+      case 'synchronous':
+        if (value !== 'normal' && value !== 'full')
+          throw new InvalidOptionError(field, value, "'normal' or 'full'");
+        break;
+      case 'busyTimeoutMs':
+      case 'checkpointIntervalMs':
+        if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 3_600_000) {
+          throw new InvalidOptionError(field, value, 'a whole number of milliseconds from 0 to 3600000');
+        }
+        break;
+      case 'wakeSignal':
+        if (typeof value !== 'boolean') throw new InvalidOptionError(field, value, 'true or false');
+        break;
+      case 'onError':
+        if (typeof value !== 'function') throw new InvalidOptionError(field, value, 'a function');
+        break;
+      default:
+        throw new InvalidOptionError(
+          field,
+          value,
+          `not a SQLite store option; known: ${OPTION_KEYS.join(', ')}`,
+        );
+    }
+  }
+}
+
+/** Rolls back if a transaction is open; SQLite already did when the error ended it. */
+export function rollback(db: DatabaseSync): void {
+  try {
+    db.exec('ROLLBACK');
+  } catch {
+    // "no transaction is active": nothing to undo.
+  }
 }
 
 function claimOrder(a: Job, b: Job): number {
@@ -534,8 +626,12 @@ function prepareStatements(db: DatabaseSync) {
         LIMIT ?)
       AND NOT EXISTS (SELECT 1 FROM sundial_queues WHERE name = ? AND paused = 1)
       RETURNING *`),
+    mayClaim: db.prepare(`
+      SELECT EXISTS (SELECT 1 FROM sundial_jobs WHERE queue = ?1 AND state = 'waiting')
+          OR EXISTS (SELECT 1 FROM sundial_jobs WHERE queue = ?2 AND state IN ('delayed', 'failed') AND run_at <= ?3)
+        AS yes`),
     renewLease: db.prepare(
-      `UPDATE sundial_jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND state = 'active'`,
+      `UPDATE sundial_jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND attempt = ? AND state = 'active'`,
     ),
     complete: db.prepare(`
       UPDATE sundial_jobs
@@ -564,7 +660,8 @@ function prepareStatements(db: DatabaseSync) {
           history = json_insert(history, '$[#]', json_object(
             'attempt', attempt, 'outcome', 'stalled', 'worker', lease_owner,
             'startedAt', started_at, 'finishedAt', ?1))
-      WHERE state = 'active' AND lease_expires_at < ?1 AND stalls < max_stalls AND (?2 IS NULL OR queue = ?2)
+      WHERE state = 'active' AND lease_expires_at < ?1 AND stalls < max_stalls
+        AND (?2 IS NULL OR queue = ?2) AND (?3 IS NULL OR lease_owner <> ?3)
       RETURNING id, queue, name`),
     buryStalled: db.prepare(`
       UPDATE sundial_jobs
@@ -574,7 +671,8 @@ function prepareStatements(db: DatabaseSync) {
           history = json_insert(history, '$[#]', json_object(
             'attempt', attempt, 'outcome', 'stalled', 'worker', lease_owner,
             'startedAt', started_at, 'finishedAt', ?2, 'error', json(?1)))
-      WHERE state = 'active' AND lease_expires_at < ?2 AND stalls >= max_stalls AND (?3 IS NULL OR queue = ?3)
+      WHERE state = 'active' AND lease_expires_at < ?2 AND stalls >= max_stalls
+        AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR lease_owner <> ?4)
       RETURNING id, queue, name`),
     nextRunAt: db.prepare(
       `SELECT min(run_at) AS t FROM sundial_jobs WHERE queue = ? AND state IN ('delayed', 'failed')`,
@@ -593,9 +691,14 @@ function prepareStatements(db: DatabaseSync) {
       UPDATE sundial_jobs
       SET state = 'waiting', run_at = ?, failures = 0, stalls = 0, dead_letter = NULL, finished_at = NULL
       WHERE id = ?`),
-    cancel: db.prepare(
-      `UPDATE sundial_jobs SET state = 'cancelled', finished_at = ?, ${CLEAR_LEASE} WHERE id = ?`,
-    ),
+    // A running job's run ends here too: its history says so (its worker's outcome will not apply).
+    cancel: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'cancelled', finished_at = ?1, ${CLEAR_LEASE},
+          history = CASE WHEN state = 'active' THEN json_insert(history, '$[#]', json_object(
+            'attempt', attempt, 'outcome', 'cancelled', 'worker', lease_owner,
+            'startedAt', started_at, 'finishedAt', ?1)) ELSE history END
+      WHERE id = ?2`),
     remove: db.prepare('DELETE FROM sundial_jobs WHERE id = ?'),
     setPaused: db.prepare(
       'INSERT INTO sundial_queues (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused',

@@ -27,15 +27,22 @@ export class WakeSignal {
     this.onError = onError;
   }
 
+  private started = false;
+
   start(): void {
-    if (this.fd !== null) return;
+    if (this.started) return;
+    this.started = true;
     this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
     this.watch();
   }
 
   /** Wakes the other processes' workers. Same-process workers are woken directly by the store. */
   ring(): void {
-    if (this.fd === null) return;
+    if (this.fd === null) {
+      if (!this.started) return;
+      this.rewatch(); // the file went away and could not be opened again last time: try now
+      if (this.fd === null) return;
+    }
     try {
       writeSync(this.fd, ONE_BYTE, 0, 1, 0);
     } catch (error) {
@@ -44,6 +51,7 @@ export class WakeSignal {
   }
 
   stop(): void {
+    this.started = false;
     this.watcher?.close();
     this.watcher = null;
     if (this.fd !== null) closeSync(this.fd);
@@ -54,7 +62,8 @@ export class WakeSignal {
     try {
       this.watcher = watch(this.path, { persistent: false }, (event) => {
         this.onWake();
-        // Deleted or replaced under us (someone cleaning the folder): watch the new file.
+        // Renamed or replaced under us: open and watch whatever now has the name. (A plain `rm`
+        // sends no rename while our descriptor keeps the file alive; the workers' poll covers it.)
         if (event === 'rename') this.rewatch();
       });
       this.watcher.on('error', (error) => {
@@ -66,12 +75,17 @@ export class WakeSignal {
     }
   }
 
+  /** Opens and watches the file anew; on failure stays closed (`ring` tries again later). */
   private rewatch(): void {
-    if (this.fd === null) return;
+    if (!this.started) return;
     this.watcher?.close();
     this.watcher = null;
+    if (this.fd !== null) {
+      const fd = this.fd;
+      this.fd = null; // never keep a number the OS may hand to another file
+      closeSync(fd);
+    }
     try {
-      closeSync(this.fd);
       this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
     } catch (error) {
       this.onError(error);
