@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -51,6 +52,16 @@ describe('sundial CLI', () => {
     });
   });
 
+  it('prunes finished jobs older than a duration', () => {
+    sundial('cancel', 'emails', '1');
+    expect(sundial('prune', 'emails', '--older-than', '0ms', '--state', 'cancelled')).toMatchObject({
+      code: 0,
+      stdout: 'deleted 1 jobs',
+    });
+    expect(sundial('prune', 'emails', '--older-than', '7d').stdout).toBe('deleted 0 jobs');
+    expect(sundial('jobs', 'emails', '--json').stdout).not.toContain('"welcome"');
+  });
+
   it('pauses and resumes a queue', () => {
     sundial('pause-queue', 'emails');
     expect(sundial('queues').stdout).toMatch(/emails\s+yes/);
@@ -67,6 +78,15 @@ describe('sundial CLI', () => {
     const state = sundial('jobs', 'emails', '--state', 'sleeping');
     expect(state.code).toBe(1);
     expect(state.stderr).toContain('Invalid --state: "sleeping"');
+    expect(sundial('jobs', 'emails', '--limit', 'ten').stderr).toBe(
+      'sundial: Invalid --limit: "ten" (a whole number)',
+    );
+    const nowhere = spawnSync(process.execPath, [CLI, '--db', join(dir.path, 'typo.db'), 'queues'], {
+      encoding: 'utf8',
+    });
+    expect(nowhere.status).toBe(1);
+    expect(nowhere.stderr).toContain('No Sundial database at');
+    expect(existsSync(join(dir.path, 'typo.db'))).toBe(false);
     const missing = sundial('retry', 'emails', '99');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe('sundial: No job with id "99"');

@@ -25,3 +25,17 @@ export async function waitFor<T>(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * A real store with some methods replaced, to hold a call at a gate or make the store refuse
+ * something on cue. Everything else goes to the real store underneath.
+ */
+export function interpose<S extends object>(store: S, overrides: Partial<S>): S {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property in overrides) return overrides[property as keyof S];
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type NewJob, SqliteStore, SundialError } from '../src/index.ts';
+import { Checkpointer } from '../src/store/sqlite/checkpointer.ts';
 import { sleep, tempDir, waitFor } from './helpers.ts';
 
 const job = (n: number): NewJob => ({
@@ -86,11 +87,41 @@ describe('SQLite engine specifics', () => {
     expect(statSync(path).size).toBeGreaterThan(before + 500_000);
   });
 
-  it('lets many processes’ connections migrate one file at once', async () => {
-    const many = Array.from({ length: 5 }, () => new SqliteStore({ path }));
-    stores.push(...many);
-    await Promise.all(many.map((store) => store.init()));
-    await many[0]!.addJobs([job(1)]);
-    expect((await many[4]!.countJobs('q')).waiting).toBe(1);
+  it('refuses bad options, naming the field and value', () => {
+    expect(() => new SqliteStore({ path, synchronous: 'FULL' as never })).toThrow(
+      `Invalid store.synchronous: "FULL" ('normal' or 'full')`,
+    );
+    expect(() => new SqliteStore({ path, busyTimeoutMs: Number.NaN })).toThrow(
+      /Invalid store\.busyTimeoutMs: NaN/,
+    );
+    expect(() => new SqliteStore({ paht: 'x.db' } as never)).toThrow(
+      /Invalid store\.paht: "x\.db" \(not a SQLite store option/,
+    );
+    expect(() => new SqliteStore({ path: '' })).toThrow(/Invalid store\.path: ""/);
+  });
+
+  it('refuses a database whose schema is newer than this Sundial, changing nothing', async () => {
+    open();
+    await stores.pop()!.close();
+    const raw = new DatabaseSync(path);
+    raw.exec("INSERT INTO sundial_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)");
+    raw.close();
+    expect(() => new SqliteStore({ path }).open()).toThrow(
+      /schema version 999, newer than this Sundial knows/,
+    );
+    const check = new DatabaseSync(path);
+    expect((check.prepare('SELECT max(version) AS v FROM sundial_migrations').get() as { v: number }).v).toBe(
+      999,
+    );
+    check.close();
+  });
+
+  it('closes even when its checkpoint thread has died', async () => {
+    const checkpointer = new Checkpointer(join(dir.path, 'no-such-folder', 'x.db'), 10);
+    const errors: unknown[] = [];
+    checkpointer.start((error) => errors.push(error));
+    await waitFor(() => errors.length > 0, { message: 'the thread to fail opening its database' });
+    await sleep(20);
+    await checkpointer.stop();
   });
 });

@@ -4,11 +4,12 @@ import {
   createSundial,
   InvalidOptionError,
   type Job,
+  type JobOutcome,
   type Sundial,
   type SundialEvents,
   UnrecoverableError,
 } from '../src/index.ts';
-import { sleep, tempDir, waitFor } from './helpers.ts';
+import { interpose, sleep, tempDir, waitFor } from './helpers.ts';
 
 describe('worker', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -232,8 +233,6 @@ describe('worker', () => {
     const started: number[] = [];
     sundial.worker('q', { later: async () => void started.push(Date.now()) });
     const added = await sundial.queue('q').add('later', null, { delay: 300 });
-    await sleep(150);
-    expect(started).toHaveLength(0);
     const job = await settled(added.id);
     expect(job.state).toBe('completed');
     expect(started[0]! - added.createdAt).toBeGreaterThanOrEqual(300);
@@ -242,12 +241,24 @@ describe('worker', () => {
   it('leaves a paused queue alone until it is resumed', async () => {
     const q = sundial.queue('q');
     await q.pause();
-    sundial.worker('q', { n: async () => 'ran' }, { pollMs: 20 });
+    let rounds = 0;
+    const store = sundial.store;
+    const counting = createSundial({
+      store: interpose(store, {
+        finishAndClaim: (outcomes, claim) => {
+          rounds++;
+          return store.finishAndClaim(outcomes, claim);
+        },
+      }),
+    });
+    counting.worker('q', { n: async () => 'ran' }, { pollMs: 20 });
     const added = await q.add('n');
-    await sleep(150);
+    const before = rounds;
+    await waitFor(() => rounds >= before + 3, { message: 'claim rounds on the paused queue' });
     expect((await q.getJob(added.id))!.state).toBe('waiting');
     await q.resume();
     expect((await settled(added.id)).state).toBe('completed');
+    await counting.close();
   });
 
   it('recovers a job whose worker stopped renewing its lease, and runs it again', async () => {
@@ -268,7 +279,7 @@ describe('worker', () => {
 
   it('aborts a running job that is cancelled', async () => {
     let signal: AbortSignal | undefined;
-    sundial.worker(
+    const worker = sundial.worker(
       'q',
       {
         long: (_p, ctx) => {
@@ -282,8 +293,147 @@ describe('worker', () => {
     await waitFor(() => signal);
     await sundial.queue('q').cancel(added.id);
     await waitFor(() => signal!.aborted, { message: 'the signal to abort' });
+    expect(worker.activeCount).toBe(0);
     await sleep(50);
-    expect((await sundial.queue('q').getJob(added.id))!.state).toBe('cancelled');
+    const job = (await sundial.queue('q').getJob(added.id))!;
+    expect(job).toMatchObject({ state: 'cancelled', attempt: 1, result: null });
+    expect(job.history.map((h) => h.outcome)).toEqual(['cancelled']);
+  });
+
+  it('stops the old run when a cancelled job is retried before the heartbeat, and runs it once more', async () => {
+    const signals: AbortSignal[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const worker = sundial.worker(
+      'q',
+      {
+        long: async (_p, ctx) => {
+          signals.push(ctx.signal);
+          if (ctx.attempt === 1) await gate; // the first run outlives its cancel, ignoring the signal
+          return `run ${ctx.attempt}`;
+        },
+      },
+      { leaseMs: 60_000, heartbeatMs: 30_000 },
+    );
+    const q = sundial.queue('q');
+    const added = await q.add('long');
+    await waitFor(() => signals.length === 1);
+    await q.cancel(added.id);
+    await q.retry(added.id);
+    const job = await settled(added.id);
+    expect(job).toMatchObject({ state: 'completed', result: 'run 2', attempt: 2, stalls: 0 });
+    expect(signals[0]!.aborted).toBe(true);
+    release();
+    await sleep(50);
+    // The old run's late result changed nothing, and nothing ran a third time.
+    expect(await q.getJob(added.id)).toMatchObject({ state: 'completed', result: 'run 2', attempt: 2 });
+    expect(job.history.map((h) => [h.attempt, h.outcome])).toEqual([
+      [1, 'cancelled'],
+      [2, 'completed'],
+    ]);
+    expect(signals).toHaveLength(2);
+    expect(worker.activeCount).toBe(0);
+  });
+
+  it('close() during a claim under way puts what it took back, and runs none of it', async () => {
+    const store = sundial.store;
+    let enterClaim!: () => void;
+    const claimEntered = new Promise<void>((resolve) => {
+      enterClaim = resolve;
+    });
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    const slow = createSundial({
+      store: interpose(store, {
+        finishAndClaim: async (outcomes, claim) => {
+          if (claim) {
+            enterClaim();
+            await gate;
+          }
+          return store.finishAndClaim(outcomes, claim);
+        },
+      }),
+    });
+    const q = sundial.queue('q');
+    const added = await q.add('n');
+    let ran = 0;
+    const worker = slow.worker('q', { n: async () => ran++ });
+    await claimEntered;
+    const closed = worker.close({ graceMs: 5000 });
+    openGate();
+    await closed;
+    expect(ran).toBe(0);
+    const job = (await q.getJob(added.id))!;
+    expect(job).toMatchObject({ state: 'waiting', leaseOwner: null });
+    expect(job.history.map((h) => h.outcome)).toEqual(['released']);
+  });
+
+  it('keeps working when the store refuses one outcome, which ends dead saying why', async () => {
+    const store = sundial.store;
+    const poisoned = (outcome: JobOutcome) =>
+      outcome.kind === 'completed' && outcome.result.includes('poison');
+    const refusing = createSundial({
+      store: interpose(store, {
+        finishAndClaim: (outcomes, claim) =>
+          outcomes.some(poisoned)
+            ? Promise.reject(new Error('cannot store that'))
+            : store.finishAndClaim(outcomes, claim),
+        finishJobs: (outcomes) =>
+          outcomes.some(poisoned)
+            ? Promise.reject(new Error('cannot store that'))
+            : store.finishJobs(outcomes),
+      }),
+    });
+    const errors: unknown[] = [];
+    refusing.on('error', ({ error }) => errors.push(error));
+    refusing.worker('q', { echo: async (text: string) => text }, { concurrency: 1 });
+    const q = sundial.queue('q');
+    const [bad, ...good] = await q.addBulk(
+      ['poison', 'a', 'b', 'c'].map((text) => ({ name: 'echo', payload: text })),
+    );
+    for (const job of good) expect(await settled(job.id)).toMatchObject({ state: 'completed' });
+    const dead = await settled(bad!.id);
+    expect(dead).toMatchObject({
+      state: 'dead',
+      deadLetter: { reason: 'unrecoverable' },
+      error: { category: 'unserializable' },
+    });
+    expect(dead.error!.message).toContain('cannot store that');
+    expect(errors.length).toBeGreaterThan(0);
+    await refusing.close();
+  });
+
+  it('a listener that throws does not stop jobs from running or finishing', async () => {
+    const errors: string[] = [];
+    sundial.on('error', ({ context }) => errors.push(context));
+    sundial.once('job.started', () => {
+      throw new Error('listener bug');
+    });
+    sundial.on('job.completed', () => {
+      throw new Error('another listener bug');
+    });
+    sundial.worker('q', { n: async (i: number) => i * 2 });
+    const jobs = await sundial.queue('q').addBulk([1, 2, 3].map((i) => ({ name: 'n', payload: i })));
+    for (const job of jobs) expect((await settled(job.id)).result).toBe(job.payload * 2);
+    expect(errors).toContain('a listener of job.started');
+    expect(errors).toContain('a listener of job.completed');
+  });
+
+  it('clamps a retry delay too large to store, and goes on with other jobs', async () => {
+    sundial.worker('q', {
+      forever: { handle: () => Promise.reject(new Error('later')), backoff: () => Number.POSITIVE_INFINITY },
+      fine: async () => 'ok',
+    });
+    const q = sundial.queue('q');
+    const forever = await q.add('forever', null, { attempts: 2 });
+    await waitFor(async () => (await q.getJob(forever.id))?.state === 'failed');
+    expect((await q.getJob(forever.id))!.runAt).toBe(Number.MAX_SAFE_INTEGER);
+    const fine = await q.add('fine');
+    expect((await settled(fine.id)).state).toBe('completed');
   });
 
   it('close() waits for running jobs to finish', async () => {
@@ -319,6 +469,12 @@ describe('worker', () => {
   });
 
   it('refuses bad options and handlers, naming the field', () => {
+    expect(() => sundial.worker('q', { n: async () => 1 }, { concurency: 5 } as never)).toThrow(
+      /Invalid options\.concurency: 5 \(not a worker option/,
+    );
+    expect(() => sundial.worker('q', { n: async () => 1 }, { leaseMs: 1000, heartbeatMs: 900 })).toThrow(
+      'Invalid options.heartbeatMs: 900 (a whole number from 10 to 500)',
+    );
     expect(() => sundial.worker('q', { n: async () => 1 }, { concurrency: 0 })).toThrow(InvalidOptionError);
     expect(() => sundial.worker('q', { n: async () => 1 }, { concurrency: 0 })).toThrow(
       'Invalid options.concurrency: 0 (a whole number from 1 to 10000)',

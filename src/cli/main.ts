@@ -3,6 +3,7 @@
  * The `sundial` command. Thin: parse, call the library, print (tables for people, `--json` for
  * machines). Errors print one line and exit 1.
  */
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import {
   createSundial,
@@ -33,6 +34,13 @@ async function withSundial(
   work: (sundial: Sundial, options: GlobalOptions) => Promise<unknown>,
 ) {
   const options = command.optsWithGlobals() as GlobalOptions;
+  // Every command reads or changes jobs that exist: a mistyped --db must not create a new database.
+  if (!existsSync(options.db)) {
+    throw new SundialError(
+      'SUNDIAL_NO_DATABASE',
+      `No Sundial database at ${options.db} (set --db or SUNDIAL_DB)`,
+    );
+  }
   const sundial = createSundial({ store: { path: options.db } });
   try {
     const output = await work(sundial, options);
@@ -42,6 +50,15 @@ async function withSundial(
   } finally {
     await sundial.close();
   }
+}
+
+function wholeNumber(flag: string, text: string): number {
+  if (!/^\d+$/.test(text))
+    throw new SundialError(
+      'SUNDIAL_INVALID_OPTION',
+      `Invalid ${flag}: ${JSON.stringify(text)} (a whole number)`,
+    );
+  return Number(text);
 }
 
 function jobLine(job: Job): (string | number)[] {
@@ -93,8 +110,8 @@ program
         );
       }
       const jobs = await sundial.queue(queue).listJobs(options.state, {
-        limit: Number(options.limit),
-        offset: Number(options.offset),
+        limit: wholeNumber('--limit', options.limit),
+        offset: wholeNumber('--offset', options.offset),
         order: 'desc',
       });
       if (json) return jobs;

@@ -530,11 +530,12 @@ function resolveOptions(options: WorkerOptions): ResolvedOptions {
   };
   const concurrency = wholeNumber('concurrency', options.concurrency ?? 10, 1, 10_000);
   const leaseMs = wholeNumber('leaseMs', options.leaseMs ?? 30_000, 100, 86_400_000);
+  // At most half the lease, so one late heartbeat does not let the lease lapse.
   const heartbeatMs = wholeNumber(
     'heartbeatMs',
     options.heartbeatMs ?? Math.floor(leaseMs / 3),
     10,
-    leaseMs - 1,
+    Math.floor(leaseMs / 2),
   );
   const pollMs = wholeNumber('pollMs', options.pollMs ?? 1000, 1, 3_600_000);
   const stalledCheckMs = wholeNumber(

@@ -16,6 +16,19 @@ describe('backoff', () => {
     expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(spec, n))).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
 
+  it('keeps a zero first delay at zero however many failures, and caps growth at maxDelay', () => {
+    const zero = toBackoffSpec(
+      { type: 'exponential', delay: 0, factor: 100, jitter: 'none' },
+      { type: 'none' },
+    );
+    expect(backoffDelay(zero, 5000)).toBe(0);
+    const huge = toBackoffSpec(
+      { type: 'exponential', delay: 10, factor: 100, maxDelay: 60_000, jitter: 'none' },
+      { type: 'none' },
+    );
+    expect(backoffDelay(huge, 5000)).toBe(60_000);
+  });
+
   it('spreads full jitter over [0, d] and equal jitter over [d/2, d]', () => {
     expect(backoffDelay(exponential('full'), 3, () => 0)).toBe(0);
     expect(backoffDelay(exponential('full'), 3, () => 0.5)).toBe(200);

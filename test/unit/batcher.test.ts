@@ -51,6 +51,18 @@ describe('group commit batcher', () => {
     expect(await batcher.push(3)).toBe(3);
   });
 
+  it('fails only the item at fault when a shared flush fails', async () => {
+    const flushes: number[][] = [];
+    const batcher = new Batcher<number, number>((items) => {
+      flushes.push(items);
+      if (items.includes(13)) throw new Error('13 is refused');
+      return items;
+    });
+    const results = await Promise.allSettled([1, 13, 2].map((n) => batcher.push(n)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(flushes).toEqual([[1, 13, 2], [1], [13], [2]]);
+  });
+
   it('drain waits for flushes under way', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {

@@ -35,6 +35,14 @@ describe('payload serialisation', () => {
     expect(error.message).toContain(field);
   });
 
+  it('checks what toJSON() returns, as JSON.stringify would store it', () => {
+    expect(toJson({ at: { toJSON: () => ({ n: 1 }) } }, 'payload')).toBe('{"at":{"n":1}}');
+    expect(refusal({ toJSON: () => undefined }).field).toBe('payload');
+    expect(refusal({ nested: { toJSON: () => undefined } }).field).toBe('payload.nested');
+    expect(refusal({ wrapped: { toJSON: () => new Map() } }).field).toBe('payload.wrapped');
+    expect(refusal({ big: { toJSON: () => 5n } }).field).toBe('payload.big');
+  });
+
   it('refuses cycles', () => {
     const node: Record<string, unknown> = { name: 'a' };
     node.self = node;
