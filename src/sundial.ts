@@ -42,6 +42,7 @@ export class Sundial {
   private readonly events = new TypedEmitter<SundialEvents>();
   private readonly context: SundialContext;
   private readonly queues = new Map<string, Queue>();
+  private readonly queueOptions = new Map<string, string>();
   private readonly workers = new Set<Worker>();
   private closing: Promise<void> | null = null;
 
@@ -64,13 +65,26 @@ export class Sundial {
     await this.store.init();
   }
 
-  /** The queue with this name (the same object on every call; `options` apply on the first). */
+  /**
+   * The queue with this name: the same object on every call. Its `options` are set by the first
+   * call that gives them; a later call with different options is refused rather than ignored.
+   */
   queue(name: string, options?: QueueOptions): Queue {
-    let queue = this.queues.get(name);
-    if (!queue) {
-      queue = new Queue(name, this.context, options);
-      this.queues.set(name, queue);
+    const existing = this.queues.get(name);
+    if (existing) {
+      const given = JSON.stringify(options ?? {});
+      if (options !== undefined && given !== this.queueOptions.get(name)) {
+        throw new InvalidOptionError(
+          'options',
+          options,
+          `queue ${JSON.stringify(name)} already exists with ${this.queueOptions.get(name)}`,
+        );
+      }
+      return existing;
     }
+    const queue = new Queue(name, this.context, options);
+    this.queues.set(name, queue);
+    this.queueOptions.set(name, JSON.stringify(options ?? {}));
     return queue;
   }
 

@@ -197,6 +197,16 @@ describe('queue API', () => {
       expect(jobs.map((j) => j.payload)).toEqual([{ kept: true }]);
     });
 
+    it('refuses queue defaults that cannot apply to every job, and conflicting options later', () => {
+      expect(() => sundial.queue('d1', { defaults: { dedupeKey: 'k' } })).toThrow(
+        /Invalid defaults\.dedupeKey: "k"/,
+      );
+      expect(() => sundial.queue('d2', { defaults: { runAt: 5 } })).toThrow(/Invalid defaults\.runAt: 5/);
+      sundial.queue('d3', { defaults: { attempts: 2 } });
+      expect(sundial.queue('d3')).toBe(sundial.queue('d3', { defaults: { attempts: 2 } }));
+      expect(() => sundial.queue('d3', { defaults: { attempts: 5 } })).toThrow(/queue "d3" already exists/);
+    });
+
     it('refuses a bad queue name', () => {
       expect(() => sundial.queue('has space')).toThrow(/Invalid queue: "has space"/);
     });

@@ -52,6 +52,15 @@ export class Queue {
     this.context = context;
     this.name = checkName('queue', name);
     this.defaults = parseJobOptions(options.defaults, 'defaults');
+    for (const key of ['runAt', 'dedupeKey'] as const) {
+      if (this.defaults[key] !== undefined) {
+        throw new InvalidOptionError(
+          `defaults.${key}`,
+          this.defaults[key],
+          'set per job, not as a queue default',
+        );
+      }
+    }
   }
 
   /** Adds one job. Adds made in the same event-loop turn share one store transaction. */
