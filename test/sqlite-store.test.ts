@@ -1,8 +1,8 @@
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type NewJob, SqliteStore, SundialError } from '../src/index.ts';
+import { createSundial, type NewJob, SqliteStore, SundialError } from '../src/index.ts';
 import { Checkpointer } from '../src/store/sqlite/checkpointer.ts';
 import { sleep, tempDir, waitFor } from './helpers.ts';
 
@@ -85,6 +85,16 @@ describe('SQLite engine specifics', () => {
     await store.addJobs([job(0)]);
     await sleep(10);
     expect(statSync(path).size).toBeGreaterThan(before + 500_000);
+  });
+
+  it('runs jobs on a private in-memory store, with no files at all', async () => {
+    const sundial = createSundial({ store: { path: ':memory:' } });
+    sundial.worker('q', { double: async (n: number) => n * 2 });
+    const job = await sundial.queue('q').add('double', 21);
+    await waitFor(async () => (await sundial.queue('q').getJob(job.id))?.state === 'completed');
+    expect((await sundial.queue('q').getJob(job.id))!.result).toBe(42);
+    await sundial.close();
+    expect(readdirSync(dir.path)).toEqual([]);
   });
 
   it('refuses bad options, naming the field and value', () => {
