@@ -35,10 +35,17 @@ export class InvalidOptionError extends SundialError {
   readonly field: string;
   readonly value: unknown;
 
-  constructor(field: string, value: unknown, expected: string) {
-    super('SUNDIAL_INVALID_OPTION', `Invalid ${field}: ${describeValue(value)} (${expected})`);
+  constructor(field: string, value: unknown, expected: string, code = 'SUNDIAL_INVALID_OPTION') {
+    super(code, `Invalid ${field}: ${describeValue(value)} (${expected})`);
     this.field = field;
     this.value = value;
+  }
+}
+
+/** A cron expression, time or time zone that cannot be scheduled. */
+export class InvalidCronError extends InvalidOptionError {
+  constructor(field: string, value: unknown, reason: string) {
+    super(field, value, reason, 'SUNDIAL_INVALID_CRON');
   }
 }
 

@@ -1,0 +1,142 @@
+import { Cron } from 'croner';
+import cronstrue from 'cronstrue';
+import { InvalidCronError } from '../core/index.ts';
+import { checkTimeZone, formatClockTime, localMinuteOfDay } from './time-zone.ts';
+
+/** A daily window of wall-clock time, in minutes since midnight; `from > to` spans midnight. */
+export interface TimeWindow {
+  from: number;
+  to: number;
+  /** `between` windows (false) allow runs inside; `unlessBetween` windows (true) forbid them. */
+  exclude: boolean;
+}
+
+/** When a task runs: a cron expression (5 or 6 fields, or a nickname), its zone and windows. */
+export interface ScheduleSpec {
+  expression: string;
+  /** IANA zone the expression is read in; null: the process's own zone. */
+  timezone: string | null;
+  windows: TimeWindow[];
+}
+
+/** How far ahead `next` looks through windows before it says the schedule never runs. */
+const MAX_WINDOW_HOPS = 10_000;
+
+/**
+ * The maths of a schedule: next occurrences in its time zone, honouring its windows.
+ *
+ * DST, by croner with `fixedTimeRule: 'no-wildcard'` (Vixie cron's rule): a job at fixed wall-clock
+ * times (no `*` or step in seconds, minutes and hours, e.g. `30 2 * * *` or `0 1,13 * * *`) whose
+ * time falls in a spring-forward gap runs once at the first valid instant after the gap, and a time
+ * that occurs twice at fall-back runs once, at its first occurrence. Interval jobs (`*\/5 * * * *`)
+ * follow real time: they skip the instants that do not exist and run in both copies of a repeated
+ * hour, so they keep their spacing.
+ */
+export class CronSchedule {
+  readonly spec: ScheduleSpec;
+  private readonly cron: Cron;
+  private readonly boundaries = new Map<number, Cron>();
+
+  /** Throws `InvalidCronError` naming `field` for a bad expression or zone. */
+  constructor(spec: ScheduleSpec, field = 'cron') {
+    if (spec.timezone !== null) checkTimeZone(`${field}.timezone`, spec.timezone);
+    this.spec = spec;
+    try {
+      this.cron = new Cron(spec.expression, {
+        timezone: spec.timezone ?? undefined,
+        fixedTimeRule: 'no-wildcard',
+        mode: '5-or-6-parts',
+        paused: true,
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error);
+      throw new InvalidCronError(
+        field,
+        spec.expression,
+        `${reason}; expected 5 or 6 fields or a nickname like @daily`,
+      );
+    }
+  }
+
+  /** Whether the expression has a seconds field (sub-minute schedules). */
+  get hasSeconds(): boolean {
+    return !this.spec.expression.startsWith('@') && this.spec.expression.trim().split(/\s+/).length === 6;
+  }
+
+  /** The first occurrence strictly after `after` (epoch ms) inside the windows, or null for never. */
+  next(after: number): number | null {
+    let from = after;
+    for (let hop = 0; hop < MAX_WINDOW_HOPS; hop++) {
+      const run = this.cron.nextRun(new Date(from));
+      if (!run) return null;
+      const time = run.getTime();
+      const blocked = this.blockingWindow(time);
+      if (!blocked) return time;
+      // Jump to where the window lets runs through again, instead of walking every occurrence.
+      const reopen = blocked.exclude ? (blocked.to + 1) % 1440 : blocked.from;
+      const boundary = this.boundary(reopen).nextRun(new Date(time));
+      if (!boundary) return null;
+      from = boundary.getTime() - 1;
+    }
+    return null;
+  }
+
+  /** The next `count` occurrences after `after`. */
+  upcoming(count: number, after: number): number[] {
+    const times: number[] = [];
+    let from = after;
+    while (times.length < count) {
+      const time = this.next(from);
+      if (time === null) break;
+      times.push(time);
+      from = time;
+    }
+    return times;
+  }
+
+  /** Human words: "every 5 minutes, Monday to Friday, 08:00–17:00 (Europe/Rome)". */
+  describe(): string {
+    let text: string;
+    try {
+      text = cronstrue.toString(this.spec.expression, { use24HourTimeFormat: true, verbose: false });
+      text = text.charAt(0).toLowerCase() + text.slice(1);
+      text = text.replace(' through ', ' to ');
+    } catch {
+      text = this.spec.expression;
+    }
+    for (const window of this.spec.windows) {
+      const span = `${formatClockTime(window.from)}–${formatClockTime(window.to)}`;
+      text += window.exclude ? `, except ${span}` : `, ${span}`;
+    }
+    return this.spec.timezone ? `${text} (${this.spec.timezone})` : text;
+  }
+
+  private blockingWindow(time: number): TimeWindow | null {
+    if (this.spec.windows.length === 0) return null;
+    const minute = localMinuteOfDay(time, this.spec.timezone);
+    for (const window of this.spec.windows) {
+      if (inWindow(minute, window) === window.exclude) return window;
+    }
+    return null;
+  }
+
+  /** A cron for the wall-clock minute `minuteOfDay`, DST-aware, to find where a window opens. */
+  private boundary(minuteOfDay: number): Cron {
+    let cron = this.boundaries.get(minuteOfDay);
+    if (!cron) {
+      cron = new Cron(`0 ${minuteOfDay % 60} ${Math.floor(minuteOfDay / 60)} * * *`, {
+        timezone: this.spec.timezone ?? undefined,
+        fixedTimeRule: 'no-wildcard',
+        paused: true,
+      });
+      this.boundaries.set(minuteOfDay, cron);
+    }
+    return cron;
+  }
+}
+
+function inWindow(minute: number, window: TimeWindow): boolean {
+  return window.from <= window.to
+    ? minute >= window.from && minute <= window.to
+    : minute >= window.from || minute <= window.to;
+}

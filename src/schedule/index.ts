@@ -1,0 +1,5 @@
+export * from './cron-schedule.ts';
+export * from './frequency.ts';
+export * from './schedule.ts';
+export * from './task.ts';
+export * from './time-zone.ts';

@@ -1,0 +1,120 @@
+import { InvalidCronError, InvalidOptionError, SundialError } from '../core/index.ts';
+import { checkName } from '../queue/index.ts';
+import { CronSchedule } from './cron-schedule.ts';
+import type { DefinitionProblem } from './frequency.ts';
+import { type TaskAction, TaskBuilder, type TaskContext, type TaskDefinition } from './task.ts';
+
+/** A validated task with its compiled schedule. */
+export interface LoadedTask {
+  definition: TaskDefinition;
+  cron: CronSchedule;
+  /** Human words for when it runs. */
+  frequency: string;
+}
+
+export interface CommandOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * Where tasks are defined. Each method starts a task and returns its builder.
+ *
+ * @example
+ * const schedule = new Schedule();
+ * schedule.call(({ log }) => log('tick')).name('heartbeat').everyMinute();
+ * schedule.command('pg_dump', ['-Fc', 'app']).name('backup').dailyAt('02:30');
+ * schedule.job('emails', 'digest', { kind: 'weekly' }).weeklyOn(1, '08:00');
+ */
+export class Schedule {
+  private readonly builders: TaskBuilder[] = [];
+
+  /** Runs a function. Needs `.name()`. */
+  call(fn: (context: TaskContext) => unknown): TaskBuilder {
+    if (typeof fn !== 'function') {
+      return this.add({ kind: 'call', fn: () => {} }, null).problemFrom('call', fn, 'a function');
+    }
+    return this.add({ kind: 'call', fn }, null);
+  }
+
+  /** Runs an executable with an argv array (no shell unless `.shell()`). */
+  command(command: string, args: string[] = [], options: CommandOptions = {}): TaskBuilder {
+    const action: TaskAction = {
+      kind: 'command',
+      command: String(command),
+      args: Array.isArray(args) ? args.map(String) : [],
+      shell: false,
+      cwd: options.cwd ?? null,
+      env: options.env ?? {},
+    };
+    const builder = this.add(action, [command, ...(Array.isArray(args) ? args : [])].join(' ').slice(0, 200));
+    if (typeof command !== 'string' || command.trim() === '')
+      builder.problemFrom('command', command, 'an executable name or path');
+    if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) {
+      builder.problemFrom('command.args', args, 'an array of strings');
+    }
+    return builder;
+  }
+
+  /** Adds a job to a queue, to be run by that queue's workers. */
+  job(queue: string, name: string, payload: unknown = null): TaskBuilder {
+    const builder = this.add({ kind: 'job', queue, name, payload }, `job:${queue}:${name}`);
+    for (const [field, value] of [
+      ['job.queue', queue],
+      ['job.name', name],
+    ] as const) {
+      try {
+        checkName(field, value);
+      } catch (error) {
+        if (error instanceof InvalidOptionError) builder.problemFrom(field, value, 'a queue or handler name');
+      }
+    }
+    return builder;
+  }
+
+  /** Requests a URL (a health check, a webhook); a non-2xx answer fails the run. */
+  ping(url: string, options: { method?: 'GET' | 'POST' | 'HEAD' } = {}): TaskBuilder {
+    const builder = this.add({ kind: 'ping', url, method: options.method ?? 'GET' }, `ping:${url}`);
+    if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:/.test(url)) {
+      builder.problemFrom('ping', url, 'an http:// or https:// URL');
+    }
+    return builder;
+  }
+
+  /**
+   * Every task, validated and compiled. Throws on the first problem, naming the task, the field
+   * and the value (`Invalid tasks["backup"].dailyAt: "25:00" (...)`), and on two tasks with one id.
+   */
+  load(): LoadedTask[] {
+    const tasks: LoadedTask[] = [];
+    const seen = new Set<string>();
+    for (const builder of this.builders) {
+      const { definition, problems, label } = builder.build();
+      if (problems.length > 0) throw problemError(label, problems[0]!);
+      const task = definition!;
+      if (seen.has(task.id)) {
+        throw new SundialError(
+          'SUNDIAL_DUPLICATE_TASK',
+          `Two tasks are named ${JSON.stringify(task.id)}; give one another .name()`,
+        );
+      }
+      seen.add(task.id);
+      const cron = new CronSchedule(task.schedule, `tasks[${JSON.stringify(task.id)}].cron`);
+      tasks.push({ definition: task, cron, frequency: cron.describe() });
+    }
+    return tasks;
+  }
+
+  private add(action: TaskAction, derivedId: string | null): TaskBuilder {
+    const builder = new TaskBuilder(action, derivedId, `task #${this.builders.length + 1} (${action.kind})`);
+    this.builders.push(builder);
+    return builder;
+  }
+}
+
+function problemError(label: string, problem: DefinitionProblem): InvalidOptionError {
+  const field = `tasks[${JSON.stringify(label)}].${problem.field}`;
+  return problem.cron
+    ? new InvalidCronError(field, problem.value, problem.expected)
+    : new InvalidOptionError(field, problem.value, problem.expected);
+}
