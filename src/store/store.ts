@@ -88,6 +88,31 @@ export interface Store {
   listQueues(): Promise<string[]>;
 
   /**
+   * Records task definitions: a new id is inserted with `nextRunAt`; an existing one whose
+   * `specHash` changed takes the new hash and `nextRunAt`; an unchanged one keeps its state (so a
+   * restart does not forget what was missed). Ids not in `entries` are left alone.
+   */
+  syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void>;
+
+  /** Schedules not paused whose `nextRunAt` is at or before `now`, earliest first. */
+  dueSchedules(now: number, limit: number): Promise<DueSchedule[]>;
+
+  /**
+   * Compare-and-set on the schedule's next run: if, and only if, it is still `expectedNextRunAt`
+   * (and not paused), moves it to `nextRunAt`, notes `firedAt` as its last run and adds `jobs` —
+   * all in one atomic step. Many schedulers may race for one occurrence; exactly one wins.
+   */
+  fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }>;
+
+  /** The earliest `nextRunAt` of schedules not paused, or null. */
+  nextScheduleRunAt(): Promise<number | null>;
+
+  listSchedules(): Promise<ScheduleRecord[]>;
+
+  /** Pauses or resumes a schedule, with an optional note; false when there is no such id. */
+  setSchedulePaused(id: string, paused: boolean, note: string | null, now: number): Promise<boolean>;
+
+  /**
    * Calls `listener` soon after jobs may have become claimable in `queue` — added by this process
    * or another one sharing the store. False alarms are allowed; missed ones are not meant to
    * happen, but workers also poll slowly as a backstop. Returns an unsubscribe function.
@@ -109,6 +134,40 @@ export interface NewJob {
   dedupeKey: string | null;
   maxStalls: number;
   createdAt: number;
+}
+
+/** The channel `subscribe` uses for changes to schedules (not a valid queue name). */
+export const SCHEDULES_CHANNEL = '#schedules';
+
+export interface ScheduleSync {
+  id: string;
+  /** Changes whenever the definition's timing changes. */
+  specHash: string;
+  /** The first occurrence from now, or null when it never runs. */
+  nextRunAt: number | null;
+}
+
+export interface DueSchedule {
+  id: string;
+  nextRunAt: number;
+}
+
+export interface FireScheduleRequest {
+  id: string;
+  expectedNextRunAt: number;
+  nextRunAt: number | null;
+  firedAt: number;
+  jobs: readonly NewJob[];
+}
+
+export interface ScheduleRecord {
+  id: string;
+  specHash: string;
+  nextRunAt: number | null;
+  lastRunAt: number | null;
+  paused: boolean;
+  note: string | null;
+  updatedAt: number;
 }
 
 export interface AddedJob {

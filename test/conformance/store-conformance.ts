@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AttemptRecord, BackoffSpec, JobError } from '../../src/core/index.ts';
-import type { JobOutcome, NewJob, Store } from '../../src/store/index.ts';
+import { type JobOutcome, type NewJob, SCHEDULES_CHANNEL, type Store } from '../../src/store/index.ts';
 
 export interface StoreHarness {
   store: Store;
@@ -627,6 +627,92 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         await store.addJobs([newJob({ queue: 'a' }), newJob({ queue: 'b' })]);
         await store.setQueuePaused('c', true);
         expect(await store.listQueues()).toEqual(['a', 'b', 'c']);
+      });
+    });
+
+    describe('schedules', () => {
+      const sync = (id: string, specHash: string, nextRunAt: number | null) =>
+        store.syncSchedules([{ id, specHash, nextRunAt }], T0);
+
+      it('inserts new schedules, updates changed specs and keeps unchanged ones as they are', async () => {
+        await sync('a', 'h1', T0 + 1000);
+        await sync('b', 'h1', null);
+        await sync('a', 'h1', T0 + 5000); // same spec: keeps its own next run
+        expect((await store.listSchedules()).map((s) => [s.id, s.nextRunAt, s.paused])).toEqual([
+          ['a', T0 + 1000, false],
+          ['b', null, false],
+        ]);
+        await sync('a', 'h2', T0 + 7000); // new spec: takes the new next run
+        expect((await store.listSchedules())[0]).toMatchObject({
+          id: 'a',
+          specHash: 'h2',
+          nextRunAt: T0 + 7000,
+        });
+      });
+
+      it('lists what is due, earliest first, and the next time anything is', async () => {
+        await sync('late', 'h', T0 + 300);
+        await sync('early', 'h', T0 + 100);
+        await sync('future', 'h', T0 + 10_000);
+        await sync('never', 'h', null);
+        expect(await store.dueSchedules(T0 + 500, 10)).toEqual([
+          { id: 'early', nextRunAt: T0 + 100 },
+          { id: 'late', nextRunAt: T0 + 300 },
+        ]);
+        expect(await store.dueSchedules(T0 + 500, 1)).toHaveLength(1);
+        expect(await store.nextScheduleRunAt()).toBe(T0 + 100);
+      });
+
+      it('fires an occurrence once: the compare-and-set lets exactly one of many racers win', async () => {
+        await sync('tick', 'h', T0 + 1000);
+        const job = newJob({ queue: 'ticks', dedupeKey: `tick@${T0 + 1000}` });
+        const racers = [store, await harness.connect(), await harness.connect()];
+        const results = await Promise.all(
+          racers.map((racer) =>
+            racer.fireSchedule({
+              id: 'tick',
+              expectedNextRunAt: T0 + 1000,
+              nextRunAt: T0 + 2000,
+              firedAt: T0 + 1001,
+              jobs: [job],
+            }),
+          ),
+        );
+        expect(results.filter((r) => r.fired)).toHaveLength(1);
+        expect(results.find((r) => r.fired)!.added).toHaveLength(1);
+        expect((await store.countJobs('ticks')).waiting).toBe(1);
+        expect((await store.listSchedules())[0]).toMatchObject({
+          nextRunAt: T0 + 2000,
+          lastRunAt: T0 + 1001,
+        });
+        expect(await store.dueSchedules(T0 + 1500, 10)).toEqual([]);
+      });
+
+      it('does not fire a paused schedule, and resumes it', async () => {
+        await sync('p', 'h', T0 + 10);
+        expect(await store.setSchedulePaused('p', true, 'maintenance window', T0)).toBe(true);
+        expect(await store.dueSchedules(T0 + 20, 10)).toEqual([]);
+        expect(await store.nextScheduleRunAt()).toBeNull();
+        const fire = () =>
+          store.fireSchedule({
+            id: 'p',
+            expectedNextRunAt: T0 + 10,
+            nextRunAt: T0 + 20,
+            firedAt: T0,
+            jobs: [],
+          });
+        expect((await fire()).fired).toBe(false);
+        expect((await store.listSchedules())[0]).toMatchObject({ paused: true, note: 'maintenance window' });
+        await store.setSchedulePaused('p', false, null, T0);
+        expect((await fire()).fired).toBe(true);
+        expect(await store.setSchedulePaused('missing', true, null, T0)).toBe(false);
+      });
+
+      it('tells schedule subscribers when definitions change', async () => {
+        let calls = 0;
+        store.subscribe(SCHEDULES_CHANNEL, () => calls++);
+        await sync('n', 'h', T0);
+        await waitUntil(() => calls > 0);
       });
     });
 

@@ -58,6 +58,24 @@ CREATE TABLE sundial_queues (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    name: 'schedules',
+    sql: `
+CREATE TABLE sundial_schedules (
+  id TEXT PRIMARY KEY,
+  spec_hash TEXT NOT NULL,
+  next_run_at INTEGER,
+  last_run_at INTEGER,
+  paused INTEGER NOT NULL DEFAULT 0,
+  note TEXT,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
+-- The tick reads only what is due: its cost follows the due schedules, not all of them.
+CREATE INDEX sundial_schedules_due ON sundial_schedules (next_run_at) WHERE paused = 0 AND next_run_at IS NOT NULL;
+`,
+  },
 ];
 
 /** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */

@@ -38,6 +38,16 @@ CREATE TABLE sundial_queues (
   paused INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
+CREATE TABLE sundial_schedules (
+  id TEXT PRIMARY KEY,
+  spec_hash TEXT NOT NULL,
+  next_run_at INTEGER,
+  last_run_at INTEGER,
+  paused INTEGER NOT NULL DEFAULT 0,
+  note TEXT,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
 CREATE INDEX sundial_jobs_by_state ON sundial_jobs (queue, state, id);
 
 CREATE INDEX sundial_jobs_claimable ON sundial_jobs (queue, priority DESC, run_at, id) WHERE state = 'waiting';
@@ -48,3 +58,5 @@ CREATE UNIQUE INDEX sundial_jobs_dedupe ON sundial_jobs (queue, dedupe_key)
 CREATE INDEX sundial_jobs_leases ON sundial_jobs (lease_expires_at) WHERE state = 'active';
 
 CREATE INDEX sundial_jobs_scheduled ON sundial_jobs (queue, run_at) WHERE state IN ('delayed', 'failed');
+
+CREATE INDEX sundial_schedules_due ON sundial_schedules (next_run_at) WHERE paused = 0 AND next_run_at IS NOT NULL;

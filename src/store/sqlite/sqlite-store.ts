@@ -12,12 +12,17 @@ import {
 import {
   type AddedJob,
   type ClaimRequest,
+  type DueSchedule,
   emptyCounts,
   type FinishAndClaimResult,
+  type FireScheduleRequest,
   type HeldLease,
   type JobOutcome,
   type ListJobsRequest,
   type NewJob,
+  SCHEDULES_CHANNEL,
+  type ScheduleRecord,
+  type ScheduleSync,
   type StalledJob,
   type Store,
   type TransitionRequest,
@@ -154,36 +159,8 @@ export class SqliteStore implements Store {
 
   async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
     const s = this.prepared();
-    const added = await this.transaction(() => {
-      const out: AddedJob[] = new Array(jobs.length);
-      for (let i = 0; i < jobs.length; i++) {
-        const job = jobs[i]!;
-        const { changes, lastInsertRowid } = s.insertJob.run(
-          job.queue,
-          job.name,
-          job.payload,
-          job.state,
-          job.priority,
-          job.runAt,
-          job.maxAttempts,
-          backoffJson(job.backoff),
-          job.timeout,
-          job.dedupeKey,
-          job.maxStalls,
-          job.createdAt,
-        );
-        if (changes === 1) {
-          out[i] = { id: String(lastInsertRowid), duplicate: false };
-        } else {
-          const holder = s.dedupeHolder.get(job.queue, job.dedupeKey) as { id: number } | undefined;
-          // ON CONFLICT only fires for the dedupe index, so a holder exists inside this transaction.
-          out[i] = { id: String(holder!.id), duplicate: true };
-        }
-      }
-      return out;
-    });
-    const queues = new Set(jobs.map((job) => job.queue));
-    this.announce(queues);
+    const added = await this.transaction(() => this.insertJobs(s, jobs));
+    this.announce(new Set(jobs.map((job) => job.queue)));
     return added;
   }
 
@@ -366,6 +343,66 @@ export class SqliteStore implements Store {
     return rows.map((row) => row.name);
   }
 
+  async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
+    const s = this.prepared();
+    const changed = await this.transaction(() => {
+      let count = 0;
+      for (const entry of entries)
+        count += Number(s.syncSchedule.run(entry.id, entry.specHash, entry.nextRunAt, now).changes);
+      return count;
+    });
+    if (changed > 0) this.announce([SCHEDULES_CHANNEL]);
+  }
+
+  async dueSchedules(now: number, limit: number): Promise<DueSchedule[]> {
+    const rows = await this.read(
+      () => this.prepared().dueSchedules.all(now, limit) as { id: string; next_run_at: number }[],
+    );
+    return rows.map((row) => ({ id: row.id, nextRunAt: row.next_run_at }));
+  }
+
+  async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
+    const s = this.prepared();
+    const result = await this.transaction(() => {
+      const { changes } = s.fireSchedule.run(
+        request.nextRunAt,
+        request.firedAt,
+        request.firedAt,
+        request.id,
+        request.expectedNextRunAt,
+      );
+      if (changes !== 1) return { fired: false, added: [] as AddedJob[] };
+      return { fired: true, added: this.insertJobs(s, request.jobs) };
+    });
+    if (result.added.length > 0) this.announce(new Set(request.jobs.map((job) => job.queue)));
+    return result;
+  }
+
+  async nextScheduleRunAt(): Promise<number | null> {
+    const row = await this.read(() => this.prepared().nextScheduleRunAt.get() as { t: number | null });
+    return row.t;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    const rows = await this.read(() => this.prepared().listSchedules.all() as unknown as ScheduleRow[]);
+    return rows.map((row) => ({
+      id: row.id,
+      specHash: row.spec_hash,
+      nextRunAt: row.next_run_at,
+      lastRunAt: row.last_run_at,
+      paused: row.paused === 1,
+      note: row.note,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  async setSchedulePaused(id: string, paused: boolean, note: string | null, now: number): Promise<boolean> {
+    const s = this.prepared();
+    const { changes } = await this.transaction(() => s.pauseSchedule.run(paused ? 1 : 0, note, now, id));
+    if (changes === 1) this.announce([SCHEDULES_CHANNEL]);
+    return changes === 1;
+  }
+
   subscribe(queue: string, listener: () => void): () => void {
     let set = this.listeners.get(queue);
     if (!set) {
@@ -403,6 +440,36 @@ export class SqliteStore implements Store {
     // Opening on first use lets a store be handed around before anyone awaits `init()`.
     if (!this.statements) this.open();
     return this.statements!;
+  }
+
+  /** Inserts jobs in order, each deduped against live jobs; inside a transaction. */
+  private insertJobs(s: Statements, jobs: readonly NewJob[]): AddedJob[] {
+    const out: AddedJob[] = new Array(jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      const { changes, lastInsertRowid } = s.insertJob.run(
+        job.queue,
+        job.name,
+        job.payload,
+        job.state,
+        job.priority,
+        job.runAt,
+        job.maxAttempts,
+        backoffJson(job.backoff),
+        job.timeout,
+        job.dedupeKey,
+        job.maxStalls,
+        job.createdAt,
+      );
+      if (changes === 1) {
+        out[i] = { id: String(lastInsertRowid), duplicate: false };
+      } else {
+        const holder = s.dedupeHolder.get(job.queue, job.dedupeKey) as { id: number } | undefined;
+        // ON CONFLICT only fires for the dedupe index, so a holder exists inside this transaction.
+        out[i] = { id: String(holder!.id), duplicate: true };
+      }
+    }
+    return out;
   }
 
   /**
@@ -603,6 +670,16 @@ const HELD_BY = `id = ? AND state = 'active' AND lease_owner = ? AND attempt = ?
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+interface ScheduleRow {
+  id: string;
+  spec_hash: string;
+  next_run_at: number | null;
+  last_run_at: number | null;
+  paused: number;
+  note: string | null;
+  updated_at: number;
+}
+
 function prepareStatements(db: DatabaseSync) {
   return {
     insertJob: db.prepare(`
@@ -704,6 +781,26 @@ function prepareStatements(db: DatabaseSync) {
       'INSERT INTO sundial_queues (name, paused) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused',
     ),
     isPaused: db.prepare('SELECT paused FROM sundial_queues WHERE name = ?'),
+    // A changed spec takes its new next run; an unchanged one keeps its own (missed runs included).
+    syncSchedule: db.prepare(`
+      INSERT INTO sundial_schedules (id, spec_hash, next_run_at, updated_at) VALUES (?1, ?2, ?3, ?4)
+      ON CONFLICT (id) DO UPDATE SET spec_hash = excluded.spec_hash, next_run_at = excluded.next_run_at,
+        updated_at = excluded.updated_at
+      WHERE sundial_schedules.spec_hash <> excluded.spec_hash`),
+    dueSchedules: db.prepare(`
+      SELECT id, next_run_at FROM sundial_schedules
+      WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ?
+      ORDER BY next_run_at LIMIT ?`),
+    fireSchedule: db.prepare(`
+      UPDATE sundial_schedules SET next_run_at = ?, last_run_at = ?, updated_at = ?
+      WHERE id = ? AND next_run_at = ? AND paused = 0`),
+    nextScheduleRunAt: db.prepare(
+      'SELECT min(next_run_at) AS t FROM sundial_schedules WHERE paused = 0 AND next_run_at IS NOT NULL',
+    ),
+    listSchedules: db.prepare('SELECT * FROM sundial_schedules ORDER BY id'),
+    pauseSchedule: db.prepare(
+      'UPDATE sundial_schedules SET paused = ?, note = ?, updated_at = ? WHERE id = ?',
+    ),
     listQueues: db.prepare(
       'SELECT name FROM sundial_queues UNION SELECT DISTINCT queue FROM sundial_jobs ORDER BY 1',
     ),
