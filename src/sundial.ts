@@ -8,6 +8,7 @@ import {
   TypedEmitter,
 } from './core/index.ts';
 import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts';
+import { type LoadedTask, Schedule, Scheduler, type SchedulerOptions } from './schedule/index.ts';
 import { SqliteStore, type SqliteStoreOptions, type Store } from './store/index.ts';
 import {
   closeOnSignals,
@@ -44,6 +45,7 @@ export class Sundial {
   private readonly queues = new Map<string, Queue>();
   private readonly queueOptions = new Map<string, string>();
   private readonly workers = new Set<Worker>();
+  private readonly schedulers = new Set<Scheduler>();
   private closing: Promise<void> | null = null;
 
   constructor(options: SundialOptions = {}) {
@@ -97,6 +99,19 @@ export class Sundial {
     return worker;
   }
 
+  /**
+   * Starts a scheduler that fires `schedule`'s tasks into this store. Run one in as many processes
+   * as you like: each occurrence fires once.
+   */
+  scheduler(schedule: Schedule | readonly LoadedTask[], options?: SchedulerOptions): Scheduler {
+    if (this.closing)
+      throw new SundialError('SUNDIAL_CLOSED', 'This Sundial is closed; create a new one to schedule');
+    const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
+    const scheduler = new Scheduler(this.context, (name) => this.queue(name), tasks, options);
+    this.schedulers.add(scheduler);
+    return scheduler;
+  }
+
   /** Listens to an event; returns a function that stops listening. */
   on<Name extends keyof SundialEvents & string>(name: Name, listener: (event: SundialEvents[Name]) => void) {
     return this.events.on(name, listener);
@@ -112,6 +127,7 @@ export class Sundial {
   /** Closes every worker (gracefully, within `graceMs`), stores pending adds, closes the store. */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
+      await Promise.all([...this.schedulers].map((scheduler) => scheduler.close()));
       await Promise.all([...this.workers].map((worker) => worker.close(options)));
       await this.context.addBatcher.drain();
       await this.store.close();

@@ -18,6 +18,7 @@ const job = (n: number): NewJob => ({
   timeout: null,
   dedupeKey: null,
   maxStalls: 1,
+  origin: null,
   createdAt: 0,
 });
 

@@ -91,6 +91,16 @@ export interface DeadLetterInfo {
   queue: string;
 }
 
+/** Where a job came from, when it did not come from a direct `add`. */
+export interface JobOrigin {
+  /** The scheduled task that fired it. */
+  schedule: string;
+  /** The occurrence it is for (epoch ms), not when it was added. */
+  scheduledFor: number;
+  /** True when it makes up for an occurrence missed while no scheduler ran. */
+  catchUp: boolean;
+}
+
 /** A job as read from a store. `payload` and `result` are already parsed from JSON. */
 export interface Job<Payload = unknown, Result = unknown> {
   id: string;
@@ -122,6 +132,7 @@ export interface Job<Payload = unknown, Result = unknown> {
   error: JobError | null;
   deadLetter: DeadLetterInfo | null;
   history: AttemptRecord[];
+  origin: JobOrigin | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

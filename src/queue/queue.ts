@@ -197,6 +197,15 @@ export class Queue {
     });
   }
 
+  /**
+   * The record `add` would store, checked but not stored: for callers that store it themselves
+   * with something else in one transaction (the scheduler adds a fire's job with its
+   * compare-and-set).
+   */
+  build(name: string, payload?: unknown, options?: JobOptions): NewJob {
+    return this.prepare(name, payload, options, '');
+  }
+
   private prepare(name: unknown, payload: unknown, rawOptions: unknown, prefix: string): NewJob {
     const handler = checkName(`${prefix}name`, name);
     const options = parseJobOptions(rawOptions, `${prefix}options`);
@@ -218,6 +227,7 @@ export class Queue {
       timeout: merged.timeout ?? null,
       dedupeKey: merged.dedupeKey ?? null,
       maxStalls: merged.maxStalls ?? DEFAULT_JOB_OPTIONS.maxStalls,
+      origin: null,
       createdAt: now,
     };
   }
@@ -255,6 +265,7 @@ export class Queue {
       error: null,
       deadLetter: null,
       history: [],
+      origin: job.origin === null ? null : JSON.parse(job.origin),
       createdAt: job.createdAt,
       startedAt: null,
       finishedAt: null,

@@ -133,6 +133,8 @@ export interface NewJob {
   timeout: number | null;
   dedupeKey: string | null;
   maxStalls: number;
+  /** JSON of a `JobOrigin`, or null. */
+  origin: string | null;
   createdAt: number;
 }
 

@@ -25,6 +25,7 @@ function newJob(overrides: Partial<NewJob> = {}): NewJob {
     timeout: null,
     dedupeKey: null,
     maxStalls: 1,
+    origin: null,
     createdAt: T0,
     ...overrides,
   };
@@ -85,10 +86,17 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
           error: null,
           deadLetter: null,
           history: [],
+          origin: null,
           createdAt: T0,
           startedAt: null,
           finishedAt: null,
         });
+      });
+
+      it('keeps where a job came from', async () => {
+        const origin = { schedule: 'tick', scheduledFor: T0, catchUp: true };
+        const [added] = await store.addJobs([newJob({ origin: JSON.stringify(origin) })]);
+        expect((await store.getJob(added!.id))!.origin).toEqual(origin);
       });
 
       it('returns null for an unknown id, or one that only looks like an id', async () => {

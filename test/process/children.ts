@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
+const WORKER = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
+const SCHEDULER = fileURLToPath(new URL('../fixtures/scheduler-process.ts', import.meta.url));
 
 export interface WorkerChild {
   process: ChildProcess;
@@ -15,7 +16,16 @@ const children = new Set<ChildProcess>();
 
 /** Starts `test/fixtures/worker-process.ts` in a real Node process (the same Node as the tests). */
 export function startWorker(env: Record<string, string | number>): WorkerChild {
-  const child = spawn(process.execPath, [FIXTURE], {
+  return startChild(WORKER, env);
+}
+
+/** Starts `test/fixtures/scheduler-process.ts` in a real Node process. */
+export function startScheduler(env: Record<string, string | number>): WorkerChild {
+  return startChild(SCHEDULER, env);
+}
+
+function startChild(script: string, env: Record<string, string | number>): WorkerChild {
+  const child = spawn(process.execPath, [script], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
   });

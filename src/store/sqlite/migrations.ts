@@ -76,6 +76,15 @@ CREATE TABLE sundial_schedules (
 CREATE INDEX sundial_schedules_due ON sundial_schedules (next_run_at) WHERE paused = 0 AND next_run_at IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'job origin',
+    sql: `
+-- Where a job came from, as JSON: for a scheduled fire, the schedule, the intended time and whether
+-- it was a catch-up. NULL for jobs added directly.
+ALTER TABLE sundial_jobs ADD COLUMN origin TEXT;
+`,
+  },
 ];
 
 /** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */

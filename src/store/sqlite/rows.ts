@@ -23,6 +23,7 @@ export interface JobRow {
   error: string | null;
   dead_letter: string | null;
   history: string;
+  origin: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -67,6 +68,7 @@ export function rowToJob(row: JobRow): Job {
     error: parseOrNull(row.error),
     deadLetter: parseOrNull(row.dead_letter),
     history: JSON.parse(row.history),
+    origin: parseOrNull(row.origin),
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,

@@ -25,7 +25,7 @@ CREATE TABLE sundial_jobs (
   created_at INTEGER NOT NULL,
   started_at INTEGER,
   finished_at INTEGER
-) STRICT;
+, origin TEXT) STRICT;
 
 CREATE TABLE sundial_migrations (
       version INTEGER PRIMARY KEY,

@@ -459,6 +459,7 @@ export class SqliteStore implements Store {
         job.timeout,
         job.dedupeKey,
         job.maxStalls,
+        job.origin,
         job.createdAt,
       );
       if (changes === 1) {
@@ -684,8 +685,9 @@ function prepareStatements(db: DatabaseSync) {
   return {
     insertJob: db.prepare(`
       INSERT INTO sundial_jobs
-        (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms, dedupe_key, max_stalls, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms, dedupe_key, max_stalls,
+         origin, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT DO NOTHING`),
     dedupeHolder: db.prepare(
       `SELECT id FROM sundial_jobs WHERE queue = ? AND dedupe_key = ? AND state IN (${LIVE}) LIMIT 1`,

@@ -1,0 +1,312 @@
+import { createHash } from 'node:crypto';
+import { InvalidOptionError, type JobOrigin, newOwnerId } from '../core/index.ts';
+import type { Queue, SundialContext } from '../queue/index.ts';
+import { type NewJob, SCHEDULES_CHANNEL } from '../store/index.ts';
+import type { LoadedTask } from './schedule.ts';
+import { TimeQueue } from './time-queue.ts';
+
+export interface SchedulerOptions {
+  /** Where `call`, `command` and `ping` tasks' runs are queued. Default `sundial.tasks`. */
+  taskQueue?: string;
+  /**
+   * How late an occurrence may be noticed and still run as on time. Older ones were missed
+   * (the scheduler was down) and follow the task's misfire policy. Default 10 s.
+   */
+  misfireGraceMs?: number;
+  /** Matched against tasks' `environments([...])`. Default `SUNDIAL_ENV`, `NODE_ENV`, or `production`. */
+  environment?: string;
+  /** Longest sleep without looking at the store (a backstop; changes wake it at once). Default 60 s. */
+  maxSleepMs?: number;
+  /** Start at once. Default true. */
+  autostart?: boolean;
+}
+
+export const DEFAULT_TASK_QUEUE = 'sundial.tasks';
+/** Most occurrences of one task fired in one tick (a catch-up over a long window comes in parts). */
+const MAX_FIRES_PER_TICK = 1000;
+
+/** What a fire of a `call`, `command` or `ping` task carries to the task runner. */
+export interface TaskRunPayload {
+  taskId: string;
+}
+
+interface Plan {
+  fire: { at: number; catchUp: boolean }[];
+  missed: number[];
+  next: number | null;
+}
+
+/**
+ * Fires scheduled tasks into the store. Any number of schedulers may share a store: each
+ * occurrence is claimed by compare-and-set on the schedule's next run, in the same transaction
+ * that adds its job, so it fires exactly once; the job's dedupe key guards a second time.
+ *
+ * Each scheduler keeps its own tasks' next occurrences in a time queue (seeded from the store, so
+ * occurrences missed during downtime are seen), sleeps until the earliest, and wakes early when any
+ * process changes a schedule. A tick costs in proportion to the tasks that are due.
+ */
+export class Scheduler {
+  readonly id = newOwnerId('scheduler');
+  private readonly context: SundialContext;
+  private readonly queueOf: (name: string) => Queue;
+  private readonly tasks = new Map<string, LoadedTask>();
+  private readonly due = new TimeQueue<string>();
+  private readonly options: Required<Omit<SchedulerOptions, 'autostart'>>;
+  private state: 'idle' | 'running' | 'closed' = 'idle';
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private stale = true;
+  private synced: Promise<void> = Promise.resolve();
+  private markSynced: () => void = () => {};
+
+  constructor(
+    context: SundialContext,
+    queueOf: (name: string) => Queue,
+    tasks: readonly LoadedTask[],
+    options: SchedulerOptions = {},
+  ) {
+    this.context = context;
+    this.queueOf = queueOf;
+    this.options = {
+      taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+      misfireGraceMs: options.misfireGraceMs ?? 10_000,
+      environment: options.environment ?? process.env.SUNDIAL_ENV ?? process.env.NODE_ENV ?? 'production',
+      maxSleepMs: options.maxSleepMs ?? 60_000,
+    };
+    for (const task of tasks) {
+      const { environments, overlap, id } = task.definition;
+      if (environments && !environments.includes(this.options.environment)) continue;
+      if (overlap === 'bufferOne' || overlap === 'replace') {
+        throw new InvalidOptionError(
+          `tasks[${JSON.stringify(id)}].overlap`,
+          overlap,
+          "'skip' or 'allow' for now",
+        );
+      }
+      this.tasks.set(id, task);
+    }
+    // Any process's change to a schedule (a pause, a resume, new definitions) means reading them again.
+    this.unsubscribe = this.context.store.subscribe(SCHEDULES_CHANNEL, () => {
+      this.stale = true;
+      this.wakeUp?.();
+    });
+    if (options.autostart ?? true) void this.start();
+  }
+
+  /** The tasks this scheduler fires (after the environment filter). */
+  get taskIds(): string[] {
+    return [...this.tasks.keys()];
+  }
+
+  /** Records the definitions in the store and starts firing; resolves once they are recorded. */
+  start(): Promise<void> {
+    if (this.state !== 'idle') return this.synced;
+    this.state = 'running';
+    this.context.events.emit('scheduler.started', { scheduler: this.id, tasks: this.tasks.size });
+    this.synced = new Promise((resolve) => {
+      this.markSynced = resolve;
+    });
+    this.loop = this.run();
+    return this.synced;
+  }
+
+  /** Writes the definitions to the store (new ones, and changed specs with their new next run). */
+  async sync(): Promise<void> {
+    const now = this.context.clock.now();
+    await this.context.store.syncSchedules(
+      [...this.tasks.values()].map((task) => ({
+        id: task.definition.id,
+        specHash: specHash(task),
+        nextRunAt: task.cron.next(now - 1),
+      })),
+      now,
+    );
+    this.stale = true;
+  }
+
+  /** Fires every occurrence due at the clock's now. The loop calls it; tests and `run` may too. */
+  async tick(): Promise<void> {
+    if (this.stale) await this.reload();
+    const now = this.context.clock.now();
+    for (let time = this.due.peekTime(); time !== null && time <= now; time = this.due.peekTime()) {
+      const { time: expected, item: id } = this.due.pop()!;
+      const task = this.tasks.get(id)!;
+      const plan = planOccurrences(task, expected, now, this.options.misfireGraceMs);
+      await this.fire(task, expected, plan, now);
+      if (plan.next !== null) this.due.push(plan.next, id);
+    }
+  }
+
+  /** The next time any of this scheduler's tasks is due, or null. */
+  nextDueAt(): number | null {
+    return this.due.peekTime();
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'closed';
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    this.wakeUp?.();
+    this.markSynced();
+    await this.loop;
+    if (wasRunning) this.context.events.emit('scheduler.stopped', { scheduler: this.id });
+  }
+
+  private async run(): Promise<void> {
+    // The definitions go to the store first; a store that is not answering yet is tried again.
+    while (this.state === 'running') {
+      try {
+        await this.sync();
+        this.markSynced();
+        break;
+      } catch (error) {
+        this.context.events.emit('error', {
+          error,
+          context: `scheduler ${this.id}: recording task definitions`,
+        });
+        await this.sleep(1000);
+      }
+    }
+    while (this.state === 'running') {
+      try {
+        await this.tick();
+      } catch (error) {
+        this.context.events.emit('error', { error, context: `scheduler ${this.id}: firing tasks` });
+      }
+      if (this.state !== 'running') break;
+      const next = this.due.peekTime();
+      const sleep = next === null ? this.options.maxSleepMs : next - this.context.clock.now();
+      await this.sleep(Math.max(0, Math.min(this.options.maxSleepMs, sleep)));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        this.wakeUp = null;
+        resolve();
+      };
+      this.wakeUp = done;
+      this.timer = setTimeout(done, ms);
+    });
+  }
+
+  /** Reads our tasks' next runs from the store: after a start, or a change by any process. */
+  private async reload(): Promise<void> {
+    this.stale = false;
+    const records = await this.context.store.listSchedules();
+    this.due.clear();
+    for (const record of records) {
+      if (!this.tasks.has(record.id) || record.paused || record.nextRunAt === null) continue;
+      this.due.push(record.nextRunAt, record.id);
+    }
+  }
+
+  private async fire(task: LoadedTask, expected: number, plan: Plan, now: number): Promise<void> {
+    const { id } = task.definition;
+    const allowed = plan.fire.length > 0 && (await this.constraintsAllow(task));
+    const jobs = allowed
+      ? plan.fire.map((occurrence) => this.jobFor(task, occurrence.at, occurrence.catchUp, now))
+      : [];
+    const result = await this.context.store.fireSchedule({
+      id,
+      expectedNextRunAt: expected,
+      nextRunAt: plan.next,
+      firedAt: now,
+      jobs,
+    });
+    if (!result.fired) return; // another scheduler took this occurrence, or the task is paused
+    const events = this.context.events;
+    for (const at of plan.missed)
+      events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'missed' });
+    if (!allowed) {
+      for (const { at } of plan.fire)
+        events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'constraint' });
+      return;
+    }
+    result.added.forEach((added, i) => {
+      const { at, catchUp } = plan.fire[i]!;
+      if (added.duplicate) events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'overlap' });
+      else events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added.id });
+    });
+  }
+
+  private async constraintsAllow(task: LoadedTask): Promise<boolean> {
+    try {
+      for (const check of task.definition.when) if (!(await check())) return false;
+      for (const check of task.definition.skip) if (await check()) return false;
+      return true;
+    } catch (error) {
+      this.context.events.emit('error', {
+        error,
+        context: `scheduler ${this.id}: a when/skip check of task ${task.definition.id}`,
+      });
+      return false;
+    }
+  }
+
+  private jobFor(task: LoadedTask, at: number, catchUp: boolean, now: number): NewJob {
+    const { definition } = task;
+    const jitter = definition.jitterMs > 0 ? Math.floor(Math.random() * (definition.jitterMs + 1)) : 0;
+    // 'skip': one live run per task, so an occurrence finds the previous one still going and is
+    // skipped. 'allow': one per occurrence, which also guards a double fire of the same occurrence.
+    const dedupeKey =
+      definition.overlap === 'allow' ? `${definition.id}@${new Date(at).toISOString()}` : definition.id;
+    const options = { dedupeKey, runAt: Math.max(now, at) + jitter };
+    const action = definition.action;
+    const job =
+      action.kind === 'job'
+        ? this.queueOf(action.queue).build(action.name, action.payload, options)
+        : this.queueOf(this.options.taskQueue).build(
+            'task',
+            { taskId: definition.id } satisfies TaskRunPayload,
+            {
+              ...options,
+              attempts: 1,
+              timeout: definition.timeoutMs ?? undefined,
+            },
+          );
+    const origin: JobOrigin = { schedule: definition.id, scheduledFor: at, catchUp };
+    return { ...job, origin: JSON.stringify(origin) };
+  }
+}
+
+/** Changes whenever anything about when the task runs changes. */
+function specHash(task: LoadedTask): string {
+  return createHash('sha1').update(JSON.stringify(task.definition.schedule)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Which occurrences from `expected` up to `now` to fire. Those at most `grace` ms late are on time
+ * and all fire. Older ones were missed while no scheduler ran: `skip` drops them, `once` fires the
+ * latest of them as a catch-up, `catchUp` fires every one within its window.
+ */
+export function planOccurrences(task: LoadedTask, expected: number, now: number, grace: number): Plan {
+  const occurrences: number[] = [];
+  let time: number | null = expected;
+  while (time !== null && time <= now && occurrences.length < MAX_FIRES_PER_TICK) {
+    occurrences.push(time);
+    time = task.cron.next(time);
+  }
+  const next = time !== null && time > now ? time : task.cron.next(now);
+  const late = occurrences.filter((at) => now - at > grace);
+  const onTime = occurrences.filter((at) => now - at <= grace);
+  const fire = onTime.map((at) => ({ at, catchUp: false }));
+  const policy = task.definition.misfire;
+  let missed = late;
+  if (policy.policy === 'once' && late.length > 0 && onTime.length === 0) {
+    fire.unshift({ at: late.at(-1)!, catchUp: true });
+    missed = late.slice(0, -1);
+  } else if (policy.policy === 'catchUp') {
+    const caught = late.filter((at) => now - at <= policy.windowMs);
+    fire.unshift(...caught.map((at) => ({ at, catchUp: true })));
+    missed = late.filter((at) => now - at > policy.windowMs);
+  }
+  return { fire, missed, next };
+}

@@ -1,0 +1,253 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createSundial,
+  FakeClock,
+  InvalidOptionError,
+  type Job,
+  Schedule,
+  type Scheduler,
+  type Sundial,
+  type SundialEvents,
+} from '../../src/index.ts';
+import { tempDir, waitFor } from '../helpers.ts';
+
+const T0 = Date.UTC(2026, 5, 10, 12, 0, 0); // a Wednesday, on the minute
+
+describe('scheduler', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let clock: FakeClock;
+  let sundial: Sundial;
+  const schedulers: Scheduler[] = [];
+
+  beforeEach(() => {
+    dir = tempDir();
+    clock = new FakeClock(T0 - 500);
+    sundial = createSundial({ store: { path: join(dir.path, 'scheduler.db') }, clock });
+  });
+  afterEach(async () => {
+    await Promise.all(schedulers.splice(0).map((s) => s.close()));
+    await sundial.close();
+    dir.cleanup();
+  });
+
+  /** A scheduler driven by hand: sync now, then `tick()` after moving the clock. */
+  async function scheduler(define: (schedule: Schedule) => void, options = {}): Promise<Scheduler> {
+    const schedule = new Schedule();
+    define(schedule);
+    const s = sundial.scheduler(schedule, { autostart: false, environment: 'test', ...options });
+    schedulers.push(s);
+    await s.sync();
+    return s;
+  }
+
+  function record<Name extends keyof SundialEvents & string>(name: Name): SundialEvents[Name][] {
+    const seen: SundialEvents[Name][] = [];
+    sundial.on(name, (event) => seen.push(event));
+    return seen;
+  }
+
+  const jobsOf = async (queue: string): Promise<Job[]> =>
+    sundial.queue(queue).listJobs(undefined, { limit: 1000 });
+  const at = (ms: number) => new Date(ms).toISOString();
+
+  it('fires each occurrence into the task’s queue with its payload and where it came from', async () => {
+    const fired = record('task.fired');
+    const s = await scheduler((schedule) =>
+      schedule.job('reports', 'build', { kind: 'hourly' }).everyMinute().allowOverlapping(),
+    );
+    await s.tick();
+    expect(await jobsOf('reports')).toEqual([]); // nothing due yet
+    clock.set(T0 + 5);
+    await s.tick();
+    clock.set(T0 + 60_000 + 3);
+    await s.tick();
+    await s.tick(); // nothing new
+    const jobs = await jobsOf('reports');
+    expect(jobs.map((j) => [j.name, j.payload, j.origin])).toEqual([
+      ['build', { kind: 'hourly' }, { schedule: 'job:reports:build', scheduledFor: T0, catchUp: false }],
+      [
+        'build',
+        { kind: 'hourly' },
+        { schedule: 'job:reports:build', scheduledFor: T0 + 60_000, catchUp: false },
+      ],
+    ]);
+    expect(fired.map((f) => at(f.scheduledFor))).toEqual([at(T0), at(T0 + 60_000)]);
+    expect(s.nextDueAt()).toBe(T0 + 120_000);
+  });
+
+  it('queues call, command and ping tasks for the task runner, with their timeout', async () => {
+    const s = await scheduler((schedule) => {
+      schedule
+        .call(() => {})
+        .name('cleanup')
+        .everyMinute()
+        .timeoutAfter(5000);
+    });
+    clock.set(T0);
+    await s.tick();
+    const [job] = await jobsOf('sundial.tasks');
+    expect(job).toMatchObject({
+      name: 'task',
+      payload: { taskId: 'cleanup' },
+      maxAttempts: 1,
+      timeout: 5000,
+    });
+  });
+
+  it('skips occurrences missed while no scheduler ran, by default', async () => {
+    const skipped = record('task.skipped');
+    const s = await scheduler((schedule) => schedule.job('q', 'tick').everyMinute().allowOverlapping());
+    clock.set(T0 + 5 * 60_000 + 2_000); // down for five minutes
+    await s.tick();
+    const jobs = await jobsOf('q');
+    expect(jobs.map((j) => at(j.origin!.scheduledFor))).toEqual([at(T0 + 5 * 60_000)]);
+    expect(skipped.map((e) => [at(e.scheduledFor), e.reason])).toEqual(
+      [0, 1, 2, 3, 4].map((m) => [at(T0 + m * 60_000), 'missed']),
+    );
+    expect(s.nextDueAt()).toBe(T0 + 6 * 60_000);
+  });
+
+  it('runs one catch-up after downtime with misfire("once")', async () => {
+    const s = await scheduler((schedule) => schedule.job('q', 'tick').everyMinute().misfire('once'));
+    clock.set(T0 + 3 * 60_000 + 30_000);
+    await s.tick();
+    expect((await jobsOf('q')).map((j) => j.origin)).toEqual([
+      { schedule: 'job:q:tick', scheduledFor: T0 + 3 * 60_000, catchUp: true },
+    ]);
+  });
+
+  it('runs every missed occurrence within the window with catchUp({ window })', async () => {
+    const s = await scheduler((schedule) =>
+      schedule.job('q', 'tick').everyMinute().allowOverlapping().catchUp({ window: 150_000 }),
+    );
+    clock.set(T0 + 4 * 60_000 + 30_000);
+    await s.tick();
+    expect((await jobsOf('q')).map((j) => [at(j.origin!.scheduledFor), j.origin!.catchUp])).toEqual([
+      [at(T0 + 2 * 60_000), true],
+      [at(T0 + 3 * 60_000), true],
+      [at(T0 + 4 * 60_000), true],
+    ]);
+  });
+
+  it('skips an occurrence while the previous run is still going (the default overlap policy)', async () => {
+    const skipped = record('task.skipped');
+    const s = await scheduler((schedule) => schedule.job('q', 'slow').everyMinute());
+    clock.set(T0);
+    await s.tick();
+    clock.set(T0 + 60_000);
+    await s.tick(); // the first job was never taken: still waiting
+    expect(await jobsOf('q')).toHaveLength(1);
+    expect(skipped).toEqual([{ taskId: 'job:q:slow', scheduledFor: T0 + 60_000, reason: 'overlap' }]);
+    const [first] = await jobsOf('q');
+    await sundial.queue('q').cancel(first!.id); // it ended
+    clock.set(T0 + 120_000);
+    await s.tick();
+    expect(await jobsOf('q')).toHaveLength(2);
+  });
+
+  it('records a constraint’s refusal as skipped and moves on', async () => {
+    const skipped = record('task.skipped');
+    let open = false;
+    const s = await scheduler((schedule) => {
+      schedule
+        .job('q', 'gated')
+        .everyMinute()
+        .when(() => open);
+      schedule
+        .job('q', 'vetoed')
+        .everyMinute()
+        .skip(async () => true);
+    });
+    clock.set(T0);
+    await s.tick();
+    expect(skipped.map((e) => [e.taskId, e.reason])).toEqual([
+      ['job:q:gated', 'constraint'],
+      ['job:q:vetoed', 'constraint'],
+    ]);
+    open = true;
+    clock.set(T0 + 60_000);
+    await s.tick();
+    expect((await jobsOf('q')).map((j) => j.name)).toEqual(['gated']);
+  });
+
+  it('leaves out tasks meant for other environments', async () => {
+    const s = await scheduler((schedule) => {
+      schedule.job('q', 'prod').everyMinute().environments(['production']);
+      schedule.job('q', 'here').everyMinute().environments(['test', 'staging']);
+    });
+    expect(s.taskIds).toEqual(['job:q:here']);
+    expect((await sundial.store.listSchedules()).map((r) => r.id)).toEqual(['job:q:here']);
+  });
+
+  it('fires each occurrence once when two schedulers share the store', async () => {
+    const define = (schedule: Schedule) => schedule.job('q', 'tick').everyMinute().allowOverlapping();
+    const a = await scheduler(define);
+    const b = await scheduler(define);
+    for (let minute = 0; minute < 5; minute++) {
+      clock.set(T0 + minute * 60_000 + 10);
+      await Promise.all([a.tick(), b.tick()]);
+    }
+    const times = (await jobsOf('q')).map((j) => j.origin!.scheduledFor);
+    expect(times).toEqual([0, 1, 2, 3, 4].map((m) => T0 + m * 60_000));
+  });
+
+  it('does not fire a paused task, and picks it up again once resumed', async () => {
+    const s = await scheduler((schedule) => schedule.job('q', 'tick').everyMinute().allowOverlapping());
+    await sundial.store.setSchedulePaused('job:q:tick', true, 'quiet please', clock.now());
+    clock.set(T0 + 1);
+    await s.tick();
+    expect(await jobsOf('q')).toEqual([]);
+    await sundial.store.setSchedulePaused('job:q:tick', false, null, clock.now());
+    clock.set(T0 + 2);
+    await s.tick();
+    expect(await jobsOf('q')).toHaveLength(1);
+  });
+
+  it('takes a changed frequency from the definition, keeping an unchanged one’s state', async () => {
+    await scheduler((schedule) => schedule.job('q', 'tick').hourly());
+    expect((await sundial.store.listSchedules())[0]!.nextRunAt).toBe(T0);
+    clock.set(T0 + 20 * 60_000);
+    await scheduler((schedule) => schedule.job('q', 'tick').hourly()); // same spec: the missed 12:00 stays
+    expect((await sundial.store.listSchedules())[0]!.nextRunAt).toBe(T0);
+    await scheduler((schedule) => schedule.job('q', 'tick').everyThirtyMinutes());
+    expect((await sundial.store.listSchedules())[0]!.nextRunAt).toBe(T0 + 30 * 60_000);
+  });
+
+  it('delays each fire by up to its jitter', async () => {
+    const s = await scheduler((schedule) => schedule.job('q', 'tick').everyMinute().withJitter(5000));
+    clock.set(T0);
+    await s.tick();
+    const [job] = await jobsOf('q');
+    expect(job!.runAt).toBeGreaterThanOrEqual(T0);
+    expect(job!.runAt).toBeLessThanOrEqual(T0 + 5000);
+  });
+
+  it('refuses overlap policies it cannot honour yet rather than ignoring them', async () => {
+    const schedule = new Schedule();
+    schedule.job('q', 'x').everyMinute().overlap('bufferOne');
+    expect(() => sundial.scheduler(schedule, { autostart: false })).toThrow(InvalidOptionError);
+  });
+});
+
+describe('scheduler in real time', () => {
+  it('fires a one-second task every second, each occurrence once', async () => {
+    const dir = tempDir();
+    const sundial = createSundial({ store: { path: join(dir.path, 'live.db') } });
+    try {
+      const schedule = new Schedule();
+      schedule.job('ticks', 'tick').everySecond().allowOverlapping();
+      const fired: number[] = [];
+      sundial.on('task.fired', ({ scheduledFor }) => fired.push(scheduledFor));
+      await sundial.scheduler(schedule).start();
+      await waitFor(() => fired.length >= 3, { timeoutMs: 10_000, message: 'three fires' });
+      const jobs = await sundial.queue('ticks').listJobs(undefined, { limit: 100 });
+      const times = jobs.map((j) => j.origin!.scheduledFor);
+      expect(new Set(times).size).toBe(times.length);
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(1000);
+    } finally {
+      await sundial.close();
+      dir.cleanup();
+    }
+  });
+});
