@@ -8,7 +8,15 @@ import {
   TypedEmitter,
 } from './core/index.ts';
 import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts';
-import { type LoadedTask, Schedule, Scheduler, type SchedulerOptions } from './schedule/index.ts';
+import {
+  DEFAULT_TASK_QUEUE,
+  type LoadedTask,
+  Schedule,
+  Scheduler,
+  type SchedulerOptions,
+  type TaskRunnerOptions,
+  taskHandlers,
+} from './schedule/index.ts';
 import { SqliteStore, type SqliteStoreOptions, type Store } from './store/index.ts';
 import {
   closeOnSignals,
@@ -110,6 +118,28 @@ export class Sundial {
     const scheduler = new Scheduler(this.context, (name) => this.queue(name), tasks, options);
     this.schedulers.add(scheduler);
     return scheduler;
+  }
+
+  /**
+   * Starts a worker that runs `schedule`'s `call`, `command` and `ping` tasks when they fire
+   * (job tasks go to their own queues and their own workers).
+   */
+  taskWorker(
+    schedule: Schedule | readonly LoadedTask[],
+    options: WorkerOptions & TaskRunnerOptions & { taskQueue?: string } = {},
+  ): Worker {
+    const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
+    const {
+      taskQueue,
+      allowedCommands,
+      killGraceMs,
+      pingTimeoutMs,
+      maxOutputBytes,
+      secretKeys,
+      ...workerOptions
+    } = options;
+    const runner = { allowedCommands, killGraceMs, pingTimeoutMs, maxOutputBytes, secretKeys };
+    return this.worker(taskQueue ?? DEFAULT_TASK_QUEUE, taskHandlers(tasks, runner), workerOptions);
   }
 
   /** Listens to an event; returns a function that stops listening. */

@@ -72,7 +72,8 @@ describe('workers in real processes', () => {
         message: `job ${i} to be woken and completed`,
       });
     }
-    expect(worker.started).toHaveLength(3);
+    // The child reports starts over IPC, which may arrive after the parent reads the store.
+    await waitFor(() => worker.started.length === 3, { message: 'three start reports' });
   });
 
   it('a worker killed with SIGKILL mid-job: after its lease expires the job runs again elsewhere and completes', async () => {
@@ -104,6 +105,7 @@ describe('workers in real processes', () => {
       },
       { timeoutMs: 15_000, message: 'the job to complete on the rescuer' },
     );
+    await waitFor(() => rescuer.started.length > 0, { message: 'the rescuer’s start report' });
     expect(rescuer.started).toEqual([added.id]);
     expect(job).toMatchObject({ attempt: 2, stalls: 1, failures: 0, payload: { important: true } });
     expect(job.history).toHaveLength(2);

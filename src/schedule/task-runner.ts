@@ -1,0 +1,164 @@
+import { formatWithOptions } from 'node:util';
+import { type Job, SundialError, UnrecoverableError } from '../core/index.ts';
+import { type CommandRunOptions, runCommand } from './command.ts';
+import { OutputBuffer, type OutputOptions } from './output.ts';
+import type { LoadedTask } from './schedule.ts';
+import type { TaskRunPayload } from './scheduler.ts';
+import type { TaskAction, TaskHook, TaskRunInfo } from './task.ts';
+
+export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
+  /** How long a `ping` waits for an answer, unless the task's own timeout is shorter. Default 30 s. */
+  pingTimeoutMs?: number;
+}
+
+/** What a successful run stores as its job's result. */
+export interface TaskRunResult {
+  output: string;
+  exitCode?: number;
+  status?: number;
+}
+
+/**
+ * The handler that runs `call`, `command` and `ping` tasks fired onto the task queue. Each run's
+ * output (command stdout and stderr, `log()` of a function, a ping's answer) is captured, masked
+ * and truncated into the job's result, or into its error when it fails.
+ */
+/**
+ * What a worker hands a handler, as far as the runner needs it. (Declared here rather than imported:
+ * the worker layer sits beside this one, and the shapes match.)
+ */
+export interface TaskRunContext {
+  job: Job;
+  signal: AbortSignal;
+}
+
+export function taskHandlers(
+  tasks: readonly LoadedTask[],
+  options: TaskRunnerOptions = {},
+): { task: { handle: (payload: TaskRunPayload, context: TaskRunContext) => Promise<TaskRunResult> } } {
+  const byId = new Map(tasks.map((task) => [task.definition.id, task]));
+  return {
+    task: {
+      handle: async (payload: TaskRunPayload, context: TaskRunContext) => {
+        const task = byId.get(payload?.taskId);
+        if (!task) {
+          throw new UnrecoverableError(
+            `No task ${JSON.stringify(payload?.taskId)} is defined in this worker's schedule`,
+          );
+        }
+        return runTask(task, context, options);
+      },
+    },
+  };
+}
+
+async function runTask(
+  task: LoadedTask,
+  context: TaskRunContext,
+  options: TaskRunnerOptions,
+): Promise<TaskRunResult> {
+  const { definition } = task;
+  const output = new OutputBuffer(options);
+  const startedAt = Date.now();
+  const info = (ok: boolean | null, error: unknown): TaskRunInfo => ({
+    taskId: definition.id,
+    scheduledFor: context.job.origin?.scheduledFor ?? context.job.createdAt,
+    startedAt,
+    finishedAt: ok === null ? null : Date.now(),
+    ok,
+    output: output.text(),
+    error: error === null ? null : { name: 'Error', message: errorMessage(error), category: 'error' },
+  });
+  await runHooks(definition.hooks.before, info(null, null), output);
+  try {
+    const result = await perform(definition.action, definition.id, context, output, options);
+    await runHooks(definition.hooks.onSuccess, info(true, null), output);
+    await runHooks(definition.hooks.after, info(true, null), output);
+    return { ...result, output: output.text() };
+  } catch (error) {
+    const failed = info(false, error);
+    await runHooks(definition.hooks.onFailure, failed, output);
+    await runHooks(definition.hooks.after, failed, output);
+    // Retrying cannot help a refused command: it stays unrecoverable, straight to dead.
+    if (error instanceof UnrecoverableError) throw error;
+    throw new TaskFailedError(errorMessage(error), output.text(), error);
+  }
+}
+
+/** A failed run: the message says why, and carries the captured output (masked) after it. */
+export class TaskFailedError extends SundialError {
+  readonly output: string;
+
+  constructor(reason: string, output: string, cause: unknown) {
+    super('SUNDIAL_TASK_FAILED', output ? `${reason}\n--- output ---\n${output}` : reason, { cause });
+    this.output = output;
+  }
+}
+
+function perform(
+  action: TaskAction,
+  taskId: string,
+  context: TaskRunContext,
+  output: OutputBuffer,
+  options: TaskRunnerOptions,
+): Promise<Omit<TaskRunResult, 'output'>> {
+  switch (action.kind) {
+    case 'call':
+      return runFunction(action.fn, taskId, context, output);
+    case 'command':
+      return runCommand(action, context.signal, output, options);
+    case 'ping':
+      return runPing(action, context.signal, output, options.pingTimeoutMs ?? 30_000);
+    case 'job':
+      // Job tasks are added straight to their own queue and never reach the task runner.
+      throw new UnrecoverableError(
+        `Task ${taskId} adds jobs to queue ${action.queue}; it has nothing to run here`,
+      );
+  }
+}
+
+async function runFunction(
+  fn: Extract<TaskAction, { kind: 'call' }>['fn'],
+  taskId: string,
+  context: TaskRunContext,
+  output: OutputBuffer,
+): Promise<Omit<TaskRunResult, 'output'>> {
+  await fn({
+    taskId,
+    scheduledFor: context.job.origin?.scheduledFor ?? context.job.createdAt,
+    signal: context.signal,
+    log: (...parts: unknown[]) => output.write(`${formatWithOptions({ colors: false }, ...parts)}\n`),
+  });
+  return {};
+}
+
+async function runPing(
+  action: Extract<TaskAction, { kind: 'ping' }>,
+  signal: AbortSignal,
+  output: OutputBuffer,
+  timeoutMs: number,
+): Promise<Omit<TaskRunResult, 'output'>> {
+  const response = await fetch(action.url, {
+    method: action.method,
+    signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+  });
+  output.write(`${action.method} ${action.url} -> ${response.status} ${response.statusText}\n`);
+  if (action.method !== 'HEAD') output.write(await response.text());
+  if (!response.ok) throw new Error(`${action.url} answered ${response.status} ${response.statusText}`);
+  return { status: response.status };
+}
+
+async function runHooks(hooks: readonly TaskHook[], info: TaskRunInfo, output: OutputBuffer): Promise<void> {
+  for (const hook of hooks) {
+    try {
+      await hook(info);
+    } catch (error) {
+      // A broken hook is reported in the run's output; it does not change how the run ended.
+      output.write(`[hook failed: ${errorMessage(error)}]\n`);
+    }
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

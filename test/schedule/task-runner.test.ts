@@ -1,0 +1,198 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSundial, type Job, Schedule, type Sundial, type TaskRunInfo } from '../../src/index.ts';
+import { sleep, tempDir, waitFor } from '../helpers.ts';
+
+describe('task runner', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let sundial: Sundial;
+
+  beforeEach(() => {
+    dir = tempDir();
+    sundial = createSundial({ store: { path: join(dir.path, 'tasks.db') } });
+  });
+  afterEach(async () => {
+    await sundial.close({ graceMs: 0 });
+    dir.cleanup();
+  });
+
+  /** Runs one fire of task `id` through a task worker, as the scheduler would queue it. */
+  async function runOnce(schedule: Schedule, id: string, options = {}): Promise<Job> {
+    const tasks = schedule.load();
+    const task = tasks.find((t) => t.definition.id === id)!;
+    sundial.taskWorker(tasks, options);
+    const added = await sundial
+      .queue('sundial.tasks')
+      .add('task', { taskId: id }, { attempts: 1, timeout: task.definition.timeoutMs ?? undefined });
+    return waitFor(
+      async () => {
+        const job = await sundial.queue('sundial.tasks').getJob(added.id);
+        return job && ['completed', 'dead'].includes(job.state) ? job : null;
+      },
+      { timeoutMs: 20_000, message: `task ${id} to finish` },
+    );
+  }
+
+  it('runs a function, capturing what it logs with secrets masked', async () => {
+    const schedule = new Schedule();
+    const jwt =
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+    schedule
+      .call(async ({ log, taskId }) => {
+        log('cleaning up for', taskId);
+        log(`password=hunter2 and ${jwt} and Authorization: Bearer abcdefghijklmnop`);
+      })
+      .name('cleanup');
+    const job = await runOnce(schedule, 'cleanup');
+    expect(job.state).toBe('completed');
+    const output = (job.result as { output: string }).output;
+    expect(output).toContain('cleaning up for cleanup');
+    expect(output).toContain('password=[masked]');
+    expect(output).toContain('Bearer [masked]');
+    expect(output).not.toContain('hunter2');
+    expect(output).not.toContain(jwt);
+  });
+
+  it('runs a command from an argv array, capturing stdout and stderr', async () => {
+    const schedule = new Schedule();
+    schedule
+      .command(process.execPath, ['-e', "console.log('to stdout'); console.error('to stderr')"])
+      .name('node');
+    const job = await runOnce(schedule, 'node');
+    expect(job.state).toBe('completed');
+    expect(job.result).toMatchObject({ exitCode: 0 });
+    expect((job.result as { output: string }).output).toMatch(
+      /to stdout[\s\S]*to stderr|to stderr[\s\S]*to stdout/,
+    );
+  });
+
+  it('does not interpolate arguments unless the task asks for a shell', async () => {
+    const schedule = new Schedule();
+    schedule.command('echo', ['$HOME', '`id`']).name('literal');
+    schedule.command('echo "home is $HOME"').name('shelled').shell();
+    const literal = await runOnce(schedule, 'literal');
+    expect((literal.result as { output: string }).output.trim()).toBe('$HOME `id`');
+    const shelled = await sundial.queue('sundial.tasks').add('task', { taskId: 'shelled' }, { attempts: 1 });
+    await waitFor(
+      async () => (await sundial.queue('sundial.tasks').getJob(shelled.id))?.state === 'completed',
+    );
+    const job = (await sundial.queue('sundial.tasks').getJob(shelled.id))!;
+    expect((job.result as { output: string }).output.trim()).toBe(`home is ${process.env.HOME}`);
+  });
+
+  it('fails a command that exits non-zero, with its output in the error', async () => {
+    const schedule = new Schedule();
+    schedule.command(process.execPath, ['-e', "console.error('disk full'); process.exit(3)"]).name('failing');
+    const job = await runOnce(schedule, 'failing');
+    expect(job.state).toBe('dead');
+    expect(job.error!.message).toContain('Command exited with code 3');
+    expect(job.error!.message).toContain('disk full');
+  });
+
+  it('refuses a command outside the allowlist before spawning it', async () => {
+    const marker = join(dir.path, 'should-not-exist');
+    const schedule = new Schedule();
+    schedule.command('touch', [marker]).name('touch');
+    const job = await runOnce(schedule, 'touch', { allowedCommands: ['echo', 'pg_dump'] });
+    expect(job).toMatchObject({ state: 'dead', deadLetter: { reason: 'unrecoverable' } });
+    expect(job.error!.message).toContain('Command "touch" is not allowed (allowedCommands: echo, pg_dump)');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('kills the whole process group at the timeout', async () => {
+    const pidFile = join(dir.path, 'grandchild.pid');
+    const schedule = new Schedule();
+    // The shell starts a grandchild and waits on it: killing only the shell would orphan the sleep.
+    schedule
+      .command('/bin/sh', ['-c', `sleep 60 & echo $! > ${pidFile}; wait`])
+      .name('stuck')
+      .timeoutAfter(500);
+    const job = await runOnce(schedule, 'stuck', { killGraceMs: 200 });
+    expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor(() => !isAlive(grandchild), {
+      timeoutMs: 5000,
+      message: 'the grandchild sleep to be killed',
+    });
+  });
+
+  it('keeps the end of long output, up to maxOutputBytes, saying how much was cut', async () => {
+    const schedule = new Schedule();
+    schedule
+      .command(process.execPath, ['-e', "for (let i = 0; i < 5000; i++) console.log('line ' + i)"])
+      .name('chatty');
+    const job = await runOnce(schedule, 'chatty', { maxOutputBytes: 1000 });
+    const output = (job.result as { output: string }).output;
+    expect(output).toMatch(/^\[\d+ bytes of earlier output cut\]\n/);
+    expect(Buffer.byteLength(output.split('\n').slice(1).join('\n'))).toBeLessThanOrEqual(1000);
+    expect(output).toContain('line 4999');
+    expect(output).not.toContain('line 10\n');
+  });
+
+  it('pings a URL: a 2xx answer succeeds, anything else fails', async () => {
+    const server: Server = createServer((request, response) => {
+      response.writeHead(request.url === '/ok' ? 200 : 503, { 'content-type': 'text/plain' });
+      response.end(request.url === '/ok' ? 'fine' : 'down for maintenance');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const schedule = new Schedule();
+      schedule.ping(`http://127.0.0.1:${port}/ok`).name('ok');
+      schedule.ping(`http://127.0.0.1:${port}/down`).name('down');
+      const ok = await runOnce(schedule, 'ok');
+      expect(ok).toMatchObject({ state: 'completed', result: { status: 200 } });
+      expect((ok.result as { output: string }).output).toContain('fine');
+      const down = await sundial.queue('sundial.tasks').add('task', { taskId: 'down' }, { attempts: 1 });
+      const failed = await waitFor(async () => {
+        const job = await sundial.queue('sundial.tasks').getJob(down.id);
+        return job?.state === 'dead' ? job : null;
+      });
+      expect(failed.error!.message).toContain('answered 503');
+      expect(failed.error!.message).toContain('down for maintenance');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('calls before, onSuccess, onFailure and after hooks with the run and its output', async () => {
+    const seen: [string, TaskRunInfo][] = [];
+    const schedule = new Schedule();
+    schedule
+      .call(({ log }) => log('working'))
+      .name('hooked')
+      .before((run) => void seen.push(['before', run]))
+      .onSuccess((run) => void seen.push(['success', run]))
+      .onFailure((run) => void seen.push(['failure', run]))
+      .after((run) => void seen.push(['after', run]));
+    await runOnce(schedule, 'hooked');
+    expect(seen.map(([name]) => name)).toEqual(['before', 'success', 'after']);
+    expect(seen[1]![1]).toMatchObject({ taskId: 'hooked', ok: true, output: 'working\n' });
+  });
+
+  it('runs a scheduled function every second, end to end', async () => {
+    const runs: number[] = [];
+    const schedule = new Schedule();
+    schedule
+      .call(({ scheduledFor }) => void runs.push(scheduledFor))
+      .name('every-second')
+      .everySecond();
+    sundial.taskWorker(schedule);
+    await sundial.scheduler(schedule).start();
+    await waitFor(() => runs.length >= 2, { timeoutMs: 10_000, message: 'two runs' });
+    expect(runs[1]! - runs[0]!).toBe(1000);
+    await sleep(10);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

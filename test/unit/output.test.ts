@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { maskSecrets, OutputBuffer } from '../../src/schedule/index.ts';
+
+describe('masking secrets in task output', () => {
+  it.each([
+    ['a JWT', 'token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXBhcnQ', 'token: [masked]'],
+    ['a Bearer header', 'Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [masked]'],
+    ['password=', 'connecting with password=hunter2 now', 'connecting with password=[masked] now'],
+    ['a longer key name', 'DB_PASSWORD=s3cr3t psql', 'DB_PASSWORD=[masked] psql'],
+    ['JSON', '{"api_key": "k-123", "user": "ada"}', '{"api_key": "[masked]", "user": "ada"}'],
+    ['a long key-like string', 'key AKIAIOSFODNN7EXAMPLE0123456789abcdef used', 'key [masked] used'],
+  ])('masks %s', (_kind, text, masked) => {
+    expect(maskSecrets(text)).toBe(masked);
+  });
+
+  it('masks values of configured key names too', () => {
+    expect(maskSecrets('stripe_sk=live_abc', ['stripe_sk'])).toBe('stripe_sk=[masked]');
+  });
+
+  it('leaves ordinary output alone', () => {
+    const text = 'Backed up 1234 rows to /var/backups/app-2026-11-23.dump in 3.2 s';
+    expect(maskSecrets(text)).toBe(text);
+  });
+
+  it('masks a secret split across writes before cutting output to size', () => {
+    const buffer = new OutputBuffer({ maxOutputBytes: 64 });
+    buffer.write('x'.repeat(100));
+    buffer.write('pass');
+    buffer.write('word=hunter2\n');
+    const text = buffer.text();
+    expect(text).toContain('password=[masked]');
+    expect(text).not.toContain('hunter2');
+    expect(text.startsWith('[')).toBe(true);
+  });
+});
