@@ -67,6 +67,8 @@ export function formatValue(value: number, unit: Workload['unit']): string {
       return value.toFixed(2);
     case 'MB':
       return value.toFixed(1);
+    case 'ratio':
+      return `${value.toFixed(2)}×`;
   }
 }
 

@@ -10,7 +10,7 @@ export interface Workload {
   title: string;
   /** The headline figure, e.g. `throughput` or `p99 latency`. */
   metric: string;
-  unit: 'jobs/s' | 'ms' | 'MB';
+  unit: 'jobs/s' | 'ms' | 'MB' | 'ratio';
   /** Whether a bigger headline figure is better (throughput) or worse (latency, memory). */
   better: 'higher' | 'lower';
   /** The figure to reach on this machine (2 cores). */

@@ -88,6 +88,7 @@ export class Schedule {
   load(): LoadedTask[] {
     const tasks: LoadedTask[] = [];
     const seen = new Set<string>();
+    const compiledBySpec = new Map<string, { cron: CronSchedule; frequency: string }>();
     for (const builder of this.builders) {
       const { definition, problems, label } = builder.build();
       if (problems.length > 0) throw problemError(label, problems[0]!);
@@ -99,8 +100,16 @@ export class Schedule {
         );
       }
       seen.add(task.id);
-      const cron = new CronSchedule(task.schedule, `tasks[${JSON.stringify(task.id)}].cron`);
-      tasks.push({ definition: task, cron, frequency: cron.describe() });
+      // Tasks with the same timing share one compiled schedule: compiling is the costly part of a
+      // load (croner builds ~80 KB of tables per expression), and a schedule holds no task's state.
+      const key = JSON.stringify(task.schedule);
+      let compiled = compiledBySpec.get(key);
+      if (!compiled) {
+        const cron = new CronSchedule(task.schedule, `tasks[${JSON.stringify(task.id)}].cron`);
+        compiled = { cron, frequency: cron.describe() };
+        compiledBySpec.set(key, compiled);
+      }
+      tasks.push({ definition: task, cron: compiled.cron, frequency: compiled.frequency });
     }
     return tasks;
   }

@@ -22,6 +22,12 @@ export interface SchedulerOptions {
 }
 
 export const DEFAULT_TASK_QUEUE = 'sundial.tasks';
+/**
+ * Timers fire at millisecond granularity and may wake just before the due millisecond, which would
+ * cost a second timer. The scheduler sleeps until this close to the due time and then yields turn by
+ * turn (a millisecond or two of spinning) so a fire lands within a fraction of a millisecond.
+ */
+const SPIN_MS = 2;
 /** Most occurrences of one task fired in one tick (a catch-up over a long window comes in parts). */
 const MAX_FIRES_PER_TICK = 1000;
 
@@ -180,7 +186,8 @@ export class Scheduler {
       if (this.state !== 'running') break;
       const next = this.due.peekTime();
       const sleep = next === null ? this.options.maxSleepMs : next - this.context.clock.now();
-      await this.sleep(Math.max(0, Math.min(this.options.maxSleepMs, sleep)));
+      if (sleep > SPIN_MS) await this.sleep(Math.min(this.options.maxSleepMs, sleep - SPIN_MS));
+      else if (sleep > 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
