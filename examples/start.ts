@@ -1,12 +1,11 @@
 /**
- * The example app behind `npm start`: a long-running worker on the embedded SQLite store
- * (`.sundial/sundial.db`) plus a producer that keeps adding example jobs, printing line by line
- * what runs and how each job ends. Ctrl-C stops it gracefully (a second Ctrl-C exits at once).
+ * The example app behind `npm start`: a scheduler and workers on the embedded SQLite store
+ * (`.sundial/sundial.db`) with an example task set, printing line by line what fires, what runs and
+ * how each run ends. Ctrl-C stops it gracefully (a second Ctrl-C exits at once).
  */
-import { createSundial, type Job, UnrecoverableError } from '../src/index.ts';
+import { createSundial, type Job, Schedule, UnrecoverableError } from '../src/index.ts';
 
 const sundial = createSundial();
-const jobs = sundial.queue('examples');
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -17,6 +16,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
+// The work: handlers for the jobs of queue "examples".
 sundial.worker(
   'examples',
   {
@@ -44,47 +44,68 @@ sundial.worker(
   { concurrency: 4 },
 );
 
+// When it runs: the scheduler fires these into the store (each occurrence once, however many
+// schedulers share the store); the workers run them.
+const schedule = new Schedule();
+schedule
+  .job('examples', 'send-email', { to: 'ada@example.com' })
+  .name('welcome-emails')
+  .everyTwoSeconds()
+  .allowOverlapping();
+schedule
+  .job('examples', 'resize-image', { file: 'photo.jpg' }, { attempts: 4, backoff: 'exponential' })
+  .name('thumbnails')
+  .everyFiveSeconds();
+schedule
+  .job('examples', 'build-report', { month: '2026-11' }, { timeout: 1000, attempts: 2, backoff: 500 })
+  .name('monthly-report')
+  .everyTenSeconds();
+schedule.job('examples', 'import-csv', { rows: -1 }).name('broken-import').everyThirtySeconds();
+schedule
+  .call(({ log }) => log(`heap in use: ${Math.round(process.memoryUsage().heapUsed / 1e6)} MB`))
+  .name('memory-check')
+  .everyFifteenSeconds();
+schedule
+  .command('echo', ['backup finished, password=hunter2 (masked before it is stored)'])
+  .name('backup')
+  .everyTwentySeconds();
+sundial.scheduler(schedule);
+sundial.taskWorker(schedule);
+
 const time = () => new Date().toISOString().slice(11, 23);
-const label = (job: Job) => `#${job.id} ${job.name}`.padEnd(22);
+const label = (job: Job) =>
+  `#${job.id} ${job.queue === 'sundial.tasks' ? (job.origin?.schedule ?? job.name) : job.name}`.padEnd(22);
 const say = (what: string, job: Job, detail: string) =>
   console.log(`${time()}  ${what.padEnd(9)} ${label(job)} ${detail}`);
+const shown = (result: unknown) =>
+  typeof (result as { output?: unknown })?.output === 'string'
+    ? JSON.stringify((result as { output: string }).output.trim())
+    : JSON.stringify(result);
 
-sundial.on('job.started', ({ job }) =>
-  say('started', job, `attempt ${job.attempt} ${JSON.stringify(job.payload)}`),
+sundial.on('task.fired', ({ taskId, catchUp }) =>
+  console.log(`${time()}  fired     ${taskId}${catchUp ? ' (catch-up)' : ''}`),
 );
+sundial.on('task.skipped', ({ taskId, reason }) => console.log(`${time()}  skipped   ${taskId}: ${reason}`));
+sundial.on('job.started', ({ job }) => say('started', job, `attempt ${job.attempt}`));
 sundial.on('job.completed', ({ job, result, durationMs }) =>
-  say('completed', job, `in ${durationMs} ms -> ${JSON.stringify(result)}`),
+  say('completed', job, `in ${durationMs} ms -> ${shown(result)}`),
 );
 sundial.on('job.retrying', ({ job, error, delayMs }) =>
   say('retrying', job, `in ${delayMs} ms after: ${error.message}`),
 );
-sundial.on('job.dead', ({ job, error }) => say('dead', job, `${error.message}`));
+sundial.on('job.dead', ({ job, error }) => say('dead', job, error.message.split('\n')[0]!));
 sundial.on('job.stalled', ({ jobId, name, recovered }) =>
   console.log(`${time()}  stalled   #${jobId} ${name} ${recovered ? 'recovered' : 'given up'}`),
 );
 sundial.on('error', ({ error, context }) => console.error(`${time()}  error     ${context}:`, error));
 
-let n = 0;
-const producer = setInterval(() => {
-  n++;
-  const adds: Promise<unknown>[] = [jobs.add('send-email', { to: `user${n}@example.com` })];
-  if (n % 2 === 0)
-    adds.push(jobs.add('resize-image', { file: `photo-${n}.jpg` }, { attempts: 4, backoff: 'exponential' }));
-  if (n % 5 === 0)
-    adds.push(jobs.add('build-report', { month: '2026-11' }, { timeout: 1000, attempts: 2, backoff: 500 }));
-  if (n % 7 === 0) adds.push(jobs.add('import-csv', { rows: n % 14 === 0 ? -1 : n * 10 }));
-  Promise.all(adds).catch((error) => console.error('could not add example jobs:', error));
-}, 1000);
-
-console.log(
-  `Sundial example: worker on queue "examples", store ${(sundial.store as { path?: string }).path ?? ''}`,
-);
-console.log('Adding example jobs every second. Press Ctrl-C to stop gracefully.\n');
+console.log(`Sundial example: a scheduler and workers on ${(sundial.store as { path?: string }).path ?? ''}`);
+for (const task of schedule.load()) console.log(`  ${task.definition.id.padEnd(16)} ${task.frequency}`);
+console.log('Press Ctrl-C to stop gracefully.\n');
 
 sundial.closeOnSignals({
   graceMs: 10_000,
   onSignal: (signal) => {
-    clearInterval(producer);
     console.log(
       `\n${time()}  ${signal}: no new jobs; waiting for running ones (Ctrl-C again to exit at once)`,
     );

@@ -1,5 +1,5 @@
 import { InvalidCronError, InvalidOptionError, SundialError } from '../core/index.ts';
-import { checkName } from '../queue/index.ts';
+import { checkName, type JobOptions, parseJobOptions } from '../queue/index.ts';
 import { CronSchedule } from './cron-schedule.ts';
 import type { DefinitionProblem } from './frequency.ts';
 import { type TaskAction, TaskBuilder, type TaskContext, type TaskDefinition } from './task.ts';
@@ -56,9 +56,22 @@ export class Schedule {
     return builder;
   }
 
-  /** Adds a job to a queue, to be run by that queue's workers. */
-  job(queue: string, name: string, payload: unknown = null): TaskBuilder {
-    const builder = this.add({ kind: 'job', queue, name, payload }, `job:${queue}:${name}`);
+  /**
+   * Adds a job to a queue, to be run by that queue's workers, with the job `options` of
+   * `queue.add` (attempts, backoff, timeout, priority); the scheduler sets its dedupe key and run time.
+   */
+  job(queue: string, name: string, payload: unknown = null, options: JobOptions = {}): TaskBuilder {
+    const builder = this.add({ kind: 'job', queue, name, payload, options }, `job:${queue}:${name}`);
+    try {
+      parseJobOptions(options, 'job.options');
+      for (const key of ['dedupeKey', 'runAt', 'delay'] as const) {
+        if (options[key] !== undefined)
+          builder.problemFrom(`job.options.${key}`, options[key], 'set by the scheduler for each fire');
+      }
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      builder.problemFrom(error.field, error.value, error.message.replace(/^Invalid [^:]+: /, ''));
+    }
     for (const [field, value] of [
       ['job.queue', queue],
       ['job.name', name],

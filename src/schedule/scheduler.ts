@@ -269,7 +269,7 @@ export class Scheduler {
     const action = definition.action;
     const job =
       action.kind === 'job'
-        ? this.queueOf(action.queue).build(action.name, action.payload, options)
+        ? this.queueOf(action.queue).build(action.name, action.payload, { ...action.options, ...options })
         : this.queueOf(this.options.taskQueue).build(
             'task',
             { taskId: definition.id } satisfies TaskRunPayload,

@@ -1,4 +1,5 @@
 import type { JobError } from '../core/index.ts';
+import type { JobOptions } from '../queue/index.ts';
 import type { ScheduleSpec } from './cron-schedule.ts';
 import { FrequencyBuilder } from './frequency.ts';
 
@@ -14,7 +15,7 @@ export type TaskAction =
       cwd: string | null;
       env: Record<string, string>;
     }
-  | { kind: 'job'; queue: string; name: string; payload: unknown }
+  | { kind: 'job'; queue: string; name: string; payload: unknown; options: JobOptions }
   | { kind: 'ping'; url: string; method: 'GET' | 'POST' | 'HEAD' };
 
 /** What a `call` task's function receives. */

@@ -434,6 +434,20 @@ describe('refusing bad definitions at load time, naming the task, the field and 
       InvalidOptionError,
     ],
     [
+      'a job task option the scheduler owns',
+      (s: Schedule) => s.job('mail', 'digest', null, { dedupeKey: 'x' }).daily(),
+      'tasks["job:mail:digest"].job.options.dedupeKey',
+      'x',
+      InvalidOptionError,
+    ],
+    [
+      'a bad job task option',
+      (s: Schedule) => s.job('mail', 'digest', null, { attempts: 0 }).daily(),
+      'tasks["job:mail:digest"].job.options.attempts',
+      0,
+      InvalidOptionError,
+    ],
+    [
       'a negative jitter',
       (s: Schedule) =>
         s

@@ -76,6 +76,15 @@ describe('scheduler', () => {
     expect(s.nextDueAt()).toBe(T0 + 120_000);
   });
 
+  it('gives a job task’s jobs its options', async () => {
+    const s = await scheduler((schedule) =>
+      schedule.job('reports', 'build', null, { attempts: 7, timeout: 900, priority: 3 }).everyMinute(),
+    );
+    clock.set(T0);
+    await s.tick();
+    expect((await jobsOf('reports'))[0]).toMatchObject({ maxAttempts: 7, timeout: 900, priority: 3 });
+  });
+
   it('queues call, command and ping tasks for the task runner, with their timeout', async () => {
     const s = await scheduler((schedule) => {
       schedule
