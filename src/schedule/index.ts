@@ -1,6 +1,7 @@
 export * from './command.ts';
 export * from './cron-schedule.ts';
 export * from './frequency.ts';
+export * from './locks/index.ts';
 export * from './output.ts';
 export * from './schedule.ts';
 export * from './scheduler.ts';

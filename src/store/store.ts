@@ -113,6 +113,24 @@ export interface Store {
   setSchedulePaused(id: string, paused: boolean, note: string | null, now: number): Promise<boolean>;
 
   /**
+   * Takes lock `name` for `owner` if it is free or its holder's heartbeat is older than the
+   * holder's TTL; returns the lock with a fencing token greater than any before it for that name,
+   * or null with the current holder left alone.
+   */
+  acquireLock(request: {
+    name: string;
+    owner: LockOwner;
+    ttlMs: number;
+    now: number;
+  }): Promise<LockRecord | null>;
+  /** Extends a held lock's heartbeat; false when `token` no longer holds it. */
+  renewLock(name: string, token: number, now: number): Promise<boolean>;
+  /** Lets go of a lock; false when `token` no longer holds it. With no token, whoever holds it. */
+  releaseLock(name: string, token?: number): Promise<boolean>;
+  /** Every held lock. */
+  listLocks(): Promise<LockRecord[]>;
+
+  /**
    * Calls `listener` soon after jobs may have become claimable in `queue` — added by this process
    * or another one sharing the store. False alarms are allowed; missed ones are not meant to
    * happen, but workers also poll slowly as a backstop. Returns an unsubscribe function.
@@ -136,6 +154,24 @@ export interface NewJob {
   /** JSON of a `JobOrigin`, or null. */
   origin: string | null;
   createdAt: number;
+}
+
+/** Who holds a lock: enough to tell a live holder from a dead one on the same host. */
+export interface LockOwner {
+  host: string;
+  pid: number;
+  /** What it runs under the lock (a task run, a job id), for people reading `sundial locks`. */
+  runId: string;
+}
+
+export interface LockRecord {
+  name: string;
+  owner: LockOwner;
+  /** Grows with every acquisition of this name: a holder can tell it was superseded. */
+  token: number;
+  acquiredAt: number;
+  heartbeatAt: number;
+  ttlMs: number;
 }
 
 /** The channel `subscribe` uses for changes to schedules (not a valid queue name). */

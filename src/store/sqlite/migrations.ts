@@ -85,6 +85,21 @@ CREATE INDEX sundial_schedules_due ON sundial_schedules (next_run_at) WHERE paus
 ALTER TABLE sundial_jobs ADD COLUMN origin TEXT;
 `,
   },
+  {
+    version: 4,
+    name: 'locks',
+    sql: `
+-- A row stays after release (owner NULL) so the fencing token keeps growing for that name.
+CREATE TABLE sundial_locks (
+  name TEXT PRIMARY KEY,
+  owner TEXT,
+  token INTEGER NOT NULL,
+  acquired_at INTEGER,
+  heartbeat_at INTEGER,
+  ttl_ms INTEGER
+) STRICT;
+`,
+  },
 ];
 
 /** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */

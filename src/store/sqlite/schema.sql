@@ -27,6 +27,15 @@ CREATE TABLE sundial_jobs (
   finished_at INTEGER
 , origin TEXT) STRICT;
 
+CREATE TABLE sundial_locks (
+  name TEXT PRIMARY KEY,
+  owner TEXT,
+  token INTEGER NOT NULL,
+  acquired_at INTEGER,
+  heartbeat_at INTEGER,
+  ttl_ms INTEGER
+) STRICT;
+
 CREATE TABLE sundial_migrations (
       version INTEGER PRIMARY KEY,
       name TEXT NOT NULL,

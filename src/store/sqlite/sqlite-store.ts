@@ -19,6 +19,8 @@ import {
   type HeldLease,
   type JobOutcome,
   type ListJobsRequest,
+  type LockOwner,
+  type LockRecord,
   type NewJob,
   SCHEDULES_CHANNEL,
   type ScheduleRecord,
@@ -403,6 +405,40 @@ export class SqliteStore implements Store {
     return changes === 1;
   }
 
+  async acquireLock(request: {
+    name: string;
+    owner: LockOwner;
+    ttlMs: number;
+    now: number;
+  }): Promise<LockRecord | null> {
+    const s = this.prepared();
+    const row = await this.transaction(
+      () =>
+        s.acquireLock.get(
+          request.name,
+          JSON.stringify(request.owner),
+          request.now,
+          request.ttlMs,
+        ) as unknown as LockRow | undefined,
+    );
+    return row ? lockFromRow(row) : null;
+  }
+
+  async renewLock(name: string, token: number, now: number): Promise<boolean> {
+    const s = this.prepared();
+    return (await this.transaction(() => s.renewLock.run(now, name, token))).changes === 1;
+  }
+
+  async releaseLock(name: string, token?: number): Promise<boolean> {
+    const s = this.prepared();
+    return (await this.transaction(() => s.releaseLock.run(name, token ?? null))).changes === 1;
+  }
+
+  async listLocks(): Promise<LockRecord[]> {
+    const rows = await this.read(() => this.prepared().listLocks.all() as unknown as LockRow[]);
+    return rows.map(lockFromRow);
+  }
+
   subscribe(queue: string, listener: () => void): () => void {
     let set = this.listeners.get(queue);
     if (!set) {
@@ -671,6 +707,26 @@ const HELD_BY = `id = ? AND state = 'active' AND lease_owner = ? AND attempt = ?
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+interface LockRow {
+  name: string;
+  owner: string;
+  token: number;
+  acquired_at: number;
+  heartbeat_at: number;
+  ttl_ms: number;
+}
+
+function lockFromRow(row: LockRow): LockRecord {
+  return {
+    name: row.name,
+    owner: JSON.parse(row.owner) as LockOwner,
+    token: row.token,
+    acquiredAt: row.acquired_at,
+    heartbeatAt: row.heartbeat_at,
+    ttlMs: row.ttl_ms,
+  };
+}
+
 interface ScheduleRow {
   id: string;
   spec_hash: string;
@@ -803,6 +859,20 @@ function prepareStatements(db: DatabaseSync) {
     pauseSchedule: db.prepare(
       'UPDATE sundial_schedules SET paused = ?, note = ?, updated_at = ? WHERE id = ?',
     ),
+    // Free, or held past its TTL without a heartbeat: take it with the next fencing token.
+    acquireLock: db.prepare(`
+      INSERT INTO sundial_locks (name, owner, token, acquired_at, heartbeat_at, ttl_ms) VALUES (?1, ?2, 1, ?3, ?3, ?4)
+      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = sundial_locks.token + 1,
+        acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at, ttl_ms = excluded.ttl_ms
+      WHERE sundial_locks.owner IS NULL OR sundial_locks.heartbeat_at + sundial_locks.ttl_ms < excluded.acquired_at
+      RETURNING *`),
+    renewLock: db.prepare(
+      'UPDATE sundial_locks SET heartbeat_at = ? WHERE name = ? AND token = ? AND owner IS NOT NULL',
+    ),
+    releaseLock: db.prepare(`
+      UPDATE sundial_locks SET owner = NULL, acquired_at = NULL, heartbeat_at = NULL, ttl_ms = NULL
+      WHERE name = ?1 AND owner IS NOT NULL AND (?2 IS NULL OR token = ?2)`),
+    listLocks: db.prepare('SELECT * FROM sundial_locks WHERE owner IS NOT NULL ORDER BY name'),
     listQueues: db.prepare(
       'SELECT name FROM sundial_queues UNION SELECT DISTINCT queue FROM sundial_jobs ORDER BY 1',
     ),
