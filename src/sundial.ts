@@ -11,6 +11,7 @@ import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts'
 import {
   DEFAULT_TASK_QUEUE,
   type LoadedTask,
+  LockProvider,
   Schedule,
   Scheduler,
   type SchedulerOptions,
@@ -54,6 +55,7 @@ export class Sundial {
   private readonly queueOptions = new Map<string, string>();
   private readonly workers = new Set<Worker>();
   private readonly schedulers = new Set<Scheduler>();
+  private lockProvider: LockProvider | null = null;
   private closing: Promise<void> | null = null;
 
   constructor(options: SundialOptions = {}) {
@@ -136,10 +138,27 @@ export class Sundial {
       pingTimeoutMs,
       maxOutputBytes,
       secretKeys,
-      ...workerOptions
+      locks,
+      lockTtlMs,
+      ...rest
     } = options;
-    const runner = { allowedCommands, killGraceMs, pingTimeoutMs, maxOutputBytes, secretKeys };
+    const runner = {
+      allowedCommands,
+      killGraceMs,
+      pingTimeoutMs,
+      maxOutputBytes,
+      secretKeys,
+      locks: locks ?? this.locks,
+      lockTtlMs,
+    };
+    const workerOptions: WorkerOptions = rest;
     return this.worker(taskQueue ?? DEFAULT_TASK_QUEUE, taskHandlers(tasks, runner), workerOptions);
+  }
+
+  /** Locks kept in this Sundial's store (see `LockProvider`). */
+  get locks(): LockProvider {
+    this.lockProvider ??= new LockProvider(this.store, { clock: this.clock });
+    return this.lockProvider;
   }
 
   /** Listens to an event; returns a function that stops listening. */
@@ -159,6 +178,7 @@ export class Sundial {
     this.closing ??= (async () => {
       await Promise.all([...this.schedulers].map((scheduler) => scheduler.close()));
       await Promise.all([...this.workers].map((worker) => worker.close(options)));
+      this.lockProvider?.close();
       await this.context.addBatcher.drain();
       await this.store.close();
     })();

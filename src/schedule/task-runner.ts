@@ -1,12 +1,20 @@
 import { formatWithOptions } from 'node:util';
 import { type Job, SundialError, UnrecoverableError } from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
+import type { LockProvider } from './locks/index.ts';
 import { OutputBuffer, type OutputOptions } from './output.ts';
 import type { LoadedTask } from './schedule.ts';
 import type { TaskRunPayload } from './scheduler.ts';
 import type { TaskAction, TaskHook, TaskRunInfo } from './task.ts';
 
 export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
+  /**
+   * Where a run takes its task's lock (`task:<id>`), so two runs of one task never overlap, even
+   * one started by hand. Not taken for tasks that allow overlapping. Default: none.
+   */
+  locks?: LockProvider;
+  /** How long a run's lock outlives its last heartbeat. Default 60 s. */
+  lockTtlMs?: number;
   /** How long a `ping` waits for an answer, unless the task's own timeout is shorter. Default 30 s. */
   pingTimeoutMs?: number;
 }
@@ -14,6 +22,8 @@ export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
 /** What a successful run stores as its job's result. */
 export interface TaskRunResult {
   output: string;
+  /** Set when the run did nothing because another run of the task held its lock. */
+  skipped?: string;
   exitCode?: number;
   status?: number;
 }
@@ -53,6 +63,36 @@ export function taskHandlers(
 }
 
 async function runTask(
+  task: LoadedTask,
+  context: TaskRunContext,
+  options: TaskRunnerOptions,
+): Promise<TaskRunResult> {
+  const { definition } = task;
+  if (!options.locks || definition.overlap === 'allow') return runUnlocked(task, context, options);
+  const lock = await options.locks.acquire(`task:${definition.id}`, {
+    ttlMs: options.lockTtlMs ?? 60_000,
+    runId: `job ${context.job.id}`,
+  });
+  if (!lock) {
+    const holder = (await options.locks.list()).find((l) => l.name === `task:${definition.id}`);
+    const who = holder
+      ? `${holder.owner.runId} (pid ${holder.owner.pid} on ${holder.owner.host})`
+      : 'another run';
+    return { output: '', skipped: `the task's lock is held by ${who}` };
+  }
+  try {
+    // Losing the lock (cleared by hand, or taken after a missed heartbeat) stops the run too.
+    return await runUnlocked(
+      task,
+      { ...context, signal: AbortSignal.any([context.signal, lock.signal]) },
+      options,
+    );
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runUnlocked(
   task: LoadedTask,
   context: TaskRunContext,
   options: TaskRunnerOptions,

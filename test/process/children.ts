@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 const WORKER = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
 const SCHEDULER = fileURLToPath(new URL('../fixtures/scheduler-process.ts', import.meta.url));
+const TASK_WORKER = fileURLToPath(new URL('../fixtures/task-worker-process.ts', import.meta.url));
 
 export interface WorkerChild {
   process: ChildProcess;
@@ -24,6 +25,11 @@ export function startScheduler(env: Record<string, string | number>): WorkerChil
   return startChild(SCHEDULER, env);
 }
 
+/** Starts `test/fixtures/task-worker-process.ts` in a real Node process. */
+export function startTaskWorker(env: Record<string, string | number>): WorkerChild {
+  return startChild(TASK_WORKER, env);
+}
+
 function startChild(script: string, env: Record<string, string | number>): WorkerChild {
   const child = spawn(process.execPath, [script], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -34,7 +40,7 @@ function startChild(script: string, env: Record<string, string | number>): Worke
   const ready = new Promise<void>((resolve, reject) => {
     child.on('message', (message: { type: string; jobId?: string }) => {
       if (message.type === 'ready') resolve();
-      if (message.type === 'started') started.push(message.jobId!);
+      if (message.type === 'started') started.push(message.jobId ?? '');
     });
     child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready`)));
   });

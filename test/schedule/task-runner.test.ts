@@ -173,6 +173,18 @@ describe('task runner', () => {
     expect(seen[1]![1]).toMatchObject({ taskId: 'hooked', ok: true, output: 'working\n' });
   });
 
+  it('skips a run while another live run holds the task’s lock', async () => {
+    let ran = false;
+    const schedule = new Schedule();
+    schedule.call(() => void (ran = true)).name('exclusive');
+    const held = await sundial.locks.acquire('task:exclusive', { runId: 'a manual run' });
+    const job = await runOnce(schedule, 'exclusive');
+    expect(job.state).toBe('completed');
+    expect((job.result as { skipped: string }).skipped).toContain('held by a manual run');
+    expect(ran).toBe(false);
+    await held!.release();
+  });
+
   it('runs a scheduled function every second, end to end', async () => {
     const runs: number[] = [];
     const schedule = new Schedule();
