@@ -176,7 +176,11 @@ describe('task runner', () => {
   it('skips a run while another live run holds the task’s lock', async () => {
     let ran = false;
     const schedule = new Schedule();
-    schedule.call(() => void (ran = true)).name('exclusive');
+    schedule
+      .call(() => {
+        ran = true;
+      })
+      .name('exclusive');
     const held = await sundial.locks.acquire('task:exclusive', { runId: 'a manual run' });
     const job = await runOnce(schedule, 'exclusive');
     expect(job.state).toBe('completed');
