@@ -1,3 +1,4 @@
+export * from './config.ts';
 export * from './core/index.ts';
 export * from './queue/index.ts';
 export * from './schedule/index.ts';

@@ -6,50 +6,105 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import {
+  CONFIG_FILES,
   createSundial,
   isJobState,
   JOB_STATES,
   type Job,
   type JobState,
+  loadConfig,
   parseDuration,
+  Schedule,
   type Sundial,
+  type SundialConfig,
   SundialError,
 } from '../index.ts';
 import { formatTime, table } from './format.ts';
 
 interface GlobalOptions {
   db: string;
+  config?: string;
   json?: boolean;
 }
 
 const program = new Command('sundial')
   .description('Schedule, queue, run and watch background work.')
   .option('--db <path>', 'SQLite database file', process.env.SUNDIAL_DB ?? '.sundial/sundial.db')
+  .option('--config <file>', 'config file (default: sundial.config.ts/.mjs/.js here)')
   .option('--json', 'print JSON instead of tables')
   .showHelpAfterError();
 
-/** Runs `work` against a Sundial on the chosen store and always closes it. */
-async function withSundial(
+/**
+ * The Sundial a command works on: the config's store when there is a config (and no --db or
+ * SUNDIAL_DB), else the SQLite file at --db. Commands other than `work` refuse a SQLite path where
+ * there is no database, rather than create one at a mistyped path.
+ */
+async function open(
   command: Command,
-  work: (sundial: Sundial, options: GlobalOptions) => Promise<unknown>,
+  { create = false, check }: { create?: boolean; check?: (config: SundialConfig | null) => void } = {},
 ) {
   const options = command.optsWithGlobals() as GlobalOptions;
-  // Every command reads or changes jobs that exist: a mistyped --db must not create a new database.
-  if (!existsSync(options.db)) {
+  const loaded = await loadConfig(options.config);
+  // A broken config is the first thing to hear about, before anything about the store.
+  check?.(loaded?.config ?? null);
+  const dbChosen = program.getOptionValueSource('db') !== 'default';
+  const store = dbChosen || !loaded?.config.store ? { path: options.db } : loaded.config.store;
+  const path = (store as { path?: unknown }).path;
+  if (!create && typeof path === 'string' && path !== ':memory:' && !existsSync(path)) {
     throw new SundialError(
       'SUNDIAL_NO_DATABASE',
-      `No Sundial database at ${options.db} (set --db or SUNDIAL_DB)`,
+      `No Sundial database at ${path} (set --db, SUNDIAL_DB or a config)`,
     );
   }
-  const sundial = createSundial({ store: { path: options.db } });
+  return { sundial: createSundial({ store }), config: loaded?.config ?? null, options };
+}
+
+/** Runs `work` against a Sundial on the chosen store, prints what it returns, and closes it. */
+async function withSundial(
+  command: Command,
+  work: (sundial: Sundial, options: GlobalOptions, config: SundialConfig | null) => Promise<unknown>,
+  check?: (config: SundialConfig | null) => void,
+) {
+  const { sundial, config, options } = await open(command, { check });
   try {
-    const output = await work(sundial, options);
+    const output = await work(sundial, options, config);
     if (output !== undefined) {
       console.log(options.json && typeof output !== 'string' ? JSON.stringify(output, null, 2) : output);
     }
   } finally {
     await sundial.close();
   }
+}
+
+/** The config's tasks, loaded; refuses a command that needs them when there are none. */
+function scheduleOf(config: SundialConfig | null): Schedule {
+  if (!config) {
+    throw new SundialError(
+      'SUNDIAL_NO_CONFIG',
+      `No config: add ${CONFIG_FILES[0]} here or pass --config <file>`,
+    );
+  }
+  const schedule = new Schedule();
+  config.schedule?.(schedule);
+  return schedule;
+}
+
+/** Validates the config's tasks (throws naming task, field and value). */
+function loadTasks(config: SundialConfig | null): void {
+  scheduleOf(config).load();
+}
+
+function countdown(ms: number): string {
+  if (ms <= 0) return 'due';
+  const seconds = Math.round(ms / 1000);
+  const parts = [
+    [Math.floor(seconds / 86_400), 'd'],
+    [Math.floor((seconds % 86_400) / 3600), 'h'],
+    [Math.floor((seconds % 3600) / 60), 'm'],
+    [seconds % 60, 's'],
+  ] as const;
+  const shown = parts.filter(([value]) => value > 0).slice(0, 2);
+  return `in ${shown.length ? shown.map(([value, unit]) => `${value}${unit}`).join(' ') : '0s'}`;
 }
 
 function wholeNumber(flag: string, text: string): number {
@@ -182,6 +237,124 @@ program
       return json ? { deleted } : `deleted ${deleted} jobs`;
     }),
   );
+
+program
+  .command('work')
+  .description('run the scheduler and workers of the config until stopped (Ctrl-C drains)')
+  .option('--no-scheduler', 'run workers only')
+  .option('--no-worker', 'run the scheduler only')
+  .action(async (options: { scheduler: boolean; worker: boolean }, command: Command) => {
+    const { sundial, config } = await open(command, { create: true, check: loadTasks });
+    const schedule = scheduleOf(config);
+    const tasks = schedule.load();
+    const line = (text: string) => console.log(`${new Date().toISOString()}  ${text}`);
+    sundial.on('task.fired', ({ taskId, scheduledFor, catchUp }) =>
+      line(`fired     ${taskId} for ${new Date(scheduledFor).toISOString()}${catchUp ? ' (catch-up)' : ''}`),
+    );
+    sundial.on('task.skipped', ({ taskId, reason }) => line(`skipped   ${taskId}: ${reason}`));
+    sundial.on('job.completed', ({ job, durationMs }) =>
+      line(`completed ${job.queue}#${job.id} ${job.name} in ${durationMs} ms`),
+    );
+    sundial.on('job.failed', ({ job, error }) =>
+      line(`failed    ${job.queue}#${job.id} ${job.name}: ${error.message.split('\n')[0]}`),
+    );
+    sundial.on('error', ({ error, context }) =>
+      line(`error     ${context}: ${error instanceof Error ? error.message : String(error)}`),
+    );
+    if (options.scheduler) sundial.scheduler(tasks, config?.scheduler);
+    if (options.worker) {
+      sundial.taskWorker(tasks, config?.taskRunner);
+      for (const [queue, { handlers, options: workerOptions }] of Object.entries(config?.workers ?? {})) {
+        sundial.worker(queue, handlers, workerOptions);
+      }
+    }
+    line(
+      `sundial work: ${tasks.length} tasks, ${options.scheduler ? 'scheduler' : 'no scheduler'}, ${
+        options.worker
+          ? `workers for ${['sundial.tasks', ...Object.keys(config?.workers ?? {})].join(', ')}`
+          : 'no workers'
+      }`,
+    );
+    sundial.closeOnSignals({
+      onSignal: (signal) => line(`${signal}: finishing running jobs (again to exit at once)`),
+    });
+  });
+
+program
+  .command('list')
+  .description('list the scheduled tasks: frequency, next run, last run, state')
+  .option('--verbose', 'add the next 5 runs')
+  .action((options: { verbose?: boolean }, command: Command) =>
+    withSundial(
+      command,
+      async (sundial, { json }, config) => {
+        const tasks = scheduleOf(config).load();
+        const records = new Map((await sundial.store.listSchedules()).map((record) => [record.id, record]));
+        const now = Date.now();
+        const rows = tasks.map(({ definition, cron, frequency }) => {
+          const record = records.get(definition.id);
+          const next = record ? record.nextRunAt : cron.next(now);
+          return {
+            id: definition.id,
+            frequency,
+            expression: definition.schedule.expression,
+            timezone: definition.schedule.timezone ?? 'local',
+            nextRunAt: next,
+            lastRunAt: record?.lastRunAt ?? null,
+            paused: record?.paused ?? false,
+            note: record?.note ?? null,
+            tags: definition.tags,
+            ...(options.verbose ? { upcoming: cron.upcoming(5, now) } : {}),
+          };
+        });
+        if (json) return rows;
+        if (rows.length === 0) return 'no tasks';
+        const text = table(
+          ['ID', 'FREQUENCY', 'EXPRESSION', 'TZ', 'NEXT RUN', 'LAST RUN', 'STATE', 'TAGS'],
+          rows.map((row) => [
+            row.id,
+            row.frequency,
+            row.expression,
+            row.timezone,
+            row.nextRunAt === null
+              ? 'never'
+              : `${formatTime(row.nextRunAt)} (${countdown(row.nextRunAt - now)})`,
+            formatTime(row.lastRunAt),
+            row.paused ? `paused${row.note ? `: ${row.note}` : ''}` : 'active',
+            row.tags.join(','),
+          ]),
+        );
+        if (!options.verbose) return text;
+        const upcoming = rows.map(
+          (row) => `${row.id}: ${(row.upcoming ?? []).map((t) => formatTime(t)).join(', ')}`,
+        );
+        return `${text}\n\nnext runs:\n${upcoming.join('\n')}`;
+      },
+      loadTasks,
+    ),
+  );
+
+for (const [name, paused] of [
+  ['pause', true],
+  ['resume', false],
+] as const) {
+  program
+    .command(`${name} <task>`)
+    .description(paused ? 'stop firing a task (until resumed)' : 'fire a paused task again')
+    .option('--note <text>', 'why (shown by list)')
+    .action((task: string, options: { note?: string }, command: Command) =>
+      withSundial(command, async (sundial) => {
+        const changed = await sundial.store.setSchedulePaused(task, paused, options.note ?? null, Date.now());
+        if (!changed) {
+          throw new SundialError(
+            'SUNDIAL_NO_SCHEDULE',
+            `No task ${JSON.stringify(task)} in the store (its scheduler records it when it starts)`,
+          );
+        }
+        return `task ${task} ${paused ? 'paused' : 'resumed'}`;
+      }),
+    );
+}
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`sundial: ${error instanceof Error ? error.message : String(error)}`);
