@@ -85,6 +85,24 @@ export default {
     });
     expect(sundial('list').stdout).toMatch(/paused: quarter end/);
     expect(sundial('resume', 'nightly-report').stdout).toBe('task nightly-report resumed');
+    expect(sundial('down', '--note', 'moving the database').stdout).toBe(
+      'maintenance mode on: tasks skip until `sundial up`',
+    );
+    expect(sundial('up').stdout).toBe('maintenance mode off');
+    expect(sundial('locks').stdout).toBe('no locks held');
+    expect(sundial('locks', '--silent').code).toBe(0);
+    const holder = createSundial({ store: { path: join(dir.path, 'app.db') } });
+    try {
+      await holder.locks.acquire('task:heartbeat', { runId: 'a manual run' });
+      expect(sundial('locks').stdout).toMatch(
+        new RegExp(`task:heartbeat\\s+\\S+\\s+${process.pid}\\s+a manual run\\s+\\d+\\s`),
+      );
+      expect(sundial('locks', '--silent')).toMatchObject({ code: 1, stdout: '' });
+      expect(sundial('clear-locks', 'heartbeat').stdout).toBe('cleared 1 lock');
+      expect(sundial('locks').stdout).toBe('no locks held');
+    } finally {
+      await holder.close();
+    }
     const missing = sundial('pause', 'nope');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('No task "nope" in the store');

@@ -13,6 +13,7 @@ import {
   type Job,
   type JobState,
   loadConfig,
+  MAINTENANCE_FLAG,
   parseDuration,
   Schedule,
   type Sundial,
@@ -355,6 +356,73 @@ for (const [name, paused] of [
       }),
     );
 }
+
+program
+  .command('down')
+  .description('maintenance mode: scheduled tasks skip unless marked evenInMaintenanceMode()')
+  .option('--note <text>', 'why (shown by up and list)')
+  .action((options: { note?: string }, command: Command) =>
+    withSundial(command, async (sundial) => {
+      await sundial.store.setFlag(
+        MAINTENANCE_FLAG,
+        JSON.stringify({ since: Date.now(), note: options.note ?? null }),
+      );
+      return 'maintenance mode on: tasks skip until `sundial up`';
+    }),
+  );
+
+program
+  .command('up')
+  .description('leave maintenance mode')
+  .action((_options, command: Command) =>
+    withSundial(command, async (sundial) => {
+      const was = await sundial.store.getFlag(MAINTENANCE_FLAG);
+      await sundial.store.setFlag(MAINTENANCE_FLAG, null);
+      return was ? 'maintenance mode off' : 'maintenance mode was not on';
+    }),
+  );
+
+program
+  .command('locks')
+  .description('list held locks: name, owner (host, pid, run), token, age of the last heartbeat')
+  .option('--silent', 'print nothing; exit 1 when any lock is held (for scripts)')
+  .action((options: { silent?: boolean }, command: Command) =>
+    withSundial(command, async (sundial, { json }) => {
+      const locks = await sundial.locks.list();
+      if (options.silent) {
+        if (locks.length > 0) process.exitCode = 1;
+        return undefined;
+      }
+      if (json) return locks;
+      if (locks.length === 0) return 'no locks held';
+      const now = Date.now();
+      return table(
+        ['NAME', 'HOST', 'PID', 'RUN', 'TOKEN', 'ACQUIRED', 'HEARTBEAT', 'TTL'],
+        locks.map((lock) => [
+          lock.name,
+          lock.owner.host,
+          lock.owner.pid,
+          lock.owner.runId,
+          lock.token,
+          formatTime(lock.acquiredAt),
+          `${Math.round((now - lock.heartbeatAt) / 1000)}s ago`,
+          `${Math.round(lock.ttlMs / 1000)}s`,
+        ]),
+      );
+    }),
+  );
+
+program
+  .command('clear-locks [task]')
+  .description("release a task's lock (or every lock) whoever holds it")
+  .action((task: string | undefined, _options, command: Command) =>
+    withSundial(command, async (sundial) => {
+      const names = task ? [`task:${task}`] : (await sundial.locks.list()).map((lock) => lock.name);
+      let cleared = 0;
+      for (const name of names) if (await sundial.locks.forceRelease(name)) cleared++;
+      return `cleared ${cleared} lock${cleared === 1 ? '' : 's'}`;
+    }),
+  );
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`sundial: ${error instanceof Error ? error.message : String(error)}`);

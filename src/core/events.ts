@@ -17,7 +17,11 @@ export interface SundialEvents {
   /** A scheduled task's occurrence was fired: its job is in the store. */
   'task.fired': { taskId: string; scheduledFor: number; catchUp: boolean; jobId: string };
   /** An occurrence did not run: missed while no scheduler ran, still running (overlap), or a constraint said no. */
-  'task.skipped': { taskId: string; scheduledFor: number; reason: 'missed' | 'overlap' | 'constraint' };
+  'task.skipped': {
+    taskId: string;
+    scheduledFor: number;
+    reason: 'missed' | 'overlap' | 'constraint' | 'maintenance';
+  };
   'scheduler.started': { scheduler: string; tasks: number };
   'scheduler.stopped': { scheduler: string };
   /** Something went wrong outside any one job (a store error in the claim loop, say). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidOptionError, type JobOrigin, newOwnerId } from '../core/index.ts';
 import type { Queue, SundialContext } from '../queue/index.ts';
-import { type NewJob, SCHEDULES_CHANNEL } from '../store/index.ts';
+import { MAINTENANCE_FLAG, type NewJob, SCHEDULES_CHANNEL } from '../store/index.ts';
 import type { LoadedTask } from './schedule.ts';
 import { TimeQueue } from './time-queue.ts';
 
@@ -136,11 +136,14 @@ export class Scheduler {
   async tick(): Promise<void> {
     if (this.stale) await this.reload();
     const now = this.context.clock.now();
+    if (this.due.peekTime() === null || this.due.peekTime()! > now) return;
+    // One read per tick with work to do: `sundial down` holds back every task not marked to run anyway.
+    const maintenance = (await this.context.store.getFlag(MAINTENANCE_FLAG)) !== null;
     for (let time = this.due.peekTime(); time !== null && time <= now; time = this.due.peekTime()) {
       const { time: expected, item: id } = this.due.pop()!;
       const task = this.tasks.get(id)!;
       const plan = planOccurrences(task, expected, now, this.options.misfireGraceMs);
-      await this.fire(task, expected, plan, now);
+      await this.fire(task, expected, plan, now, maintenance);
       if (plan.next !== null) this.due.push(plan.next, id);
     }
   }
@@ -215,9 +218,16 @@ export class Scheduler {
     }
   }
 
-  private async fire(task: LoadedTask, expected: number, plan: Plan, now: number): Promise<void> {
+  private async fire(
+    task: LoadedTask,
+    expected: number,
+    plan: Plan,
+    now: number,
+    maintenance: boolean,
+  ): Promise<void> {
     const { id } = task.definition;
-    const allowed = plan.fire.length > 0 && (await this.constraintsAllow(task));
+    const held = maintenance && !task.definition.evenInMaintenanceMode;
+    const allowed = plan.fire.length > 0 && !held && (await this.constraintsAllow(task));
     const jobs = allowed
       ? plan.fire.map((occurrence) => this.jobFor(task, occurrence.at, occurrence.catchUp, now))
       : [];
@@ -233,8 +243,8 @@ export class Scheduler {
     for (const at of plan.missed)
       events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'missed' });
     if (!allowed) {
-      for (const { at } of plan.fire)
-        events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'constraint' });
+      const reason = held ? 'maintenance' : 'constraint';
+      for (const { at } of plan.fire) events.emit('task.skipped', { taskId: id, scheduledFor: at, reason });
       return;
     }
     result.added.forEach((added, i) => {

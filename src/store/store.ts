@@ -130,6 +130,11 @@ export interface Store {
   /** Every held lock. */
   listLocks(): Promise<LockRecord[]>;
 
+  /** A store-wide setting, like maintenance mode; null when unset. */
+  getFlag(name: string): Promise<string | null>;
+  /** Sets (or, with null, clears) a store-wide setting and tells schedulers. */
+  setFlag(name: string, value: string | null): Promise<void>;
+
   /**
    * Calls `listener` soon after jobs may have become claimable in `queue` — added by this process
    * or another one sharing the store. False alarms are allowed; missed ones are not meant to
@@ -173,6 +178,9 @@ export interface LockRecord {
   heartbeatAt: number;
   ttlMs: number;
 }
+
+/** The flag `sundial down` sets: while it is set, tasks skip unless they run even in maintenance. */
+export const MAINTENANCE_FLAG = 'maintenance';
 
 /** The channel `subscribe` uses for changes to schedules (not a valid queue name). */
 export const SCHEDULES_CHANNEL = '#schedules';

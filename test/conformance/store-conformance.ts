@@ -772,6 +772,18 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
       });
     });
 
+    describe('flags', () => {
+      it('sets, reads and clears a store-wide flag', async () => {
+        expect(await store.getFlag('maintenance')).toBeNull();
+        await store.setFlag('maintenance', '{"note":"db move"}');
+        expect(await store.getFlag('maintenance')).toBe('{"note":"db move"}');
+        const other = await harness.connect();
+        expect(await other.getFlag('maintenance')).toBe('{"note":"db move"}');
+        await store.setFlag('maintenance', null);
+        expect(await store.getFlag('maintenance')).toBeNull();
+      });
+    });
+
     describe('wake-ups', () => {
       it('tells subscribers of a queue when jobs are added to it', async () => {
         let calls = 0;

@@ -180,6 +180,23 @@ describe('scheduler', () => {
     expect((await jobsOf('q')).map((j) => j.name)).toEqual(['gated']);
   });
 
+  it('holds back tasks in maintenance mode, except those that run even then', async () => {
+    const skipped = record('task.skipped');
+    const s = await scheduler((schedule) => {
+      schedule.job('q', 'report').everyMinute();
+      schedule.job('q', 'health').everyMinute().evenInMaintenanceMode();
+    });
+    await sundial.store.setFlag('maintenance', '{}');
+    clock.set(T0);
+    await s.tick();
+    expect((await jobsOf('q')).map((j) => j.name)).toEqual(['health']);
+    expect(skipped).toEqual([{ taskId: 'job:q:report', scheduledFor: T0, reason: 'maintenance' }]);
+    await sundial.store.setFlag('maintenance', null);
+    clock.set(T0 + 60_000);
+    await s.tick();
+    expect((await jobsOf('q')).map((j) => j.name).sort()).toEqual(['health', 'report']);
+  });
+
   it('leaves out tasks meant for other environments', async () => {
     const s = await scheduler((schedule) => {
       schedule.job('q', 'prod').everyMinute().environments(['production']);

@@ -100,6 +100,16 @@ CREATE TABLE sundial_locks (
 ) STRICT;
 `,
   },
+  {
+    version: 5,
+    name: 'flags',
+    sql: `
+CREATE TABLE sundial_flags (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+`,
+  },
 ];
 
 /** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */

@@ -439,6 +439,17 @@ export class SqliteStore implements Store {
     return rows.map(lockFromRow);
   }
 
+  async getFlag(name: string): Promise<string | null> {
+    const row = await this.read(() => this.prepared().getFlag.get(name) as { value: string } | undefined);
+    return row?.value ?? null;
+  }
+
+  async setFlag(name: string, value: string | null): Promise<void> {
+    const s = this.prepared();
+    await this.transaction(() => (value === null ? s.clearFlag.run(name) : s.setFlag.run(name, value)));
+    this.announce([SCHEDULES_CHANNEL]);
+  }
+
   subscribe(queue: string, listener: () => void): () => void {
     let set = this.listeners.get(queue);
     if (!set) {
@@ -873,6 +884,11 @@ function prepareStatements(db: DatabaseSync) {
       UPDATE sundial_locks SET owner = NULL, acquired_at = NULL, heartbeat_at = NULL, ttl_ms = NULL
       WHERE name = ?1 AND owner IS NOT NULL AND (?2 IS NULL OR token = ?2)`),
     listLocks: db.prepare('SELECT * FROM sundial_locks WHERE owner IS NOT NULL ORDER BY name'),
+    getFlag: db.prepare('SELECT value FROM sundial_flags WHERE name = ?'),
+    setFlag: db.prepare(
+      'INSERT INTO sundial_flags (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ),
+    clearFlag: db.prepare('DELETE FROM sundial_flags WHERE name = ?'),
     listQueues: db.prepare(
       'SELECT name FROM sundial_queues UNION SELECT DISTINCT queue FROM sundial_jobs ORDER BY 1',
     ),
