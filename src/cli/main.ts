@@ -357,6 +357,113 @@ for (const [name, paused] of [
     );
 }
 
+/** Waits until every job is finished; returns them. */
+async function settle(sundial: Sundial, jobIds: readonly string[]): Promise<Job[]> {
+  const finished = new Map<string, Job>();
+  while (finished.size < jobIds.length) {
+    for (const id of jobIds) {
+      if (finished.has(id)) continue;
+      const job = await sundial.store.getJob(id);
+      if (job && ['completed', 'dead', 'cancelled'].includes(job.state)) finished.set(id, job);
+    }
+    if (finished.size < jobIds.length) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return jobIds.map((id) => finished.get(id)!);
+}
+
+/** Starts the workers a config defines: the task runner and each queue's workers. */
+function startWorkers(
+  sundial: Sundial,
+  tasks: ReturnType<Schedule['load']>,
+  config: SundialConfig | null,
+): void {
+  sundial.taskWorker(tasks, config?.taskRunner);
+  for (const [queue, { handlers, options }] of Object.entries(config?.workers ?? {}))
+    sundial.worker(queue, handlers, options);
+}
+
+function reportRuns(jobs: readonly Job[]): string {
+  return jobs
+    .map((job) => {
+      const what = job.origin?.schedule ?? job.name;
+      if (job.state === 'completed') {
+        const result = job.result as { output?: string; skipped?: string } | null;
+        if (result?.skipped) return `skipped   ${what}: ${result.skipped}`;
+        const output =
+          typeof result?.output === 'string' && result.output.trim() ? `\n${result.output.trimEnd()}` : '';
+        return `completed ${what}${output}`;
+      }
+      return `${job.state.padEnd(9)} ${what}: ${job.error?.message ?? ''}`;
+    })
+    .join('\n');
+}
+
+program
+  .command('run')
+  .description('for a system crontab (* * * * * sundial run): fire what is due this minute, run it, wait')
+  .option('--no-wait', 'fire and exit, leaving the runs to workers elsewhere')
+  .option('--force', 'run every matching task now, whatever its schedule')
+  .option('--tag <tag>', 'only tasks with this tag')
+  .action(async (options: { wait: boolean; force?: boolean; tag?: string }, command: Command) => {
+    const { sundial, config } = await open(command, { create: true, check: loadTasks });
+    try {
+      const tasks = scheduleOf(config)
+        .load()
+        .filter((task) => !options.tag || task.definition.tags.includes(options.tag));
+      const fired: string[] = [];
+      sundial.on('task.fired', ({ jobId }) => fired.push(jobId));
+      const scheduler = sundial.scheduler(tasks, { ...config?.scheduler, autostart: false });
+      if (options.force) {
+        for (const task of tasks) await scheduler.trigger(task.definition.id);
+      } else {
+        const now = Date.now();
+        const minuteEnd = now - (now % 60_000) + 60_000;
+        await scheduler.sync(minuteEnd - 60_000);
+        // Sub-minute tasks keep firing for the rest of this minute; the next run takes the next one.
+        for (;;) {
+          await scheduler.tick();
+          const next = scheduler.nextDueAt();
+          if (next === null || next >= minuteEnd) break;
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+        }
+      }
+      if (!options.wait) {
+        console.log(`fired ${fired.length} run${fired.length === 1 ? '' : 's'}`);
+        return;
+      }
+      startWorkers(sundial, tasks, config);
+      const jobs = await settle(sundial, fired);
+      if (jobs.length > 0) console.log(reportRuns(jobs));
+      if (jobs.some((job) => job.state !== 'completed')) process.exitCode = 1;
+    } finally {
+      await sundial.close();
+    }
+  });
+
+program
+  .command('test <task>')
+  .description('run a task now and print its output (respects its lock unless --force)')
+  .option('--force', 'run even while another run holds the lock')
+  .action(async (taskId: string, options: { force?: boolean }, command: Command) => {
+    const { sundial, config } = await open(command, { create: true, check: loadTasks });
+    try {
+      const tasks = scheduleOf(config).load();
+      const scheduler = sundial.scheduler(tasks, { ...config?.scheduler, autostart: false });
+      if (options.force)
+        for (const lock of await sundial.locks.list())
+          if (lock.name === `task:${taskId}`) await sundial.locks.forceRelease(lock.name);
+      const { jobId, duplicate } = await scheduler.trigger(taskId);
+      if (duplicate)
+        console.log(`a run of ${taskId} is already waiting or running (job ${jobId}); waiting for it`);
+      startWorkers(sundial, tasks, config);
+      const [job] = await settle(sundial, [jobId]);
+      console.log(reportRuns([job!]));
+      if (job!.state !== 'completed') process.exitCode = 1;
+    } finally {
+      await sundial.close();
+    }
+  });
+
 program
   .command('down')
   .description('maintenance mode: scheduled tasks skip unless marked evenInMaintenanceMode()')

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidOptionError, type JobOrigin, newOwnerId } from '../core/index.ts';
+import { InvalidOptionError, type JobOrigin, newOwnerId, SundialError } from '../core/index.ts';
 import type { Queue, SundialContext } from '../queue/index.ts';
 import { MAINTENANCE_FLAG, type NewJob, SCHEDULES_CHANNEL } from '../store/index.ts';
 import type { LoadedTask } from './schedule.ts';
@@ -118,14 +118,19 @@ export class Scheduler {
     return this.synced;
   }
 
-  /** Writes the definitions to the store (new ones, and changed specs with their new next run). */
-  async sync(): Promise<void> {
+  /**
+   * Writes the definitions to the store (new ones, and changed specs with their next run). A new
+   * task's first run is its first occurrence at or after `from` (default now): `sundial run` passes
+   * the start of the minute, so a task due this minute fires on the first run as well.
+   */
+  async sync(from?: number): Promise<void> {
     const now = this.context.clock.now();
+    const start = from ?? now;
     await this.context.store.syncSchedules(
       [...this.tasks.values()].map((task) => ({
         id: task.definition.id,
         specHash: specHash(task),
-        nextRunAt: task.cron.next(now - 1),
+        nextRunAt: task.cron.next(start - 1),
       })),
       now,
     );
@@ -146,6 +151,27 @@ export class Scheduler {
       await this.fire(task, expected, plan, now, maintenance);
       if (plan.next !== null) this.due.push(plan.next, id);
     }
+  }
+
+  /**
+   * Adds a run of a task now, outside its schedule (`sundial test`, `sundial run --force`). While a
+   * run of a task that does not allow overlapping is still live, that run is returned instead.
+   */
+  async trigger(taskId: string): Promise<{ jobId: string; queue: string; duplicate: boolean }> {
+    const task = this.tasks.get(taskId);
+    if (!task) {
+      throw new SundialError(
+        'SUNDIAL_UNKNOWN_TASK',
+        `No task ${JSON.stringify(taskId)} (known: ${this.taskIds.join(', ')})`,
+      );
+    }
+    const now = this.context.clock.now();
+    const job = this.jobFor(task, now, false, now);
+    const [added] = await this.context.store.addJobs([job]);
+    if (!added!.duplicate) {
+      this.context.events.emit('task.fired', { taskId, scheduledFor: now, catchUp: false, jobId: added!.id });
+    }
+    return { jobId: added!.id, queue: job.queue, duplicate: added!.duplicate };
   }
 
   /** The next time any of this scheduler's tasks is due, or null. */
