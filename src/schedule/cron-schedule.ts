@@ -81,6 +81,12 @@ export class CronSchedule {
     return null;
   }
 
+  /** The last occurrence strictly before `before` (windows not applied), or null. */
+  previous(before: number): number | null {
+    const [run] = this.cron.previousRuns(1, new Date(before));
+    return run ? run.getTime() : null;
+  }
+
   /** The next `count` occurrences after `after`. */
   upcoming(count: number, after: number): number[] {
     const times: number[] = [];

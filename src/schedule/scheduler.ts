@@ -148,8 +148,18 @@ export class Scheduler {
       const { time: expected, item: id } = this.due.pop()!;
       const task = this.tasks.get(id)!;
       const plan = planOccurrences(task, expected, now, this.options.misfireGraceMs);
-      await this.fire(task, expected, plan, now, maintenance);
+      let fired: boolean;
+      try {
+        fired = await this.fire(task, expected, plan, now, maintenance);
+      } catch (error) {
+        // Not fired: keep the task (a busy store must not drop it for good) and read the store again.
+        this.due.push(expected, id);
+        this.stale = true;
+        throw error;
+      }
       if (plan.next !== null) this.due.push(plan.next, id);
+      // Someone else fired it, or it was paused: what the store says next may differ from our plan.
+      if (!fired) this.stale = true;
     }
   }
 
@@ -211,12 +221,18 @@ export class Scheduler {
         await this.tick();
       } catch (error) {
         this.context.events.emit('error', { error, context: `scheduler ${this.id}: firing tasks` });
+        await this.sleep(1000); // the store is failing: do not spin on it
       }
       if (this.state !== 'running') break;
+      if (this.stale) continue; // a change came in during the tick: read it before sleeping
       const next = this.due.peekTime();
       const sleep = next === null ? this.options.maxSleepMs : next - this.context.clock.now();
-      if (sleep > SPIN_MS) await this.sleep(Math.min(this.options.maxSleepMs, sleep - SPIN_MS));
-      else if (sleep > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (sleep > SPIN_MS) {
+        const backstop = sleep - SPIN_MS >= this.options.maxSleepMs;
+        await this.sleep(Math.min(this.options.maxSleepMs, sleep - SPIN_MS));
+        // A long sleep ends in a fresh read: notifications can be lost, the store never is.
+        if (backstop) this.stale = true;
+      } else if (sleep > 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -235,8 +251,8 @@ export class Scheduler {
 
   /** Reads our tasks' next runs from the store: after a start, or a change by any process. */
   private async reload(): Promise<void> {
-    this.stale = false;
     const records = await this.context.store.listSchedules();
+    this.stale = false;
     this.due.clear();
     for (const record of records) {
       if (!this.tasks.has(record.id) || record.paused || record.nextRunAt === null) continue;
@@ -244,13 +260,14 @@ export class Scheduler {
     }
   }
 
+  /** Fires the planned occurrences; false when the compare-and-set found the schedule moved on. */
   private async fire(
     task: LoadedTask,
     expected: number,
     plan: Plan,
     now: number,
     maintenance: boolean,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { id } = task.definition;
     const held = maintenance && !task.definition.evenInMaintenanceMode;
     const allowed = plan.fire.length > 0 && !held && (await this.constraintsAllow(task));
@@ -264,20 +281,21 @@ export class Scheduler {
       firedAt: now,
       jobs,
     });
-    if (!result.fired) return; // another scheduler took this occurrence, or the task is paused
+    if (!result.fired) return false; // another scheduler took this occurrence, or the task is paused
     const events = this.context.events;
     for (const at of plan.missed)
       events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'missed' });
     if (!allowed) {
       const reason = held ? 'maintenance' : 'constraint';
       for (const { at } of plan.fire) events.emit('task.skipped', { taskId: id, scheduledFor: at, reason });
-      return;
+      return true;
     }
     result.added.forEach((added, i) => {
       const { at, catchUp } = plan.fire[i]!;
       if (added.duplicate) events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'overlap' });
       else events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added.id });
     });
+    return true;
   }
 
   private async constraintsAllow(task: LoadedTask): Promise<boolean> {
@@ -328,28 +346,31 @@ function specHash(task: LoadedTask): string {
 /**
  * Which occurrences from `expected` up to `now` to fire. Those at most `grace` ms late are on time
  * and all fire. Older ones were missed while no scheduler ran: `skip` drops them, `once` fires the
- * latest of them as a catch-up, `catchUp` fires every one within its window.
+ * latest of them as a catch-up, `catchUp` fires every one within its window. Missed occurrences
+ * are listed (for events) up to a cap, then jumped over; occurrences to fire beyond the cap (a
+ * catch-up over a very long window) are left for the next tick, which plans from the next of them.
  */
 export function planOccurrences(task: LoadedTask, expected: number, now: number, grace: number): Plan {
-  const occurrences: number[] = [];
+  const policy = task.definition.misfire;
+  const horizon = now - (policy.policy === 'catchUp' ? Math.max(grace, policy.windowMs) : grace);
+  const missed: number[] = [];
   let time: number | null = expected;
-  while (time !== null && time <= now && occurrences.length < MAX_FIRES_PER_TICK) {
-    occurrences.push(time);
+  while (time !== null && time < horizon && missed.length < MAX_FIRES_PER_TICK) {
+    missed.push(time);
     time = task.cron.next(time);
   }
-  const next = time !== null && time > now ? time : task.cron.next(now);
-  const late = occurrences.filter((at) => now - at > grace);
-  const onTime = occurrences.filter((at) => now - at <= grace);
-  const fire = onTime.map((at) => ({ at, catchUp: false }));
-  const policy = task.definition.misfire;
-  let missed = late;
-  if (policy.policy === 'once' && late.length > 0 && onTime.length === 0) {
-    fire.unshift({ at: late.at(-1)!, catchUp: true });
-    missed = late.slice(0, -1);
-  } else if (policy.policy === 'catchUp') {
-    const caught = late.filter((at) => now - at <= policy.windowMs);
-    fire.unshift(...caught.map((at) => ({ at, catchUp: true })));
-    missed = late.filter((at) => now - at > policy.windowMs);
+  if (time !== null && time < horizon) time = task.cron.next(horizon - 1); // too many to list: jump
+  const fire: { at: number; catchUp: boolean }[] = [];
+  while (time !== null && time <= now && fire.length < MAX_FIRES_PER_TICK) {
+    fire.push({ at: time, catchUp: now - time > grace });
+    time = task.cron.next(time);
   }
-  return { fire, missed, next };
+  if (policy.policy === 'once' && fire.length === 0 && missed.length > 0) {
+    // The latest missed occurrence: the one just before the first that is still ahead.
+    const latest = time === null ? missed.at(-1)! : (task.cron.previous(time) ?? missed.at(-1)!);
+    fire.push({ at: latest, catchUp: true });
+    const index = missed.indexOf(latest);
+    if (index >= 0) missed.splice(index, 1);
+  }
+  return { fire, missed, next: time };
 }

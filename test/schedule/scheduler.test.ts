@@ -10,7 +10,7 @@ import {
   type Sundial,
   type SundialEvents,
 } from '../../src/index.ts';
-import { tempDir, waitFor } from '../helpers.ts';
+import { interpose, tempDir, waitFor } from '../helpers.ts';
 
 const T0 = Date.UTC(2026, 5, 10, 12, 0, 0); // a Wednesday, on the minute
 
@@ -195,6 +195,68 @@ describe('scheduler', () => {
     clock.set(T0 + 60_000);
     await s.tick();
     expect((await jobsOf('q')).map((j) => j.name).sort()).toEqual(['health', 'report']);
+  });
+
+  it('catches up over a window longer than one tick can fire, losing nothing', async () => {
+    const s = await scheduler((schedule) =>
+      schedule.job('q', 'tick').everyMinute().allowOverlapping().catchUp({ window: 86_400_000 }),
+    );
+    clock.set(T0 + 2 * 86_400_000 + 1000); // down for two days
+    await s.tick();
+    const q = sundial.queue('q');
+    const jobs = [
+      ...(await q.listJobs(undefined, { limit: 1000 })),
+      ...(await q.listJobs(undefined, { limit: 1000, offset: 1000 })),
+    ];
+    const times = jobs.map((j) => j.origin!.scheduledFor);
+    // Every minute within the day-long window (more than one batch of 1000), each once.
+    expect(times.length).toBe(1440);
+    expect(new Set(times).size).toBe(times.length);
+    expect(Math.min(...times)).toBe(T0 + 86_400_000 + 60_000);
+    expect(Math.max(...times)).toBe(T0 + 2 * 86_400_000);
+  });
+
+  it('with misfire("once") after a long outage fires the latest missed occurrence', async () => {
+    const s = await scheduler((schedule) => schedule.job('q', 'tick').everyMinute().misfire('once'));
+    clock.set(T0 + 2000 * 60_000 + 30_000);
+    await s.tick();
+    expect((await jobsOf('q')).map((j) => j.origin)).toEqual([
+      { schedule: 'job:q:tick', scheduledFor: T0 + 2000 * 60_000, catchUp: true },
+    ]);
+  });
+
+  it('keeps a task whose fire failed on a store error, and fires it on the next tick', async () => {
+    const store = sundial.store;
+    let failures = 1;
+    const flaky = createSundial({
+      store: interpose(store, {
+        fireSchedule: (request) =>
+          failures-- > 0 ? Promise.reject(new Error('database is locked')) : store.fireSchedule(request),
+      }),
+      clock,
+    });
+    const schedule = new Schedule();
+    schedule.job('q', 'tick').everyMinute();
+    const s = flaky.scheduler(schedule, { autostart: false, environment: 'test' });
+    schedulers.push(s);
+    await s.sync();
+    clock.set(T0);
+    await expect(s.tick()).rejects.toThrow('database is locked');
+    await s.tick();
+    expect((await jobsOf('q')).map((j) => j.origin!.scheduledFor)).toEqual([T0]);
+  });
+
+  it('a scheduler that lost the race for an occurrence reads the store and fires what follows', async () => {
+    const define = (schedule: Schedule) => schedule.job('q', 'tick').everySecond().allowOverlapping();
+    const a = await scheduler(define);
+    const b = await scheduler(define);
+    clock.set(T0 + 10);
+    await a.tick(); // a fires 12:00:00
+    clock.set(T0 + 2500);
+    await b.tick(); // b, late, loses the race for 12:00:00
+    await b.tick(); // and, having read the store, fires 12:00:01 and 12:00:02
+    const times = (await jobsOf('q')).map((j) => j.origin!.scheduledFor);
+    expect(times).toEqual([T0, T0 + 1000, T0 + 2000]);
   });
 
   it('leaves out tasks meant for other environments', async () => {
