@@ -19,30 +19,54 @@ const DEFAULT_SECRET_KEYS = [
   'secret',
   'token',
   'api_key',
+  'api-key',
   'apikey',
   'access_key',
   'private_key',
+  'private-key',
+  'cookie',
+  'authorization',
 ];
 
 // A JWT: three base64url parts, the first two starting with '{"' encoded.
 const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
-// Long runs of key-like characters mixing letters and digits (API keys, access tokens).
-const KEY_LIKE = /\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b/g;
+// Credentials inside a URL: scheme://user:password@host
+const URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi;
+// name=value, name: value, "name": "value". The name is tested in the callback, so the pattern has
+// no nested repetition and runs in linear time over long output.
+const ASSIGNMENT = /(?<![\w-])([\w-]+)(["']?\s*[:=]\s*["']?)([^\s"',;&]+)/g;
+// Long runs of key-like characters (API keys, access tokens); the callback keeps runs without both
+// letters and digits, and hashes and UUIDs. The lookbehind anchors each run once: linear time.
+const KEY_LIKE = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}/g;
+const HASH_OR_UUID =
+  /^(?:[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
-/** Replaces secrets in `text` with `[masked]`. */
-export function maskSecrets(text: string, secretKeys: readonly string[] = DEFAULT_SECRET_KEYS): string {
-  let masked = text.replace(JWT, MASK).replace(BEARER, (_match, scheme: string) => `${scheme} ${MASK}`);
-  if (secretKeys.length > 0) {
-    const names = secretKeys.map(escapeRegExp).join('|');
-    // name=value, name: value, "name": "value" (the name may be part of a longer one: DB_PASSWORD).
-    const assignment = new RegExp(
-      `(\\b[\\w-]*(?:${names})[\\w-]*["']?\\s*[:=]\\s*["']?)([^\\s"',;&]+)`,
-      'gi',
+/** Replaces secrets in `text` with `[masked]`; also any of `secretValues` (a task's env values). */
+export function maskSecrets(
+  text: string,
+  secretKeys: readonly string[] = DEFAULT_SECRET_KEYS,
+  secretValues: readonly string[] = [],
+): string {
+  let masked = text;
+  for (const value of secretValues) if (value.length >= 4) masked = masked.split(value).join(MASK);
+  masked = masked
+    .replace(JWT, MASK)
+    .replace(BEARER, (_match, scheme: string) => `${scheme} ${MASK}`)
+    .replace(
+      URL_PASSWORD,
+      (_match, before: string, _password: string, at: string) => `${before}${MASK}${at}`,
     );
-    masked = masked.replace(assignment, (_match, prefix: string) => `${prefix}${MASK}`);
-  }
-  return masked.replace(KEY_LIKE, MASK);
+  const names = secretKeys.map((key) => key.toLowerCase());
+  masked = masked.replace(ASSIGNMENT, (match, key: string, separator: string, value: string) => {
+    // `Authorization: Bearer …`: the scheme word stays, its token was masked above.
+    if (/^(?:Bearer|Basic|Token)$/i.test(value)) return match;
+    const lower = key.toLowerCase();
+    return names.some((name) => lower.includes(name)) ? `${key}${separator}${MASK}` : match;
+  });
+  return masked.replace(KEY_LIKE, (run) =>
+    /\d/.test(run) && /[A-Za-z]/.test(run) && !HASH_OR_UUID.test(run) ? MASK : run,
+  );
 }
 
 /**
@@ -55,10 +79,12 @@ export class OutputBuffer {
   private dropped = 0;
   private readonly limit: number;
   private readonly secretKeys: readonly string[];
+  private readonly secretValues: readonly string[];
 
-  constructor(options: OutputOptions = {}) {
+  constructor(options: OutputOptions = {}, secretValues: readonly string[] = []) {
     this.limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
     this.secretKeys = [...DEFAULT_SECRET_KEYS, ...(options.secretKeys ?? [])];
+    this.secretValues = secretValues;
   }
 
   write(chunk: Buffer | string): void {
@@ -75,13 +101,11 @@ export class OutputBuffer {
 
   /** The masked output, at most the byte limit, with a note of how much was cut. */
   text(): string {
-    const masked = Buffer.from(maskSecrets(Buffer.concat(this.chunks).toString('utf8'), this.secretKeys));
+    const masked = Buffer.from(
+      maskSecrets(Buffer.concat(this.chunks).toString('utf8'), this.secretKeys, this.secretValues),
+    );
     const cut = this.dropped + Math.max(0, masked.length - this.limit);
     const kept = masked.subarray(Math.max(0, masked.length - this.limit)).toString('utf8');
     return cut > 0 ? `[${cut} bytes of earlier output cut]\n${kept}` : kept;
   }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

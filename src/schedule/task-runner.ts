@@ -2,7 +2,7 @@ import { formatWithOptions } from 'node:util';
 import { type Job, SundialError, UnrecoverableError } from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
 import type { LockProvider } from './locks/index.ts';
-import { OutputBuffer, type OutputOptions } from './output.ts';
+import { maskSecrets, OutputBuffer, type OutputOptions } from './output.ts';
 import type { LoadedTask } from './schedule.ts';
 import type { TaskRunPayload } from './scheduler.ts';
 import type { TaskAction, TaskHook, TaskRunInfo } from './task.ts';
@@ -98,7 +98,8 @@ async function runUnlocked(
   options: TaskRunnerOptions,
 ): Promise<TaskRunResult> {
   const { definition } = task;
-  const output = new OutputBuffer(options);
+  const secretValues = definition.action.kind === 'command' ? Object.values(definition.action.env) : [];
+  const output = new OutputBuffer(options, secretValues);
   const startedAt = Date.now();
   const info = (ok: boolean | null, error: unknown): TaskRunInfo => ({
     taskId: definition.id,
@@ -121,7 +122,11 @@ async function runUnlocked(
     await runHooks(definition.hooks.after, failed, output);
     // Retrying cannot help a refused command: it stays unrecoverable, straight to dead.
     if (error instanceof UnrecoverableError) throw error;
-    throw new TaskFailedError(errorMessage(error), output.text(), error);
+    throw new TaskFailedError(
+      maskSecrets(errorMessage(error), undefined, secretValues),
+      output.text(),
+      error,
+    );
   }
 }
 

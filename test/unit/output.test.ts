@@ -13,6 +13,30 @@ describe('masking secrets in task output', () => {
     expect(maskSecrets(text)).toBe(masked);
   });
 
+  it.each([
+    ['a hyphenated header', 'X-Api-Key: abc123secret', 'X-Api-Key: [masked]'],
+    [
+      'credentials in a URL',
+      'connect postgres://app:Hunter2Pass@db:5432/app',
+      'connect postgres://app:[masked]@db:5432/app',
+    ],
+    ['a cookie', 'Cookie: session=abc123', 'Cookie: [masked]'],
+  ])('masks %s', (_kind, text, masked) => {
+    expect(maskSecrets(text)).toBe(masked);
+  });
+
+  it('leaves hashes, UUIDs and long names alone', () => {
+    const text =
+      'commit 4b825dc642cb6eb9a060e54bf8d69288fbee4904 job 123e4567-e89b-12d3-a456-426614174000 test_user_registration_flow_works_fine';
+    expect(maskSecrets(text)).toBe(text);
+  });
+
+  it('masks a task’s own env values wherever they appear', () => {
+    expect(maskSecrets('using s3kr1t-value to connect', [], ['s3kr1t-value'])).toBe(
+      'using [masked] to connect',
+    );
+  });
+
   it('masks values of configured key names too', () => {
     expect(maskSecrets('stripe_sk=live_abc', ['stripe_sk'])).toBe('stripe_sk=[masked]');
   });
