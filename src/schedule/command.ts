@@ -26,19 +26,15 @@ export function runCommand(
   output: OutputBuffer,
   options: CommandRunOptions,
 ): Promise<{ exitCode: number }> {
-  const executable = action.shell ? (action.command.trim().split(/\s+/)[0] ?? '') : action.command;
-  if (options.allowedCommands && !isAllowed(executable, options.allowedCommands)) {
-    return Promise.reject(
-      new UnrecoverableError(
-        `Command ${JSON.stringify(executable)} is not allowed (allowedCommands: ${options.allowedCommands.join(', ')})`,
-      ),
-    );
+  if (options.allowedCommands) {
+    const refusal = allowlistRefusal(action, options.allowedCommands);
+    if (refusal) return Promise.reject(new UnrecoverableError(refusal));
   }
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     // Its own process group (detached), so a timeout can stop everything it started.
     const child = spawn(
-      action.shell ? [action.command, ...action.args].join(' ') : action.command,
+      action.shell ? [action.command, ...action.args.map(shellQuote)].join(' ') : action.command,
       action.shell ? [] : action.args,
       {
         cwd: action.cwd ?? undefined,
@@ -53,27 +49,66 @@ export function runCommand(
     let killTimer: NodeJS.Timeout | null = null;
     const stop = () => {
       killGroup(child.pid, 'SIGTERM');
+      // Kept referenced: a shutting-down process waits to send the SIGKILL rather than leave it out.
       killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), options.killGraceMs ?? 5000);
-      killTimer.unref();
     };
     signal.addEventListener('abort', stop, { once: true });
-    child.once('error', (error) => {
-      signal.removeEventListener('abort', stop);
-      reject(error);
-    });
-    child.once('close', (code, killedBy) => {
+    let settled = false;
+    const finish = (code: number | null, killedBy: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       signal.removeEventListener('abort', stop);
       if (killTimer) clearTimeout(killTimer);
-      // Whatever it left running in its group goes too.
+      // Whatever it left running in its group goes too, and with it any pipe it still holds open.
       killGroup(child.pid, 'SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
       if (code === 0) resolve({ exitCode: 0 });
       else if (signal.aborted) reject(signal.reason);
       else
         reject(
           new Error(killedBy ? `Command was killed by ${killedBy}` : `Command exited with code ${code}`),
         );
+    };
+    child.once('error', (error) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', stop);
+      reject(error);
     });
+    // 'close' waits for the pipes, which a background grandchild may hold open for ever: once the
+    // command itself has exited, give its output a moment to drain, then finish regardless.
+    child.once('exit', (code, killedBy) => setTimeout(() => finish(code, killedBy), EXIT_DRAIN_MS));
+    child.once('close', (code, killedBy) => finish(code, killedBy));
   });
+}
+
+/** How long output may still arrive after the command exited. */
+const EXIT_DRAIN_MS = 200;
+
+/** Why the allowlist refuses this command, or null when it may run. */
+function allowlistRefusal(
+  action: Extract<TaskAction, { kind: 'command' }>,
+  allowed: readonly string[],
+): string | null {
+  const list = allowed.join(', ');
+  // A shell line can run anything after a `;` or inside `$(...)`: only allowed if the shell is.
+  if (action.shell && !allowed.includes('sh') && !allowed.includes('/bin/sh')) {
+    return `Shell command ${JSON.stringify(action.command)} is not allowed: with allowedCommands set, .shell() needs "sh" in the list (allowedCommands: ${list})`;
+  }
+  // The task's own PATH would decide which file a bare name runs.
+  if (action.env.PATH !== undefined) {
+    return `Command ${JSON.stringify(action.command)} sets PATH, which allowedCommands does not permit (allowedCommands: ${list})`;
+  }
+  const executable = action.shell ? (action.command.trim().split(/\s+/)[0] ?? '') : action.command;
+  const ok =
+    allowed.includes(executable) || (!executable.includes('/') && allowed.includes(basename(executable)));
+  return ok ? null : `Command ${JSON.stringify(executable)} is not allowed (allowedCommands: ${list})`;
+}
+
+/** Quotes one argument for /bin/sh, so a value never becomes shell syntax. */
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -83,10 +118,4 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   } catch {
     // The group is already gone.
   }
-}
-
-function isAllowed(executable: string, allowed: readonly string[]): boolean {
-  return (
-    allowed.includes(executable) || (!executable.includes('/') && allowed.includes(basename(executable)))
-  );
 }

@@ -102,6 +102,29 @@ describe('task runner', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it('with an allowlist, refuses shell lines unless sh is allowed, and a task that sets PATH', async () => {
+    const schedule = new Schedule();
+    schedule.command('echo', ['ok;', 'id']).name('sneaky').shell();
+    schedule.command('echo', ['hi'], { env: { PATH: dir.path } }).name('repathed');
+    const sneaky = await runOnce(schedule, 'sneaky', { allowedCommands: ['echo'] });
+    expect(sneaky.state).toBe('dead');
+    expect(sneaky.error!.message).toContain('.shell() needs "sh" in the list');
+    const added = await sundial.queue('sundial.tasks').add('task', { taskId: 'repathed' }, { attempts: 1 });
+    const repathed = await waitFor(async () => {
+      const job = await sundial.queue('sundial.tasks').getJob(added.id);
+      return job?.state === 'dead' ? job : null;
+    });
+    expect(repathed.error!.message).toContain('sets PATH');
+  });
+
+  it('finishes when the command exits, even if a background child keeps its output open', async () => {
+    const schedule = new Schedule();
+    schedule.command('/bin/sh', ['-c', 'sleep 30 & echo started']).name('daemonising');
+    const job = await runOnce(schedule, 'daemonising');
+    expect(job.state).toBe('completed');
+    expect((job.result as { output: string }).output).toBe('started\n');
+  });
+
   it('kills the whole process group at the timeout', async () => {
     const pidFile = join(dir.path, 'grandchild.pid');
     const schedule = new Schedule();
