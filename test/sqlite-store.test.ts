@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, type NewJob, SqliteStore, SundialError } from '../src/index.ts';
+import { createSundial, type NewJob, SCHEDULES_CHANNEL, SqliteStore, SundialError } from '../src/index.ts';
 import { Checkpointer } from '../src/store/sqlite/checkpointer.ts';
 import { sleep, tempDir, waitFor } from './helpers.ts';
 
@@ -96,6 +96,21 @@ describe('SQLite engine specifics', () => {
     expect((await sundial.queue('q').getJob(job.id))!.result).toBe(42);
     await sundial.close();
     expect(readdirSync(dir.path)).toEqual([]);
+  });
+
+  it('tells other connections about schedule changes, and not about every job commit', async () => {
+    const scheduler = open();
+    const other = open();
+    let scheduleWakes = 0;
+    let jobWakes = 0;
+    scheduler.subscribe(SCHEDULES_CHANNEL, () => scheduleWakes++);
+    scheduler.subscribe('q', () => jobWakes++);
+    await other.addJobs([job(1), job(2)]);
+    await waitFor(() => jobWakes > 0, { message: 'the job wake-up' });
+    await sleep(100);
+    expect(scheduleWakes).toBe(0);
+    await other.syncSchedules([{ id: 'backup', specHash: 'h', nextRunAt: 0 }], 0);
+    await waitFor(() => scheduleWakes > 0, { message: 'the schedule wake-up' });
   });
 
   it('refuses bad options, naming the field and value', () => {

@@ -87,6 +87,7 @@ export class SqliteStore implements Store {
   private statements: Statements | null = null;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly wakeSignal: WakeSignal | null;
+  private readonly scheduleSignal: WakeSignal | null;
   private readonly checkpointer: Checkpointer | null;
   private readonly busyTimeoutMs: number;
   private readonly options: SqliteStoreOptions;
@@ -103,12 +104,13 @@ export class SqliteStore implements Store {
         ? new Checkpointer(this.path, checkpointIntervalMs)
         : null;
     const wakeSignal = options.wakeSignal ?? this.path !== ':memory:';
+    const onError = (error: unknown) => this.options.onError?.(error);
+    // Two files: job commits are frequent and must not make every scheduler re-read its schedules.
     this.wakeSignal = wakeSignal
-      ? new WakeSignal(
-          this.path,
-          () => this.wakeLocal('all'),
-          (error) => this.options.onError?.(error),
-        )
+      ? new WakeSignal(`${this.path}-wake`, () => this.wakeLocal('all'), onError)
+      : null;
+    this.scheduleSignal = wakeSignal
+      ? new WakeSignal(`${this.path}-wake-schedules`, () => this.wakeLocal([SCHEDULES_CHANNEL]), onError)
       : null;
   }
 
@@ -138,6 +140,7 @@ export class SqliteStore implements Store {
     this.db = db;
     this.statements = prepareStatements(db);
     this.wakeSignal?.start();
+    this.scheduleSignal?.start();
     if (this.checkpointer) {
       db.exec('PRAGMA wal_autocheckpoint = 0');
       this.checkpointer.start((error) => {
@@ -151,6 +154,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     this.wakeSignal?.stop();
+    this.scheduleSignal?.stop();
     await this.checkpointer?.stop();
     this.listeners.clear();
     this.statements = null;
@@ -469,7 +473,8 @@ export class SqliteStore implements Store {
    */
   private announce(queues: Iterable<string> | 'all'): void {
     this.wakeLocal(queues);
-    this.wakeSignal?.ring();
+    if (queues !== 'all' && [...queues].includes(SCHEDULES_CHANNEL)) this.scheduleSignal?.ring();
+    else this.wakeSignal?.ring();
   }
 
   /** A retry falls due later; workers elsewhere re-arm their timers to it. */
@@ -477,10 +482,14 @@ export class SqliteStore implements Store {
     if (outcomes.some((outcome) => outcome.kind === 'retry')) this.announce('all');
   }
 
+  /** Calls local listeners; 'all' means every queue's, not the schedules channel's. */
   private wakeLocal(queues: Iterable<string> | 'all'): void {
-    const sets =
-      queues === 'all' ? this.listeners.values() : [...queues].map((queue) => this.listeners.get(queue));
-    for (const set of sets) if (set) for (const listener of set) listener();
+    const names =
+      queues === 'all' ? [...this.listeners.keys()].filter((name) => name !== SCHEDULES_CHANNEL) : queues;
+    for (const name of names) {
+      const set = this.listeners.get(name);
+      if (set) for (const listener of set) listener();
+    }
   }
 
   private prepared(): Statements {

@@ -21,8 +21,9 @@ export class WakeSignal {
   private readonly onWake: () => void;
   private readonly onError: (error: unknown) => void;
 
-  constructor(databasePath: string, onWake: () => void, onError: (error: unknown) => void) {
-    this.path = `${databasePath}-wake`;
+  /** `path`: the wake file, `<db>-wake` beside the database. */
+  constructor(path: string, onWake: () => void, onError: (error: unknown) => void) {
+    this.path = path;
     this.onWake = onWake;
     this.onError = onError;
   }
