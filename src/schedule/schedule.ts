@@ -119,6 +119,13 @@ export class Schedule {
       let compiled = compiledBySpec.get(key);
       if (!compiled) {
         const cron = new CronSchedule(task.schedule, `tasks[${JSON.stringify(task.id)}].cron`);
+        if (cron.next(Date.now()) === null) {
+          throw new InvalidCronError(
+            `tasks[${JSON.stringify(task.id)}].cron`,
+            task.schedule.expression,
+            'never runs: no date matches, or its between/unlessBetween windows leave no time',
+          );
+        }
         compiled = { cron, frequency: cron.describe() };
         compiledBySpec.set(key, compiled);
       }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidOptionError, type JobOrigin, newOwnerId, SundialError } from '../core/index.ts';
+import { type JobOrigin, newOwnerId, SundialError } from '../core/index.ts';
 import type { Queue, SundialContext } from '../queue/index.ts';
 import { MAINTENANCE_FLAG, type NewJob, SCHEDULES_CHANNEL } from '../store/index.ts';
 import type { LoadedTask } from './schedule.ts';
@@ -82,15 +82,8 @@ export class Scheduler {
       maxSleepMs: options.maxSleepMs ?? 60_000,
     };
     for (const task of tasks) {
-      const { environments, overlap, id } = task.definition;
+      const { environments, id } = task.definition;
       if (environments && !environments.includes(this.options.environment)) continue;
-      if (overlap === 'bufferOne' || overlap === 'replace') {
-        throw new InvalidOptionError(
-          `tasks[${JSON.stringify(id)}].overlap`,
-          overlap,
-          "'skip' or 'allow' for now",
-        );
-      }
       this.tasks.set(id, task);
     }
     // Any process's change to a schedule (a pause, a resume, new definitions) means reading them again.

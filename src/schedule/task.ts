@@ -236,6 +236,20 @@ export class TaskBuilder extends FrequencyBuilder {
         `this task needs .name('...'): its id cannot be derived from a function`,
       );
     }
+    if (this.misfirePolicy.policy === 'catchUp' && this.overlapPolicy !== 'allow') {
+      this.problem(
+        'catchUp',
+        this.misfirePolicy.windowMs,
+        'each caught-up occurrence is a run of its own: add .allowOverlapping()',
+      );
+    }
+    if (this.overlapPolicy === 'bufferOne' || this.overlapPolicy === 'replace') {
+      this.problem(
+        'overlap',
+        this.overlapPolicy,
+        "'skip' or 'allow' ('bufferOne' and 'replace' are not available yet)",
+      );
+    }
     if (this.problems.length > 0 || this.id === null)
       return { definition: null, problems: this.problems, label };
     return {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CronSchedule,
   InvalidCronError,
   InvalidOptionError,
   type LoadedTask,
@@ -304,8 +305,15 @@ describe('fluent frequencies', () => {
   });
 
   it('never runs when its windows leave no time at all', () => {
-    const never = load((t) => t.everyMinute().between('08:00', '09:00').unlessBetween('07:00', '10:00'));
-    expect(never.cron.next(FROM)).toBeNull();
+    const never = new CronSchedule({
+      expression: '* * * * *',
+      timezone: 'UTC',
+      windows: [
+        { from: 8 * 60, to: 9 * 60, exclude: false },
+        { from: 7 * 60, to: 10 * 60, exclude: true },
+      ],
+    });
+    expect(never.next(FROM)).toBeNull();
   });
 });
 
@@ -467,6 +475,23 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     if (type === InvalidCronError) expect(error.code).toBe('SUNDIAL_INVALID_CRON');
   });
 
+  it('refuses a catch-up that the default overlap policy would collapse into one run', () => {
+    const schedule = new Schedule();
+    schedule.job('q', 'x').everyMinute().catchUp({ window: 600_000 });
+    expect(() => schedule.load()).toThrow(/Invalid tasks\["job:q:x"\]\.catchUp: 600000 \(.*allowOverlapping/);
+  });
+
+  it('refuses a schedule that never runs', () => {
+    for (const define of [
+      (s: Schedule) => s.job('q', 'x').dailyAt('03:00').between('08:00', '17:00'),
+      (s: Schedule) => s.job('q', 'x').cron('0 0 30 2 *'),
+    ]) {
+      const schedule = new Schedule();
+      define(schedule);
+      expect(() => schedule.load()).toThrow(/Invalid tasks\["job:q:x"\]\.cron: .* \(never runs/);
+    }
+  });
+
   it('refuses two tasks with one name', () => {
     const schedule = new Schedule();
     schedule
@@ -484,8 +509,12 @@ describe('refusing bad definitions at load time, naming the task, the field and 
       .job('mail', 'digest', { kind: 'weekly' })
       .weeklyOn(1, '08:00')
       .withJitter(500)
-      .overlap('bufferOne');
-    schedule.ping('http://127.0.0.1:9/health').everyMinute().catchUp({ window: 3_600_000 });
+      .allowOverlapping();
+    schedule
+      .ping('http://127.0.0.1:9/health')
+      .everyMinute()
+      .allowOverlapping()
+      .catchUp({ window: 3_600_000 });
     const [dump, digest, ping] = schedule.load().map((task) => task.definition);
     expect(dump).toMatchObject({
       id: 'pg_dump -Fc app',
@@ -502,7 +531,7 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     expect(digest).toMatchObject({
       id: 'job:mail:digest',
       jitterMs: 500,
-      overlap: 'bufferOne',
+      overlap: 'allow',
       misfire: { policy: 'skip' },
     });
     expect(ping).toMatchObject({

@@ -315,6 +315,7 @@ describe('scheduler', () => {
     const schedule = new Schedule();
     schedule.job('q', 'x').everyMinute().overlap('bufferOne');
     expect(() => sundial.scheduler(schedule, { autostart: false })).toThrow(InvalidOptionError);
+    expect(() => schedule.load()).toThrow(/Invalid tasks\["job:q:x"\]\.overlap: "bufferOne"/);
   });
 });
 
