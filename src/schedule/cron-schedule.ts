@@ -19,8 +19,8 @@ export interface ScheduleSpec {
   windows: TimeWindow[];
 }
 
-/** How far ahead `next` looks through windows before it says the schedule never runs. */
-const MAX_WINDOW_HOPS = 10_000;
+/** How many occurrences `next` looks at through windows before it says the schedule never runs. */
+const MAX_WINDOW_HOPS = 20_000;
 
 /**
  * The maths of a schedule: next occurrences in its time zone, honouring its windows.
@@ -35,7 +35,6 @@ const MAX_WINDOW_HOPS = 10_000;
 export class CronSchedule {
   readonly spec: ScheduleSpec;
   private readonly cron: Cron;
-  private readonly boundaries = new Map<number, Cron>();
 
   /** Throws `InvalidCronError` naming `field` for a bad expression or zone. */
   constructor(spec: ScheduleSpec, field = 'cron') {
@@ -72,11 +71,13 @@ export class CronSchedule {
       const time = run.getTime();
       const blocked = this.blockingWindow(time);
       if (!blocked) return time;
-      // Jump to where the window lets runs through again, instead of walking every occurrence.
+      // Jump towards where the window lets runs through again, instead of walking every occurrence:
+      // an hour short of the wall-clock distance, since a DST shift moves wall time by at most an
+      // hour, so the jump never passes a reopening (not even in the second copy of a repeated
+      // hour); the occurrences of that last hour are walked.
       const reopen = blocked.exclude ? (blocked.to + 1) % 1440 : blocked.from;
-      const boundary = this.boundary(reopen).nextRun(new Date(time));
-      if (!boundary) return null;
-      from = boundary.getTime() - 1;
+      const distance = (reopen - localMinuteOfDay(time, this.spec.timezone) + 1440) % 1440 || 1440;
+      from = time + Math.max(0, distance - 60) * 60_000;
     }
     return null;
   }
@@ -124,20 +125,6 @@ export class CronSchedule {
       if (inWindow(minute, window) === window.exclude) return window;
     }
     return null;
-  }
-
-  /** A cron for the wall-clock minute `minuteOfDay`, DST-aware, to find where a window opens. */
-  private boundary(minuteOfDay: number): Cron {
-    let cron = this.boundaries.get(minuteOfDay);
-    if (!cron) {
-      cron = new Cron(`0 ${minuteOfDay % 60} ${Math.floor(minuteOfDay / 60)} * * *`, {
-        timezone: this.spec.timezone ?? undefined,
-        fixedTimeRule: 'no-wildcard',
-        paused: true,
-      });
-      this.boundaries.set(minuteOfDay, cron);
-    }
-    return cron;
   }
 }
 

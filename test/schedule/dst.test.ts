@@ -50,6 +50,15 @@ describe('daylight saving time', () => {
       ]);
     });
 
+    it('honours a window in the second copy of the repeated hour', () => {
+      const task = load('America/New_York', (t) => t.everyFiveMinutes().unlessBetween('01:00', '01:20'));
+      // 01:02 EST, in the second 01:00-02:00 of 1 November: blocked until 01:25 EST the same night.
+      expect(iso(task.cron.upcoming(2, utc('2026-11-01T06:02:00Z')))).toEqual([
+        '2026-11-01T06:25:00Z',
+        '2026-11-01T06:30:00Z',
+      ]);
+    });
+
     it('keeps an hourly schedule hourly across the gap', () => {
       const task = load('America/New_York', (t) => t.hourly());
       expect(iso(task.cron.upcoming(3, utc('2026-03-08T05:30:00Z')))).toEqual([
