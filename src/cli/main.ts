@@ -344,8 +344,22 @@ for (const [name, paused] of [
     .description(paused ? 'stop firing a task (until resumed)' : 'fire a paused task again')
     .option('--note <text>', 'why (shown by list)')
     .action((task: string, options: { note?: string }, command: Command) =>
-      withSundial(command, async (sundial) => {
-        const changed = await sundial.store.setSchedulePaused(task, paused, options.note ?? null, Date.now());
+      withSundial(command, async (sundial, _options, config) => {
+        const now = Date.now();
+        // Resuming counts the next run from now, so the paused time is not replayed as misfires.
+        const definition = config
+          ? scheduleOf(config)
+              .load()
+              .find((t) => t.definition.id === task)
+          : undefined;
+        const resumeAt = !paused && definition ? definition.cron.next(now - 1) : undefined;
+        const changed = await sundial.store.setSchedulePaused(
+          task,
+          paused,
+          options.note ?? null,
+          now,
+          resumeAt,
+        );
         if (!changed) {
           throw new SundialError(
             'SUNDIAL_NO_SCHEDULE',

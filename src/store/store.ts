@@ -109,8 +109,18 @@ export interface Store {
 
   listSchedules(): Promise<ScheduleRecord[]>;
 
-  /** Pauses or resumes a schedule, with an optional note; false when there is no such id. */
-  setSchedulePaused(id: string, paused: boolean, note: string | null, now: number): Promise<boolean>;
+  /**
+   * Pauses or resumes a schedule, with an optional note; false when there is no such id. A resume
+   * may give `resumeAt`, the next run counted from now, so the paused time is not replayed as
+   * missed occurrences.
+   */
+  setSchedulePaused(
+    id: string,
+    paused: boolean,
+    note: string | null,
+    now: number,
+    resumeAt?: number | null,
+  ): Promise<boolean>;
 
   /**
    * Takes lock `name` for `owner` if it is free or its holder's heartbeat is older than the

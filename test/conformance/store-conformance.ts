@@ -716,6 +716,13 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect(await store.setSchedulePaused('missing', true, null, T0)).toBe(false);
       });
 
+      it('resumes a schedule at a given next run, so the paused time is not replayed', async () => {
+        await sync('r', 'h', T0);
+        await store.setSchedulePaused('r', true, null, T0);
+        await store.setSchedulePaused('r', false, null, T0 + 3_600_000, T0 + 3_660_000);
+        expect((await store.listSchedules())[0]).toMatchObject({ paused: false, nextRunAt: T0 + 3_660_000 });
+      });
+
       it('tells schedule subscribers when definitions change', async () => {
         let calls = 0;
         store.subscribe(SCHEDULES_CHANNEL, () => calls++);

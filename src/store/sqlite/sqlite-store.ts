@@ -402,9 +402,19 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async setSchedulePaused(id: string, paused: boolean, note: string | null, now: number): Promise<boolean> {
+  async setSchedulePaused(
+    id: string,
+    paused: boolean,
+    note: string | null,
+    now: number,
+    resumeAt?: number | null,
+  ): Promise<boolean> {
     const s = this.prepared();
-    const { changes } = await this.transaction(() => s.pauseSchedule.run(paused ? 1 : 0, note, now, id));
+    const { changes } = await this.transaction(() =>
+      !paused && resumeAt !== undefined
+        ? s.resumeScheduleAt.run(note, now, resumeAt, id)
+        : s.pauseSchedule.run(paused ? 1 : 0, note, now, id),
+    );
     if (changes === 1) this.announce([SCHEDULES_CHANNEL]);
     return changes === 1;
   }
@@ -878,6 +888,9 @@ function prepareStatements(db: DatabaseSync) {
     listSchedules: db.prepare('SELECT * FROM sundial_schedules ORDER BY id'),
     pauseSchedule: db.prepare(
       'UPDATE sundial_schedules SET paused = ?, note = ?, updated_at = ? WHERE id = ?',
+    ),
+    resumeScheduleAt: db.prepare(
+      'UPDATE sundial_schedules SET paused = 0, note = ?, updated_at = ?, next_run_at = ? WHERE id = ?',
     ),
     // Free, or held past its TTL without a heartbeat: take it with the next fencing token.
     acquireLock: db.prepare(`
