@@ -12,6 +12,7 @@ import {
   JOB_STATES,
   type Job,
   type JobState,
+  type LoadedTask,
   loadConfig,
   MAINTENANCE_FLAG,
   parseDuration,
@@ -40,14 +41,21 @@ const program = new Command('sundial')
  * SUNDIAL_DB), else the SQLite file at --db. Commands other than `work` refuse a SQLite path where
  * there is no database, rather than create one at a mistyped path.
  */
+/**
+ * `withTasks`: load (and so validate) the config's tasks, before anything about the store is said;
+ * `'if-config'` does so only when there is a config.
+ */
 async function open(
   command: Command,
-  { create = false, check }: { create?: boolean; check?: (config: SundialConfig | null) => void } = {},
+  { create = false, withTasks = false }: { create?: boolean; withTasks?: boolean | 'if-config' } = {},
 ) {
   const options = command.optsWithGlobals() as GlobalOptions;
   const loaded = await loadConfig(options.config);
   // A broken config is the first thing to hear about, before anything about the store.
-  check?.(loaded?.config ?? null);
+  const tasks =
+    withTasks === true || (withTasks === 'if-config' && loaded)
+      ? scheduleOf(loaded?.config ?? null).load()
+      : [];
   const dbChosen = program.getOptionValueSource('db') !== 'default';
   const store = dbChosen || !loaded?.config.store ? { path: options.db } : loaded.config.store;
   const path = (store as { path?: unknown }).path;
@@ -57,18 +65,18 @@ async function open(
       `No Sundial database at ${path} (set --db, SUNDIAL_DB or a config)`,
     );
   }
-  return { sundial: createSundial({ store }), config: loaded?.config ?? null, options };
+  return { sundial: createSundial({ store }), config: loaded?.config ?? null, options, tasks };
 }
 
 /** Runs `work` against a Sundial on the chosen store, prints what it returns, and closes it. */
 async function withSundial(
   command: Command,
-  work: (sundial: Sundial, options: GlobalOptions, config: SundialConfig | null) => Promise<unknown>,
-  check?: (config: SundialConfig | null) => void,
+  work: (sundial: Sundial, options: GlobalOptions, tasks: LoadedTask[]) => Promise<unknown>,
+  withTasks: boolean | 'if-config' = false,
 ) {
-  const { sundial, config, options } = await open(command, { check });
+  const { sundial, options, tasks } = await open(command, { withTasks });
   try {
-    const output = await work(sundial, options, config);
+    const output = await work(sundial, options, tasks);
     if (output !== undefined) {
       console.log(options.json && typeof output !== 'string' ? JSON.stringify(output, null, 2) : output);
     }
@@ -88,11 +96,6 @@ function scheduleOf(config: SundialConfig | null): Schedule {
   const schedule = new Schedule();
   config.schedule?.(schedule);
   return schedule;
-}
-
-/** Validates the config's tasks (throws naming task, field and value). */
-function loadTasks(config: SundialConfig | null): void {
-  scheduleOf(config).load();
 }
 
 function countdown(ms: number): string {
@@ -245,9 +248,7 @@ program
   .option('--no-scheduler', 'run workers only')
   .option('--no-worker', 'run the scheduler only')
   .action(async (options: { scheduler: boolean; worker: boolean }, command: Command) => {
-    const { sundial, config } = await open(command, { create: true, check: loadTasks });
-    const schedule = scheduleOf(config);
-    const tasks = schedule.load();
+    const { sundial, config, tasks } = await open(command, { create: true, withTasks: true });
     const line = (text: string) => console.log(`${new Date().toISOString()}  ${text}`);
     sundial.on('task.fired', ({ taskId, scheduledFor, catchUp }) =>
       line(`fired     ${taskId} for ${new Date(scheduledFor).toISOString()}${catchUp ? ' (catch-up)' : ''}`),
@@ -288,8 +289,7 @@ program
   .action((options: { verbose?: boolean }, command: Command) =>
     withSundial(
       command,
-      async (sundial, { json }, config) => {
-        const tasks = scheduleOf(config).load();
+      async (sundial, { json }, tasks) => {
         const records = new Map((await sundial.store.listSchedules()).map((record) => [record.id, record]));
         const now = Date.now();
         const rows = tasks.map(({ definition, cron, frequency }) => {
@@ -331,7 +331,7 @@ program
         );
         return `${text}\n\nnext runs:\n${upcoming.join('\n')}`;
       },
-      loadTasks,
+      true,
     ),
   );
 
@@ -344,30 +344,30 @@ for (const [name, paused] of [
     .description(paused ? 'stop firing a task (until resumed)' : 'fire a paused task again')
     .option('--note <text>', 'why (shown by list)')
     .action((task: string, options: { note?: string }, command: Command) =>
-      withSundial(command, async (sundial, _options, config) => {
-        const now = Date.now();
-        // Resuming counts the next run from now, so the paused time is not replayed as misfires.
-        const definition = config
-          ? scheduleOf(config)
-              .load()
-              .find((t) => t.definition.id === task)
-          : undefined;
-        const resumeAt = !paused && definition ? definition.cron.next(now - 1) : undefined;
-        const changed = await sundial.store.setSchedulePaused(
-          task,
-          paused,
-          options.note ?? null,
-          now,
-          resumeAt,
-        );
-        if (!changed) {
-          throw new SundialError(
-            'SUNDIAL_NO_SCHEDULE',
-            `No task ${JSON.stringify(task)} in the store (its scheduler records it when it starts)`,
+      withSundial(
+        command,
+        async (sundial, _options, tasks) => {
+          const now = Date.now();
+          // Resuming counts the next run from now, so the paused time is not replayed as misfires.
+          const definition = tasks.find((t) => t.definition.id === task);
+          const resumeAt = !paused && definition ? definition.cron.next(now - 1) : undefined;
+          const changed = await sundial.store.setSchedulePaused(
+            task,
+            paused,
+            options.note ?? null,
+            now,
+            resumeAt,
           );
-        }
-        return `task ${task} ${paused ? 'paused' : 'resumed'}`;
-      }),
+          if (!changed) {
+            throw new SundialError(
+              'SUNDIAL_NO_SCHEDULE',
+              `No task ${JSON.stringify(task)} in the store (its scheduler records it when it starts)`,
+            );
+          }
+          return `task ${task} ${paused ? 'paused' : 'resumed'}`;
+        },
+        'if-config',
+      ),
     );
 }
 
@@ -419,11 +419,9 @@ program
   .option('--force', 'run every matching task now, whatever its schedule')
   .option('--tag <tag>', 'only tasks with this tag')
   .action(async (options: { wait: boolean; force?: boolean; tag?: string }, command: Command) => {
-    const { sundial, config } = await open(command, { create: true, check: loadTasks });
+    const { sundial, config, tasks: all } = await open(command, { create: true, withTasks: true });
     try {
-      const tasks = scheduleOf(config)
-        .load()
-        .filter((task) => !options.tag || task.definition.tags.includes(options.tag));
+      const tasks = all.filter((task) => !options.tag || task.definition.tags.includes(options.tag));
       const fired: string[] = [];
       sundial.on('task.fired', ({ jobId }) => fired.push(jobId));
       const scheduler = sundial.scheduler(tasks, { ...config?.scheduler, autostart: false });
@@ -459,9 +457,8 @@ program
   .description('run a task now and print its output (respects its lock unless --force)')
   .option('--force', 'run even while another run holds the lock')
   .action(async (taskId: string, options: { force?: boolean }, command: Command) => {
-    const { sundial, config } = await open(command, { create: true, check: loadTasks });
+    const { sundial, config, tasks } = await open(command, { create: true, withTasks: true });
     try {
-      const tasks = scheduleOf(config).load();
       const scheduler = sundial.scheduler(tasks, { ...config?.scheduler, autostart: false });
       if (options.force)
         for (const lock of await sundial.locks.list())

@@ -94,9 +94,6 @@ export interface Store {
    */
   syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void>;
 
-  /** Schedules not paused whose `nextRunAt` is at or before `now`, earliest first. */
-  dueSchedules(now: number, limit: number): Promise<DueSchedule[]>;
-
   /**
    * Compare-and-set on the schedule's next run: if, and only if, it is still `expectedNextRunAt`
    * (and not paused), moves it to `nextRunAt`, notes `firedAt` as its last run and adds `jobs` —
@@ -201,11 +198,6 @@ export interface ScheduleSync {
   specHash: string;
   /** The first occurrence from now, or null when it never runs. */
   nextRunAt: number | null;
-}
-
-export interface DueSchedule {
-  id: string;
-  nextRunAt: number;
 }
 
 export interface FireScheduleRequest {

@@ -658,16 +658,10 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         });
       });
 
-      it('lists what is due, earliest first, and the next time anything is', async () => {
+      it('knows the next time anything is due, ignoring schedules that never run', async () => {
         await sync('late', 'h', T0 + 300);
         await sync('early', 'h', T0 + 100);
-        await sync('future', 'h', T0 + 10_000);
         await sync('never', 'h', null);
-        expect(await store.dueSchedules(T0 + 500, 10)).toEqual([
-          { id: 'early', nextRunAt: T0 + 100 },
-          { id: 'late', nextRunAt: T0 + 300 },
-        ]);
-        expect(await store.dueSchedules(T0 + 500, 1)).toHaveLength(1);
         expect(await store.nextScheduleRunAt()).toBe(T0 + 100);
       });
 
@@ -693,13 +687,12 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
           nextRunAt: T0 + 2000,
           lastRunAt: T0 + 1001,
         });
-        expect(await store.dueSchedules(T0 + 1500, 10)).toEqual([]);
+        expect(await store.nextScheduleRunAt()).toBe(T0 + 2000);
       });
 
       it('does not fire a paused schedule, and resumes it', async () => {
         await sync('p', 'h', T0 + 10);
         expect(await store.setSchedulePaused('p', true, 'maintenance window', T0)).toBe(true);
-        expect(await store.dueSchedules(T0 + 20, 10)).toEqual([]);
         expect(await store.nextScheduleRunAt()).toBeNull();
         const fire = () =>
           store.fireSchedule({

@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
+import { createSundial, type Sundial } from '../../src/index.ts';
+import { tempDir } from '../helpers.ts';
 
 const WORKER = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
 const SCHEDULER = fileURLToPath(new URL('../fixtures/scheduler-process.ts', import.meta.url));
@@ -58,4 +62,39 @@ function startChild(script: string, env: Record<string, string | number>): Worke
 export function killAll(): void {
   for (const child of children) child.kill('SIGKILL');
   children.clear();
+}
+
+/**
+ * Per test: a fresh temp folder with a database path, a Sundial on it for the test to inspect, and
+ * afterwards every child killed and everything removed. Call inside a `describe`.
+ */
+export function useSharedDatabase(file: string): {
+  readonly db: string;
+  readonly dir: string;
+  readonly sundial: Sundial;
+} {
+  let dir: ReturnType<typeof tempDir>;
+  let db = '';
+  let sundial: Sundial;
+  beforeEach(() => {
+    dir = tempDir();
+    db = join(dir.path, file);
+    sundial = createSundial({ store: { path: db } });
+  });
+  afterEach(async () => {
+    killAll();
+    await sundial.close();
+    dir.cleanup();
+  });
+  return {
+    get db() {
+      return db;
+    },
+    get dir() {
+      return dir.path;
+    },
+    get sundial() {
+      return sundial;
+    },
+  };
 }

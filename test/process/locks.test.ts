@@ -1,42 +1,34 @@
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, type Sundial } from '../../src/index.ts';
-import { tempDir, waitFor } from '../helpers.ts';
-import { killAll, startTaskWorker } from './children.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers.ts';
+import { startTaskWorker, useSharedDatabase } from './children.ts';
 
 describe('task locks across real processes', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let db: string;
-  let sundial: Sundial;
-
-  beforeEach(() => {
-    dir = tempDir();
-    db = join(dir.path, 'locks.db');
-    sundial = createSundial({ store: { path: db } });
-  });
-  afterEach(async () => {
-    killAll();
-    await sundial.close();
-    dir.cleanup();
-  });
+  const shared = useSharedDatabase('locks.db');
 
   it('reclaims at once the lock of a holder killed with SIGKILL (dead pid), and the task runs again', async () => {
-    const victim = startTaskWorker({ SUNDIAL_DB: db, MODE: 'hang', LEASE_MS: 1500, HEARTBEAT_MS: 200 });
+    const victim = startTaskWorker({
+      SUNDIAL_DB: shared.db,
+      MODE: 'hang',
+      LEASE_MS: 1500,
+      HEARTBEAT_MS: 200,
+    });
     await victim.ready;
-    const job = await sundial.queue('sundial.tasks').add('task', { taskId: 'report' }, { attempts: 1 });
+    const job = await shared.sundial
+      .queue('sundial.tasks')
+      .add('task', { taskId: 'report' }, { attempts: 1 });
     await waitFor(() => victim.started.length === 1, { message: 'the victim to start the task' });
-    const [held] = await sundial.locks.list();
+    const [held] = await shared.sundial.locks.list();
     expect(held).toMatchObject({ name: 'task:report', ttlMs: 60_000, owner: { pid: victim.process.pid } });
 
     victim.process.kill('SIGKILL');
     await victim.exited;
-    const rescuer = startTaskWorker({ SUNDIAL_DB: db, MODE: 'run', STALLED_CHECK_MS: 100 });
+    const rescuer = startTaskWorker({ SUNDIAL_DB: shared.db, MODE: 'run', STALLED_CHECK_MS: 100 });
     await rescuer.ready;
 
     // Well inside the lock's 60 s TTL: only the dead-pid reclaim can let the rerun through.
     const done = await waitFor(
       async () => {
-        const current = await sundial.queue('sundial.tasks').getJob(job.id);
+        const current = await shared.sundial.queue('sundial.tasks').getJob(job.id);
         return current?.state === 'completed' ? current : null;
       },
       { timeoutMs: 20_000, message: 'the task to run again and complete' },
@@ -44,6 +36,6 @@ describe('task locks across real processes', () => {
     expect(done.result).toMatchObject({ output: `ran in ${rescuer.process.pid}\n` });
     expect((done.result as { skipped?: string }).skipped).toBeUndefined();
     expect(done.history.map((h) => h.outcome)).toEqual(['stalled', 'completed']);
-    expect(await sundial.locks.list()).toEqual([]); // released after the run
+    expect(await shared.sundial.locks.list()).toEqual([]); // released after the run
   });
 });

@@ -1,33 +1,18 @@
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, type Sundial } from '../../src/index.ts';
-import { sleep, tempDir } from '../helpers.ts';
-import { killAll, startScheduler } from './children.ts';
+import { describe, expect, it } from 'vitest';
+import { sleep } from '../helpers.ts';
+import { startScheduler, useSharedDatabase } from './children.ts';
 
 describe('schedulers in real processes', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let db: string;
-  let sundial: Sundial;
-
-  beforeEach(() => {
-    dir = tempDir();
-    db = join(dir.path, 'schedulers.db');
-    sundial = createSundial({ store: { path: db } });
-  });
-  afterEach(async () => {
-    killAll();
-    await sundial.close();
-    dir.cleanup();
-  });
+  const shared = useSharedDatabase('schedulers.db');
 
   it('three scheduler processes on one file fire a one-second task once per occurrence for 10 s', async () => {
-    const schedulers = [0, 1, 2].map(() => startScheduler({ SUNDIAL_DB: db }));
+    const schedulers = [0, 1, 2].map(() => startScheduler({ SUNDIAL_DB: shared.db }));
     await Promise.all(schedulers.map((s) => s.ready));
     await sleep(10_000);
     for (const s of schedulers) s.process.kill('SIGTERM');
     expect((await Promise.all(schedulers.map((s) => s.exited))).map((e) => e.code)).toEqual([0, 0, 0]);
 
-    const jobs = await sundial.queue('ticks').listJobs(undefined, { limit: 1000 });
+    const jobs = await shared.sundial.queue('ticks').listJobs(undefined, { limit: 1000 });
     const times = jobs.map((job) => job.origin!.scheduledFor).sort((a, b) => a - b);
     // None doubled.
     expect(new Set(times).size).toBe(times.length);

@@ -1,33 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, type Sundial } from '../../src/index.ts';
-import { sleep, tempDir, waitFor } from '../helpers.ts';
-import { killAll, startWorker } from './children.ts';
+import { describe, expect, it } from 'vitest';
+import { sleep, waitFor } from '../helpers.ts';
+import { startWorker, useSharedDatabase } from './children.ts';
 
 describe('workers in real processes', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let db: string;
-  let sundial: Sundial;
-
-  beforeEach(() => {
-    dir = tempDir();
-    db = join(dir.path, 'shared.db');
-    sundial = createSundial({ store: { path: db } });
-  });
-  afterEach(async () => {
-    killAll();
-    await sundial.close();
-    dir.cleanup();
-  });
+  const shared = useSharedDatabase('shared.db');
 
   it('four worker processes on one file complete 10,000 jobs, each exactly once', async () => {
-    const logs = [0, 1, 2, 3].map((i) => join(dir.path, `worker-${i}.log`));
-    const workers = logs.map((log) => startWorker({ SUNDIAL_DB: db, LOG: log, CONCURRENCY: 20 }));
+    const logs = [0, 1, 2, 3].map((i) => join(shared.dir, `worker-${i}.log`));
+    const workers = logs.map((log) => startWorker({ SUNDIAL_DB: shared.db, LOG: log, CONCURRENCY: 20 }));
     await Promise.all(workers.map((w) => w.ready));
 
     // Added while the workers already wait, in chunks, so they wake on each other's commits.
-    const q = sundial.queue('q');
+    const q = shared.sundial.queue('q');
     const ids: string[] = [];
     for (let chunk = 0; chunk < 10; chunk++) {
       const jobs = await q.addBulk(
@@ -61,10 +47,14 @@ describe('workers in real processes', () => {
 
   it('wakes an idle worker in another process when jobs are added, without waiting for its poll', async () => {
     // With a one-minute poll, only the wake file can bring these jobs to the worker in time.
-    const worker = startWorker({ SUNDIAL_DB: db, POLL_MS: 60_000, LOG: join(dir.path, 'woken.log') });
+    const worker = startWorker({
+      SUNDIAL_DB: shared.db,
+      POLL_MS: 60_000,
+      LOG: join(shared.dir, 'woken.log'),
+    });
     await worker.ready;
     await sleep(300); // its first claim round has found nothing and it sleeps
-    const q = sundial.queue('q');
+    const q = shared.sundial.queue('q');
     for (let i = 0; i < 3; i++) {
       const job = await q.add('task', { i });
       await waitFor(async () => (await q.getJob(job.id))?.state === 'completed', {
@@ -77,15 +67,15 @@ describe('workers in real processes', () => {
   });
 
   it('a worker killed with SIGKILL mid-job: after its lease expires the job runs again elsewhere and completes', async () => {
-    const q = sundial.queue('q');
-    const victim = startWorker({ SUNDIAL_DB: db, MODE: 'hang', LEASE_MS: 1500, HEARTBEAT_MS: 200 });
+    const q = shared.sundial.queue('q');
+    const victim = startWorker({ SUNDIAL_DB: shared.db, MODE: 'hang', LEASE_MS: 1500, HEARTBEAT_MS: 200 });
     await victim.ready;
     const added = await q.add('task', { important: true });
     await waitFor(() => victim.started.length === 1, { message: 'the victim to start the job' });
 
     const rescuer = startWorker({
-      SUNDIAL_DB: db,
-      LOG: join(dir.path, 'rescuer.log'),
+      SUNDIAL_DB: shared.db,
+      LOG: join(shared.dir, 'rescuer.log'),
       STALLED_CHECK_MS: 100,
     });
     await rescuer.ready;
@@ -122,25 +112,12 @@ describe('workers in real processes', () => {
 });
 
 describe('graceful shutdown of a worker process', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let db: string;
-  let sundial: Sundial;
-
-  beforeEach(() => {
-    dir = tempDir();
-    db = join(dir.path, 'shutdown.db');
-    sundial = createSundial({ store: { path: db } });
-  });
-  afterEach(async () => {
-    killAll();
-    await sundial.close();
-    dir.cleanup();
-  });
+  const shared = useSharedDatabase('shutdown.db');
 
   it('on SIGTERM stops claiming, lets running jobs finish, then exits 0', async () => {
-    const q = sundial.queue('q');
+    const q = shared.sundial.queue('q');
     const worker = startWorker({
-      SUNDIAL_DB: db,
+      SUNDIAL_DB: shared.db,
       MODE: 'slow',
       SLOW_MS: 600,
       CONCURRENCY: 2,
@@ -159,8 +136,8 @@ describe('graceful shutdown of a worker process', () => {
   });
 
   it('after the grace period releases unfinished jobs back to waiting and exits 0', async () => {
-    const q = sundial.queue('q');
-    const worker = startWorker({ SUNDIAL_DB: db, MODE: 'hang', GRACE_MS: 300 });
+    const q = shared.sundial.queue('q');
+    const worker = startWorker({ SUNDIAL_DB: shared.db, MODE: 'hang', GRACE_MS: 300 });
     await worker.ready;
     const added = await q.add('task');
     await waitFor(() => worker.started.length === 1);
@@ -173,8 +150,8 @@ describe('graceful shutdown of a worker process', () => {
   });
 
   it('a second signal exits at once, leaving the lease to expire', async () => {
-    const q = sundial.queue('q');
-    const worker = startWorker({ SUNDIAL_DB: db, MODE: 'hang', GRACE_MS: 60_000 });
+    const q = shared.sundial.queue('q');
+    const worker = startWorker({ SUNDIAL_DB: shared.db, MODE: 'hang', GRACE_MS: 60_000 });
     await worker.ready;
     const added = await q.add('task');
     await waitFor(() => worker.started.length === 1);

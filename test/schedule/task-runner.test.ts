@@ -3,7 +3,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, type Job, Schedule, type Sundial, type TaskRunInfo } from '../../src/index.ts';
+import {
+  createSundial,
+  isProcessAlive,
+  type Job,
+  Schedule,
+  type Sundial,
+  type TaskRunInfo,
+} from '../../src/index.ts';
 import { sleep, tempDir, waitFor } from '../helpers.ts';
 
 describe('task runner', () => {
@@ -136,7 +143,7 @@ describe('task runner', () => {
     const job = await runOnce(schedule, 'stuck', { killGraceMs: 200 });
     expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
-    await waitFor(() => !isAlive(grandchild), {
+    await waitFor(() => !isProcessAlive(grandchild), {
       timeoutMs: 5000,
       message: 'the grandchild sleep to be killed',
     });
@@ -226,12 +233,3 @@ describe('task runner', () => {
     await sleep(10);
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -12,7 +12,6 @@ import {
 import {
   type AddedJob,
   type ClaimRequest,
-  type DueSchedule,
   emptyCounts,
   type FinishAndClaimResult,
   type FireScheduleRequest,
@@ -358,13 +357,6 @@ export class SqliteStore implements Store {
       return count;
     });
     if (changed > 0) this.announce([SCHEDULES_CHANNEL]);
-  }
-
-  async dueSchedules(now: number, limit: number): Promise<DueSchedule[]> {
-    const rows = await this.read(
-      () => this.prepared().dueSchedules.all(now, limit) as { id: string; next_run_at: number }[],
-    );
-    return rows.map((row) => ({ id: row.id, nextRunAt: row.next_run_at }));
   }
 
   async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
@@ -875,10 +867,6 @@ function prepareStatements(db: DatabaseSync) {
       ON CONFLICT (id) DO UPDATE SET spec_hash = excluded.spec_hash, next_run_at = excluded.next_run_at,
         updated_at = excluded.updated_at
       WHERE sundial_schedules.spec_hash <> excluded.spec_hash`),
-    dueSchedules: db.prepare(`
-      SELECT id, next_run_at FROM sundial_schedules
-      WHERE paused = 0 AND next_run_at IS NOT NULL AND next_run_at <= ?
-      ORDER BY next_run_at LIMIT ?`),
     fireSchedule: db.prepare(`
       UPDATE sundial_schedules SET next_run_at = ?, last_run_at = ?, updated_at = ?
       WHERE id = ? AND next_run_at = ? AND paused = 0`),
