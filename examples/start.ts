@@ -69,8 +69,9 @@ schedule
   .command('echo', ['backup finished, password=hunter2 (masked before it is stored)'])
   .name('backup')
   .everyTwentySeconds();
-sundial.scheduler(schedule);
-sundial.taskWorker(schedule);
+const tasks = schedule.load(); // validated and compiled once, shared by the scheduler and the runner
+sundial.scheduler(tasks);
+sundial.taskWorker(tasks);
 
 const time = () => new Date().toISOString().slice(11, 23);
 const label = (job: Job) =>
@@ -100,7 +101,7 @@ sundial.on('job.stalled', ({ jobId, name, recovered }) =>
 sundial.on('error', ({ error, context }) => console.error(`${time()}  error     ${context}:`, error));
 
 console.log(`Sundial example: a scheduler and workers on ${(sundial.store as { path?: string }).path ?? ''}`);
-for (const task of schedule.load()) console.log(`  ${task.definition.id.padEnd(16)} ${task.frequency}`);
+for (const task of tasks) console.log(`  ${task.definition.id.padEnd(16)} ${task.frequency}`);
 console.log('Press Ctrl-C to stop gracefully.\n');
 
 sundial.closeOnSignals({
