@@ -300,6 +300,30 @@ describe('worker', () => {
     expect(job.history.map((h) => h.outcome)).toEqual(['cancelled']);
   });
 
+  it('stops a cancelled job at once, without waiting for a heartbeat, when another process cancels it', async () => {
+    // The canceller is another Sundial on the same file, as `sundial interrupt` would be.
+    const other = createSundial({ store: { path: join(dir.path, 'worker.db') } });
+    const interrupted = record('job.interrupted');
+    let signal: AbortSignal | undefined;
+    sundial.worker(
+      'q',
+      {
+        long: (_p, ctx) => {
+          signal = ctx.signal;
+          return new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        },
+      },
+      // A heartbeat every 5 minutes: only the cancel notice can stop the run within the wait below.
+      { leaseMs: 900_000, heartbeatMs: 300_000 },
+    );
+    const added = await sundial.queue('q').add('long');
+    await waitFor(() => signal);
+    await other.queue('q').cancel(added.id);
+    await other.close();
+    await waitFor(() => signal!.aborted, { message: 'the signal to abort', timeoutMs: 5000 });
+    expect(interrupted.map((event) => event.job.id)).toEqual([added.id]);
+  });
+
   it('stops the old run when a cancelled job is retried before the heartbeat, and runs it once more', async () => {
     const signals: AbortSignal[] = [];
     let release!: () => void;

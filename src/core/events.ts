@@ -10,6 +10,11 @@ export interface SundialEvents {
   'job.failed': { job: Job; error: JobError; durationMs: number; worker: string };
   'job.retrying': { job: Job; error: JobError; delayMs: number; runAt: number };
   'job.dead': { job: Job; error: JobError };
+  /**
+   * A running job was stopped because its worker lost its lease: it was cancelled (an interrupt, a
+   * replaced task run) or, after a missed heartbeat, taken over as stalled. Its outcome is not stored.
+   */
+  'job.interrupted': { job: Job; worker: string };
   /** A job whose worker stopped renewing its lease was recovered (or, past `maxStalls`, made dead). */
   'job.stalled': { jobId: string; queue: string; name: string; recovered: boolean };
   'worker.started': { worker: string; queue: string; concurrency: number };

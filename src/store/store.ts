@@ -75,7 +75,10 @@ export interface Store {
    * Fails with reason `duplicate` when a live job already holds its dedupe key.
    */
   retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult>;
-  /** Makes a job cancelled if its state is in `from` (an active job's worker loses its lease). */
+  /**
+   * Makes a job cancelled if its state is in `from`. An active job's worker loses its lease and is
+   * told through `CANCELS_CHANNEL`.
+   */
   cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult>;
   /** Deletes a job if its state is in `from`. */
   removeJob(id: string, request: TransitionRequest): Promise<TransitionResult>;
@@ -191,6 +194,18 @@ export const MAINTENANCE_FLAG = 'maintenance';
 
 /** The channel `subscribe` uses for changes to schedules (not a valid queue name). */
 export const SCHEDULES_CHANNEL = '#schedules';
+
+/**
+ * The channel `subscribe` uses when an active job was cancelled (an interrupt, a replaced task run):
+ * its worker renews its leases at once, finds the lease gone and aborts the run, rather than
+ * noticing at its next heartbeat.
+ */
+export const CANCELS_CHANNEL = '#cancels';
+
+/** Channels are not queues: waking "every queue" leaves them out. */
+export function isChannel(name: string): boolean {
+  return name.startsWith('#');
+}
 
 export interface ScheduleSync {
   id: string;

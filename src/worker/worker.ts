@@ -7,7 +7,7 @@ import {
   UnknownHandlerError,
 } from '../core/index.ts';
 import { checkName, type SundialContext } from '../queue/index.ts';
-import type { FinishAndClaimResult, JobOutcome } from '../store/index.ts';
+import { CANCELS_CHANNEL, type FinishAndClaimResult, type JobOutcome } from '../store/index.ts';
 import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
 import { decideOutcome, unstorableOutcome } from './outcome.ts';
 
@@ -108,7 +108,15 @@ export class Worker {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    this.unsubscribe = this.context.store.subscribe(this.queue, this.wake);
+    const unsubscribeJobs = this.context.store.subscribe(this.queue, this.wake);
+    // A job cancelled while it runs (an interrupt): renew leases now to find out whether it is ours.
+    const unsubscribeCancels = this.context.store.subscribe(CANCELS_CHANNEL, () => {
+      if (this.running.size > 0) void this.heartbeat();
+    });
+    this.unsubscribe = () => {
+      unsubscribeJobs();
+      unsubscribeCancels();
+    };
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
     this.stalledTimer = setInterval(() => void this.recoverStalled(), this.options.stalledCheckMs);
     this.context.events.emit('worker.started', {
@@ -383,7 +391,11 @@ export class Worker {
           this.context.clock.now() + this.options.leaseMs,
         ),
       );
-      for (const run of runs) if (!held.has(run.job.id)) this.drop(run, leaseLost(run.job.id));
+      for (const run of runs) {
+        if (held.has(run.job.id) || run.done) continue;
+        this.drop(run, leaseLost(run.job.id));
+        this.context.events.emit('job.interrupted', { job: run.job, worker: this.id });
+      }
       if (this.running.size < this.options.concurrency) this.wake();
     } catch (error) {
       this.reportError(error, 'renewing leases');

@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AttemptRecord, BackoffSpec, JobError } from '../../src/core/index.ts';
-import { type JobOutcome, type NewJob, SCHEDULES_CHANNEL, type Store } from '../../src/store/index.ts';
+import {
+  CANCELS_CHANNEL,
+  type JobOutcome,
+  type NewJob,
+  SCHEDULES_CHANNEL,
+  type Store,
+} from '../../src/store/index.ts';
 
 export interface StoreHarness {
   store: Store;
@@ -795,6 +801,24 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         await store.addJobs([newJob({ queue: 'q' })]);
         await new Promise((resolve) => setTimeout(resolve, 50));
         expect(calls).toBe(before);
+      });
+
+      it('tells cancel subscribers on other connections when an active job is cancelled, and only then', async () => {
+        const other = await harness.connect();
+        let calls = 0;
+        other.subscribe(CANCELS_CHANNEL, () => calls++);
+        const [waiting, active] = await store.addJobs([newJob(), newJob()]);
+        await store.claimJobs({ queue: 'q', owner: 'w1', limit: 1, now: T0, leaseExpiresAt: T0 + 30_000 });
+        // The claim took the first job; cancel the one still waiting first: nobody runs it.
+        const claimedId = (await store.listJobs({ queue: 'q', state: 'active' }))[0]!.id;
+        const waitingId = claimedId === waiting!.id ? active!.id : waiting!.id;
+        await store.cancelJob(waitingId, { queue: 'q', from: ['waiting'], now: T0 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(calls).toBe(0);
+        await store.cancelJob(claimedId, { queue: 'q', from: ['active'], now: T0 });
+        await waitUntil(() => calls > 0);
+        // Its worker finds out by renewing: the lease is gone.
+        expect(await store.renewLeases('w1', [{ id: claimedId, attempt: 1 }], T0 + 60_000)).toEqual([]);
       });
     });
   });

@@ -11,11 +11,13 @@ import {
 } from '../../core/index.ts';
 import {
   type AddedJob,
+  CANCELS_CHANNEL,
   type ClaimRequest,
   emptyCounts,
   type FinishAndClaimResult,
   type FireScheduleRequest,
   type HeldLease,
+  isChannel,
   type JobOutcome,
   type ListJobsRequest,
   type LockOwner,
@@ -86,7 +88,8 @@ export class SqliteStore implements Store {
   private statements: Statements | null = null;
   private readonly listeners = new Map<string, Set<() => void>>();
   private readonly wakeSignal: WakeSignal | null;
-  private readonly scheduleSignal: WakeSignal | null;
+  /** One file per channel (`<db>-wake-schedules`, `<db>-wake-cancels`). */
+  private readonly channelSignals = new Map<string, WakeSignal>();
   private readonly checkpointer: Checkpointer | null;
   private readonly busyTimeoutMs: number;
   private readonly options: SqliteStoreOptions;
@@ -104,13 +107,24 @@ export class SqliteStore implements Store {
         : null;
     const wakeSignal = options.wakeSignal ?? this.path !== ':memory:';
     const onError = (error: unknown) => this.options.onError?.(error);
-    // Two files: job commits are frequent and must not make every scheduler re-read its schedules.
+    // A file per channel: job commits are frequent and must not make every scheduler re-read its
+    // schedules, nor every worker renew its leases.
     this.wakeSignal = wakeSignal
       ? new WakeSignal(`${this.path}-wake`, () => this.wakeLocal('all'), onError)
       : null;
-    this.scheduleSignal = wakeSignal
-      ? new WakeSignal(`${this.path}-wake-schedules`, () => this.wakeLocal([SCHEDULES_CHANNEL]), onError)
-      : null;
+    if (wakeSignal) {
+      for (const [channel, suffix] of [
+        [SCHEDULES_CHANNEL, 'schedules'],
+        [CANCELS_CHANNEL, 'cancels'],
+      ] as const) {
+        const signal = new WakeSignal(
+          `${this.path}-wake-${suffix}`,
+          () => this.wakeLocal([channel]),
+          onError,
+        );
+        this.channelSignals.set(channel, signal);
+      }
+    }
   }
 
   async init(): Promise<void> {
@@ -139,7 +153,7 @@ export class SqliteStore implements Store {
     this.db = db;
     this.statements = prepareStatements(db);
     this.wakeSignal?.start();
-    this.scheduleSignal?.start();
+    for (const signal of this.channelSignals.values()) signal.start();
     if (this.checkpointer) {
       db.exec('PRAGMA wal_autocheckpoint = 0');
       this.checkpointer.start((error) => {
@@ -153,7 +167,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     this.wakeSignal?.stop();
-    this.scheduleSignal?.stop();
+    for (const signal of this.channelSignals.values()) signal.stop();
     await this.checkpointer?.stop();
     this.listeners.clear();
     this.statements = null;
@@ -295,10 +309,14 @@ export class SqliteStore implements Store {
 
   async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
     const s = this.prepared();
-    return this.transition(id, request, () => {
+    let wasActive = false;
+    const result = await this.transition(id, request, (row) => {
+      wasActive = row.state === 'active';
       s.cancel.run(request.now, id);
       return null;
     });
+    if (result.ok && wasActive) this.announce([CANCELS_CHANNEL]);
+    return result;
   }
 
   async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
@@ -475,8 +493,16 @@ export class SqliteStore implements Store {
    */
   private announce(queues: Iterable<string> | 'all'): void {
     this.wakeLocal(queues);
-    if (queues !== 'all' && [...queues].includes(SCHEDULES_CHANNEL)) this.scheduleSignal?.ring();
-    else this.wakeSignal?.ring();
+    if (queues === 'all') {
+      this.wakeSignal?.ring();
+      return;
+    }
+    let queueWoken = false;
+    for (const name of queues) {
+      if (isChannel(name)) this.channelSignals.get(name)?.ring();
+      else queueWoken = true;
+    }
+    if (queueWoken) this.wakeSignal?.ring();
   }
 
   /** A retry falls due later; workers elsewhere re-arm their timers to it. */
@@ -484,10 +510,9 @@ export class SqliteStore implements Store {
     if (outcomes.some((outcome) => outcome.kind === 'retry')) this.announce('all');
   }
 
-  /** Calls local listeners; 'all' means every queue's, not the schedules channel's. */
+  /** Calls local listeners; 'all' means every queue's, not the channels'. */
   private wakeLocal(queues: Iterable<string> | 'all'): void {
-    const names =
-      queues === 'all' ? [...this.listeners.keys()].filter((name) => name !== SCHEDULES_CHANNEL) : queues;
+    const names = queues === 'all' ? [...this.listeners.keys()].filter((name) => !isChannel(name)) : queues;
     for (const name of names) {
       const set = this.listeners.get(name);
       if (set) for (const listener of set) listener();
