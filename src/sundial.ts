@@ -9,7 +9,9 @@ import {
 } from './core/index.ts';
 import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts';
 import {
+  bridgeTaskEvents,
   DEFAULT_TASK_QUEUE,
+  isTaskRunEvent,
   type LoadedTask,
   LockProvider,
   Schedule,
@@ -56,6 +58,7 @@ export class Sundial {
   private readonly workers = new Set<Worker>();
   private readonly schedulers = new Set<Scheduler>();
   private lockProvider: LockProvider | null = null;
+  private taskEventsBridged = false;
   private closing: Promise<void> | null = null;
 
   constructor(options: SundialOptions = {}) {
@@ -117,7 +120,10 @@ export class Sundial {
     if (this.closing)
       throw new SundialError('SUNDIAL_CLOSED', 'This Sundial is closed; create a new one to schedule');
     const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
-    const scheduler = new Scheduler(this.context, (name) => this.queue(name), tasks, options);
+    // A queue the app has not made yet is not registered here, so the app may still make it with
+    // its own options later; the scheduler only builds jobs with it.
+    const queueOf = (name: string) => this.queues.get(name) ?? new Queue(name, this.context);
+    const scheduler = new Scheduler(this.context, queueOf, tasks, options);
     this.schedulers.add(scheduler);
     return scheduler;
   }
@@ -163,6 +169,7 @@ export class Sundial {
 
   /** Listens to an event; returns a function that stops listening. */
   on<Name extends keyof SundialEvents & string>(name: Name, listener: (event: SundialEvents[Name]) => void) {
+    this.bridgeIfTaskRunEvent(name);
     return this.events.on(name, listener);
   }
 
@@ -170,7 +177,14 @@ export class Sundial {
     name: Name,
     listener: (event: SundialEvents[Name]) => void,
   ) {
+    this.bridgeIfTaskRunEvent(name);
     return this.events.once(name, listener);
+  }
+
+  private bridgeIfTaskRunEvent(name: string): void {
+    if (this.taskEventsBridged || !isTaskRunEvent(name)) return;
+    this.taskEventsBridged = true;
+    bridgeTaskEvents(this.events);
   }
 
   /** Closes every worker (gracefully, within `graceMs`), stores pending adds, closes the store. */

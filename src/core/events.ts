@@ -27,10 +27,30 @@ export interface SundialEvents {
     scheduledFor: number;
     reason: 'missed' | 'overlap' | 'constraint' | 'maintenance';
   };
+  /** A `replace` task's occurrence cancelled the run still going (`jobId`); the new run follows. */
+  'task.replaced': { taskId: string; scheduledFor: number; jobId: string };
+  /** A run of a task began (`runId` is its job's id). */
+  'task.starting': TaskRun & { attempt: number };
+  /** A run succeeded; `output` is what it printed or logged (masked, truncated), null for job tasks. */
+  'task.finished': TaskRun & { durationMs: number; output: string | null };
+  /** A run failed and will not be tried again (the error message carries its output). */
+  'task.failed': TaskRun & { error: JobError };
+  /** A run failed and is tried again at `runAt`. */
+  'task.retrying': TaskRun & { error: JobError; runAt: number };
+  /** A run was stopped: interrupted, or replaced by a newer occurrence. */
+  'task.interrupted': TaskRun;
   'scheduler.started': { scheduler: string; tasks: number };
   'scheduler.stopped': { scheduler: string };
   /** Something went wrong outside any one job (a store error in the claim loop, say). */
   error: { error: unknown; context: string };
+}
+
+/** Which run of which task an event is about. */
+export interface TaskRun {
+  taskId: string;
+  runId: string;
+  /** The occurrence the run is for (for a run started by hand, when it was asked for). */
+  scheduledFor: number;
 }
 
 export type SundialEventName = keyof SundialEvents;

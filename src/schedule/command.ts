@@ -25,6 +25,8 @@ export function runCommand(
   signal: AbortSignal,
   output: OutputBuffer,
   options: CommandRunOptions,
+  /** Told to the command about its run (`SUNDIAL_RUN_ID`, which `sundial interrupt` looks for). */
+  runEnv: Record<string, string> = {},
 ): Promise<{ exitCode: number }> {
   if (options.allowedCommands) {
     const refusal = allowlistRefusal(action, options.allowedCommands);
@@ -38,7 +40,7 @@ export function runCommand(
       action.shell ? [] : action.args,
       {
         cwd: action.cwd ?? undefined,
-        env: { ...process.env, ...action.env },
+        env: { ...process.env, ...action.env, ...runEnv },
         shell: action.shell ? '/bin/sh' : false,
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],

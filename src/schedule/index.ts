@@ -6,6 +6,7 @@ export * from './output.ts';
 export * from './schedule.ts';
 export * from './scheduler.ts';
 export * from './task.ts';
+export * from './task-events.ts';
 export * from './task-runner.ts';
 export * from './time-queue.ts';
 export * from './time-zone.ts';

@@ -28,6 +28,8 @@ export const DEFAULT_TASK_QUEUE = 'sundial.tasks';
  * turn (a millisecond or two of spinning) so a fire lands within a fraction of a millisecond.
  */
 const SPIN_MS = 2;
+/** A `bufferOne` task's waiting run holds its task's key with this after it, beside the current run's. */
+const BUFFERED_KEY_SUFFIX = '#next';
 /** Most occurrences of one task fired in one tick (a catch-up over a long window comes in parts). */
 const MAX_FIRES_PER_TICK = 1000;
 
@@ -283,12 +285,56 @@ export class Scheduler {
       for (const { at } of plan.fire) events.emit('task.skipped', { taskId: id, scheduledFor: at, reason });
       return true;
     }
-    result.added.forEach((added, i) => {
+    for (const [i, added] of result.added.entries()) {
       const { at, catchUp } = plan.fire[i]!;
-      if (added.duplicate) events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'overlap' });
-      else events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added.id });
-    });
+      if (!added.duplicate)
+        events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added.id });
+      else await this.overlapped(task, jobs[i]!, added.id, { at, catchUp }, now);
+    }
     return true;
+  }
+
+  /**
+   * An occurrence found a live run of its task (the dedupe key is taken). `skip` records it as
+   * skipped. While that run is active, `bufferOne` adds one run under a second key, which waits for
+   * the current run to end (the runner waits for the task's lock); `replace` cancels the current
+   * run (its worker aborts it) and adds this one, which starts once the old one has let go of the
+   * lock. A run that is still waiting to start stands for this occurrence too. Only the scheduler
+   * that won the occurrence gets here, so this runs once per occurrence.
+   */
+  private async overlapped(
+    task: LoadedTask,
+    job: NewJob,
+    holderId: string,
+    occurrence: { at: number; catchUp: boolean },
+    now: number,
+  ): Promise<void> {
+    const { id, overlap } = task.definition;
+    const { at, catchUp } = occurrence;
+    const events = this.context.events;
+    const store = this.context.store;
+    try {
+      if (
+        (overlap === 'bufferOne' || overlap === 'replace') &&
+        (await store.getJob(holderId))?.state === 'active'
+      ) {
+        if (overlap === 'replace') {
+          const cancelled = await store.cancelJob(holderId, { queue: job.queue, from: ['active'], now });
+          if (cancelled.ok) events.emit('task.replaced', { taskId: id, scheduledFor: at, jobId: holderId });
+        }
+        const next =
+          overlap === 'bufferOne' ? { ...job, dedupeKey: `${job.dedupeKey}${BUFFERED_KEY_SUFFIX}` } : job;
+        const [added] = await store.addJobs([next]);
+        if (!added!.duplicate) {
+          events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added!.id });
+          return;
+        }
+      }
+    } catch (error) {
+      // The occurrence is spent (the compare-and-set moved on): report, and let the next one try.
+      events.emit('error', { error, context: `scheduler ${this.id}: overlap policy of task ${id}` });
+    }
+    events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'overlap' });
   }
 
   private async constraintsAllow(task: LoadedTask): Promise<boolean> {
@@ -316,15 +362,16 @@ export class Scheduler {
     const action = definition.action;
     const job =
       action.kind === 'job'
-        ? this.queueOf(action.queue).build(action.name, action.payload, { ...action.options, ...options })
-        : this.queueOf(this.options.taskQueue).build(
+        ? this.queueOf(action.queue).build(action.name, action.payload, {
+            timeout: definition.timeoutMs ?? undefined,
+            ...action.options,
+            ...options,
+          })
+        : // No job timeout: the task runner times the run itself, so a timed-out run keeps its output.
+          this.queueOf(this.options.taskQueue).build(
             'task',
             { taskId: definition.id } satisfies TaskRunPayload,
-            {
-              ...options,
-              attempts: 1,
-              timeout: definition.timeoutMs ?? undefined,
-            },
+            { ...options, attempts: 1 },
           );
     const origin: JobOrigin = { schedule: definition.id, scheduledFor: at, catchUp };
     return { ...job, origin: JSON.stringify(origin) };

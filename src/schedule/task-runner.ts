@@ -1,7 +1,7 @@
 import { formatWithOptions } from 'node:util';
-import { type Job, SundialError, UnrecoverableError } from '../core/index.ts';
+import { type Job, JobTimeoutError, SundialError, UnrecoverableError } from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
-import type { LockProvider } from './locks/index.ts';
+import type { HeldLock, LockProvider } from './locks/index.ts';
 import { maskSecrets, OutputBuffer, type OutputOptions } from './output.ts';
 import type { LoadedTask } from './schedule.ts';
 import type { TaskRunPayload } from './scheduler.ts';
@@ -69,10 +69,15 @@ async function runTask(
 ): Promise<TaskRunResult> {
   const { definition } = task;
   if (!options.locks || definition.overlap === 'allow') return runUnlocked(task, context, options);
-  const lock = await options.locks.acquire(`task:${definition.id}`, {
-    ttlMs: options.lockTtlMs ?? 60_000,
-    runId: `job ${context.job.id}`,
-  });
+  const locks = options.locks;
+  const acquire = () =>
+    locks.acquire(`task:${definition.id}`, {
+      ttlMs: options.lockTtlMs ?? 60_000,
+      runId: `job ${context.job.id}`,
+    });
+  // A 'bufferOne' or 'replace' run was added while another run went on: it waits for its turn
+  // (the end of that run, or its interrupt) instead of being skipped.
+  const lock = definition.overlap === 'skip' ? await acquire() : await waitForLock(acquire, context.signal);
   if (!lock) {
     const holder = (await options.locks.list()).find((l) => l.name === `task:${definition.id}`);
     const who = holder
@@ -92,7 +97,52 @@ async function runTask(
   }
 }
 
+/** How often a waiting run tries its task's lock again. */
+const LOCK_RETRY_MS = 50;
+
+async function waitForLock(acquire: () => Promise<HeldLock | null>, signal: AbortSignal): Promise<HeldLock> {
+  for (;;) {
+    signal.throwIfAborted();
+    const lock = await acquire();
+    if (lock) return lock;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, LOCK_RETRY_MS);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+/**
+ * Runs a task with its own timeout, counted from the moment it holds its lock (time spent waiting
+ * behind another run does not count). The runner rather than the worker stops it, so a run that
+ * times out keeps its captured output and runs its hooks like any other failure.
+ */
 async function runUnlocked(
+  task: LoadedTask,
+  context: TaskRunContext,
+  options: TaskRunnerOptions,
+): Promise<TaskRunResult> {
+  const { timeoutMs } = task.definition;
+  if (timeoutMs === null) return runWithHooks(task, context, options);
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new JobTimeoutError(timeoutMs)), timeoutMs);
+  try {
+    return await runWithHooks(
+      task,
+      { ...context, signal: AbortSignal.any([context.signal, timeout.signal]) },
+      options,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runWithHooks(
   task: LoadedTask,
   context: TaskRunContext,
   options: TaskRunnerOptions,
@@ -149,9 +199,14 @@ function perform(
 ): Promise<Omit<TaskRunResult, 'output'>> {
   switch (action.kind) {
     case 'call':
-      return runFunction(action.fn, taskId, context, output);
+      // A function may ignore its signal: the run still ends when it aborts.
+      return untilAborted(runFunction(action.fn, taskId, context, output), context.signal);
     case 'command':
-      return runCommand(action, context.signal, output, options);
+      // Ends by itself once the aborted command's process group is gone (SIGKILL after the grace).
+      return runCommand(action, context.signal, output, options, {
+        SUNDIAL_TASK_ID: taskId,
+        SUNDIAL_RUN_ID: context.job.id,
+      });
     case 'ping':
       return runPing(action, context.signal, output, options.pingTimeoutMs ?? 30_000);
     case 'job':
@@ -160,6 +215,15 @@ function perform(
         `Task ${taskId} adds jobs to queue ${action.queue}; it has nothing to run here`,
       );
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 async function runFunction(

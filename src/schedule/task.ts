@@ -243,11 +243,12 @@ export class TaskBuilder extends FrequencyBuilder {
         'each caught-up occurrence is a run of its own: add .allowOverlapping()',
       );
     }
-    if (this.overlapPolicy === 'bufferOne' || this.overlapPolicy === 'replace') {
+    if (this.overlapPolicy === 'bufferOne' && this.action.kind === 'job') {
+      // The buffered run waits for the task's lock in the task runner; a job task's handler takes none.
       this.problem(
         'overlap',
         this.overlapPolicy,
-        "'skip' or 'allow' ('bufferOne' and 'replace' are not available yet)",
+        "'skip', 'allow' or 'replace' for a job task ('bufferOne' needs a call, command or ping task)",
       );
     }
     if (this.problems.length > 0 || this.id === null)

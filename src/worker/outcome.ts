@@ -146,7 +146,9 @@ function safeCustomDelay(
 }
 
 export function categorise(error: unknown): ErrorCategory {
-  if (error instanceof JobTimeoutError) return 'timeout';
+  // A task run that timed out fails with an error that carries its output, caused by the timeout.
+  if (error instanceof JobTimeoutError || (error instanceof Error && error.cause instanceof JobTimeoutError))
+    return 'timeout';
   if (error instanceof UnknownHandlerError) return 'unknown_handler';
   if (error instanceof UnrecoverableError) return 'unrecoverable';
   if (error instanceof UnserializableError) return 'unserializable';

@@ -85,7 +85,7 @@ describe('scheduler', () => {
     expect((await jobsOf('reports'))[0]).toMatchObject({ maxAttempts: 7, timeout: 900, priority: 3 });
   });
 
-  it('queues call, command and ping tasks for the task runner, with their timeout', async () => {
+  it('queues call, command and ping tasks for the task runner, which times them itself', async () => {
     const s = await scheduler((schedule) => {
       schedule
         .call(() => {})
@@ -100,8 +100,21 @@ describe('scheduler', () => {
       name: 'task',
       payload: { taskId: 'cleanup' },
       maxAttempts: 1,
-      timeout: 5000,
+      timeout: null,
     });
+  });
+
+  it('gives a job task’s jobs its timeout, unless the job options set one', async () => {
+    const s = await scheduler((schedule) => {
+      schedule.job('q', 'a').everyMinute().timeoutAfter(5000);
+      schedule.job('q', 'b', null, { timeout: 7000 }).everyMinute().timeoutAfter(5000);
+    });
+    clock.set(T0);
+    await s.tick();
+    expect((await jobsOf('q')).map((job) => [job.name, job.timeout])).toEqual([
+      ['a', 5000],
+      ['b', 7000],
+    ]);
   });
 
   it('skips occurrences missed while no scheduler ran, by default', async () => {
@@ -311,11 +324,70 @@ describe('scheduler', () => {
     expect(job!.runAt).toBeLessThanOrEqual(T0 + 5000);
   });
 
-  it('refuses overlap policies it cannot honour yet rather than ignoring them', async () => {
+  it('refuses bufferOne for a job task, whose handler takes no lock to wait on', async () => {
     const schedule = new Schedule();
     schedule.job('q', 'x').everyMinute().overlap('bufferOne');
     expect(() => sundial.scheduler(schedule, { autostart: false })).toThrow(InvalidOptionError);
     expect(() => schedule.load()).toThrow(/Invalid tasks\["job:q:x"\]\.overlap: "bufferOne"/);
+  });
+
+  /** Claims every waiting job of a queue, as a worker would, so they are active. */
+  const start = (queue: string) =>
+    sundial.store.claimJobs({
+      queue,
+      owner: 'w',
+      limit: 10,
+      now: clock.now(),
+      leaseExpiresAt: clock.now() + 600_000,
+    });
+
+  it('bufferOne: while a run is going, keeps one more run waiting and skips the rest', async () => {
+    const fired = record('task.fired');
+    const skipped = record('task.skipped');
+    const s = await scheduler((schedule) =>
+      schedule
+        .call(() => {})
+        .name('b')
+        .everyMinute()
+        .overlap('bufferOne'),
+    );
+    clock.set(T0);
+    await s.tick();
+    await s.tick();
+    clock.set(T0 + 60_000);
+    await s.tick(); // the first run never started: it stands for this occurrence too
+    expect(await jobsOf('sundial.tasks')).toHaveLength(1);
+    await start('sundial.tasks');
+    clock.set(T0 + 120_000);
+    await s.tick(); // the first run is going: this one waits behind it
+    clock.set(T0 + 180_000);
+    await s.tick(); // one is going and one is waiting: skipped
+    const jobs = await jobsOf('sundial.tasks');
+    expect(jobs.map((job) => [job.state, job.dedupeKey, at(job.origin!.scheduledFor)])).toEqual([
+      ['active', 'b', at(T0)],
+      ['waiting', 'b#next', at(T0 + 120_000)],
+    ]);
+    expect(fired.map((event) => at(event.scheduledFor))).toEqual([at(T0), at(T0 + 120_000)]);
+    expect(skipped.map((event) => [at(event.scheduledFor), event.reason])).toEqual([
+      [at(T0 + 60_000), 'overlap'],
+      [at(T0 + 180_000), 'overlap'],
+    ]);
+  });
+
+  it('replace: cancels the run still going and adds the new occurrence’s run', async () => {
+    const replaced = record('task.replaced');
+    const s = await scheduler((schedule) => schedule.job('q', 'r').everyMinute().overlap('replace'));
+    clock.set(T0);
+    await s.tick();
+    const [first] = await start('q');
+    clock.set(T0 + 60_000);
+    await s.tick();
+    const jobs = await jobsOf('q');
+    expect(jobs.map((job) => [job.id, job.state, at(job.origin!.scheduledFor)])).toEqual([
+      [first!.id, 'cancelled', at(T0)],
+      [jobs[1]!.id, 'waiting', at(T0 + 60_000)],
+    ]);
+    expect(replaced).toEqual([{ taskId: 'job:q:r', scheduledFor: T0 + 60_000, jobId: first!.id }]);
   });
 });
 

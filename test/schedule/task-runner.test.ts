@@ -26,17 +26,14 @@ describe('task runner', () => {
     dir.cleanup();
   });
 
-  /** Runs one fire of task `id` through a task worker, as the scheduler would queue it. */
+  /** Runs task `id` now through a task worker, queued by a scheduler as `sundial test` does. */
   async function runOnce(schedule: Schedule, id: string, options = {}): Promise<Job> {
     const tasks = schedule.load();
-    const task = tasks.find((t) => t.definition.id === id)!;
     sundial.taskWorker(tasks, options);
-    const added = await sundial
-      .queue('sundial.tasks')
-      .add('task', { taskId: id }, { attempts: 1, timeout: task.definition.timeoutMs ?? undefined });
+    const { jobId } = await sundial.scheduler(tasks, { autostart: false }).trigger(id);
     return waitFor(
       async () => {
-        const job = await sundial.queue('sundial.tasks').getJob(added.id);
+        const job = await sundial.queue('sundial.tasks').getJob(jobId);
         return job && ['completed', 'dead'].includes(job.state) ? job : null;
       },
       { timeoutMs: 20_000, message: `task ${id} to finish` },
@@ -132,21 +129,46 @@ describe('task runner', () => {
     expect((job.result as { output: string }).output).toBe('started\n');
   });
 
-  it('kills the whole process group at the timeout', async () => {
+  it('kills the whole process group at the timeout, keeping what it printed', async () => {
     const pidFile = join(dir.path, 'grandchild.pid');
     const schedule = new Schedule();
     // The shell starts a grandchild and waits on it: killing only the shell would orphan the sleep.
     schedule
-      .command('/bin/sh', ['-c', `sleep 60 & echo $! > ${pidFile}; wait`])
+      .command('/bin/sh', ['-c', `sleep 60 & echo $! > ${pidFile}; echo waiting for it; wait`])
       .name('stuck')
       .timeoutAfter(500);
     const job = await runOnce(schedule, 'stuck', { killGraceMs: 200 });
     expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+    expect(job.error!.message).toMatch(/timed out after 500 ms[\s\S]*--- output ---\nwaiting for it/);
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
     await waitFor(() => !isProcessAlive(grandchild), {
       timeoutMs: 5000,
       message: 'the grandchild sleep to be killed',
     });
+  });
+
+  it('ends a function run at its timeout even when the function ignores its signal', async () => {
+    const failures: TaskRunInfo[] = [];
+    const schedule = new Schedule();
+    schedule
+      .call(async ({ log }) => {
+        log('started the slow part');
+        await sleep(60_000);
+      })
+      .name('deaf')
+      .timeoutAfter(300)
+      .onFailure((run) => void failures.push(run));
+    const job = await runOnce(schedule, 'deaf');
+    expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+    expect(job.error!.message).toContain('started the slow part');
+    expect(failures.map((run) => run.output)).toEqual(['started the slow part\n']);
+  });
+
+  it('tells a command its task and run ids', async () => {
+    const schedule = new Schedule();
+    schedule.command('/bin/sh', ['-c', 'echo "$SUNDIAL_TASK_ID $SUNDIAL_RUN_ID"']).name('who-am-i');
+    const job = await runOnce(schedule, 'who-am-i');
+    expect((job.result as { output: string }).output).toBe(`who-am-i ${job.id}\n`);
   });
 
   it('keeps the end of long output, up to maxOutputBytes, saying how much was cut', async () => {
