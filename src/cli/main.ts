@@ -22,6 +22,7 @@ import {
   SundialError,
 } from '../index.ts';
 import { formatTime, table } from './format.ts';
+import { interruptRun, waitUntilStopped } from './interrupt.ts';
 
 interface GlobalOptions {
   db: string;
@@ -527,6 +528,24 @@ program
           `${Math.round(lock.ttlMs / 1000)}s`,
         ]),
       );
+    }),
+  );
+
+program
+  .command('interrupt <run>')
+  .description('stop one run (a run id, or the pid of its command) without stopping the daemon running it')
+  .option('--wait <ms>', 'how long to wait for it to stop', '10000')
+  .action((target: string, options: { wait: string }, command: Command) =>
+    withSundial(command, async (sundial, { json }) => {
+      const waitMs = wholeNumber('--wait', options.wait);
+      const run = await interruptRun(sundial, target);
+      const stopped = await waitUntilStopped(sundial, run, waitMs);
+      if (json) return { ...run, stopped };
+      const what = `run ${run.runId}${run.taskId ? ` of task ${run.taskId}` : ` in queue ${run.queue}`}`;
+      const by = run.pid === null ? '' : ` (pid ${run.pid})`;
+      return stopped
+        ? `interrupted ${what}${by}`
+        : `interrupted ${what}${by}; it has not stopped yet (its worker aborts it at its next heartbeat)`;
     }),
   );
 
