@@ -59,10 +59,13 @@ export default {
   }
 
   async function startedCommand(): Promise<number> {
-    const pid = await waitFor(() => existsSync(pidFile()) && Number(readFileSync(pidFile(), 'utf8')), {
-      timeoutMs: 20_000,
-      message: 'the long command to start',
-    });
+    const pid = await waitFor(
+      () => (existsSync(pidFile()) ? Number(readFileSync(pidFile(), 'utf8')) : null),
+      {
+        timeoutMs: 20_000,
+        message: 'the long command to start',
+      },
+    );
     rmSync(pidFile());
     return pid;
   }
