@@ -33,9 +33,10 @@ const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 // Credentials inside a URL: scheme://user:password@host
 const URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi;
-// name=value, name: value, "name": "value". The name is tested in the callback, so the pattern has
-// no nested repetition and runs in linear time over long output.
-const ASSIGNMENT = /(?<![\w-])([\w-]+)(["']?\s*[:=]\s*["']?)([^\s"',;&]+)/g;
+// name=value, name: value, "name": "value", name="a value with spaces". The name is tested in the
+// callback, so the pattern has no nested repetition; a quoted value is bounded in length, so each
+// attempt looks at most that far ahead and the whole runs in linear time over long output.
+const ASSIGNMENT = /(?<![\w-])([\w-]+)(["']?\s*[:=]\s*)("[^"\n]{0,256}"|'[^'\n]{0,256}'|["']?[^\s"',;&]+)/g;
 // Long runs of key-like characters (API keys, access tokens); the callback keeps runs without both
 // letters and digits, and hashes and UUIDs. The lookbehind anchors each run once: linear time.
 const KEY_LIKE = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}/g;
@@ -62,7 +63,10 @@ export function maskSecrets(
     // `Authorization: Bearer …`: the scheme word stays, its token was masked above.
     if (/^(?:Bearer|Basic|Token)$/i.test(value)) return match;
     const lower = key.toLowerCase();
-    return names.some((name) => lower.includes(name)) ? `${key}${separator}${MASK}` : match;
+    if (!names.some((name) => lower.includes(name))) return match;
+    const quote = /^["']/.test(value) ? value[0]! : '';
+    const closed = quote !== '' && value.length > 1 && value.endsWith(quote);
+    return `${key}${separator}${quote}${MASK}${closed ? quote : ''}`;
   });
   return masked.replace(KEY_LIKE, (run) =>
     /\d/.test(run) && /[A-Za-z]/.test(run) && !HASH_OR_UUID.test(run) ? MASK : run,
@@ -101,11 +105,27 @@ export class OutputBuffer {
 
   /** The masked output, at most the byte limit, with a note of how much was cut. */
   text(): string {
-    const masked = Buffer.from(
-      maskSecrets(Buffer.concat(this.chunks).toString('utf8'), this.secretKeys, this.secretValues),
-    );
-    const cut = this.dropped + Math.max(0, masked.length - this.limit);
-    const kept = masked.subarray(Math.max(0, masked.length - this.limit)).toString('utf8');
+    const collected = Buffer.concat(this.chunks);
+    // A dropped chunk may have held the first bytes of a character this one finishes.
+    const partial = this.dropped > 0 ? characterStart(collected, 0) : 0;
+    const text = collected.subarray(partial).toString('utf8');
+    const masked = Buffer.from(maskSecrets(text, this.secretKeys, this.secretValues));
+    const start = characterStart(masked, Math.max(0, masked.length - this.limit));
+    const cut = this.dropped + partial + start;
+    const kept = masked.subarray(start).toString('utf8');
     return cut > 0 ? `[${cut} bytes of earlier output cut]\n${kept}` : kept;
   }
+
+  /** The most output worth reading from a source that could send more (a ping's answer). */
+  get readLimit(): number {
+    return this.limit * 2;
+  }
+}
+
+/** The first index at or after `index` that starts a UTF-8 character, so a cut never splits one. */
+function characterStart(buffer: Buffer, index: number): number {
+  let start = index;
+  // Continuation bytes look like 10xxxxxx; a character has at most three of them.
+  while (start < buffer.length && start < index + 3 && (buffer[start]! & 0xc0) === 0x80) start++;
+  return start;
 }

@@ -252,9 +252,27 @@ async function runPing(
     signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
   });
   output.write(`${action.method} ${action.url} -> ${response.status} ${response.statusText}\n`);
-  if (action.method !== 'HEAD') output.write(await response.text());
+  if (action.method !== 'HEAD') await readAnswer(response, output);
   if (!response.ok) throw new Error(`${action.url} answered ${response.status} ${response.statusText}`);
   return { status: response.status };
+}
+
+/** Reads an answer into the output, no further than the output keeps: a huge body is not held. */
+async function readAnswer(response: Response, output: OutputBuffer): Promise<void> {
+  if (!response.body) return;
+  const reader = response.body.getReader();
+  let read = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    output.write(Buffer.from(value));
+    read += value.byteLength;
+    if (read >= output.readLimit) {
+      await reader.cancel();
+      output.write(`\n[the rest of the answer was not read]\n`);
+      return;
+    }
+  }
 }
 
 async function runHooks(hooks: readonly TaskHook[], info: TaskRunInfo, output: OutputBuffer): Promise<void> {

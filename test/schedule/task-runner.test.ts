@@ -210,6 +210,28 @@ describe('task runner', () => {
     }
   });
 
+  it('reads no more of a ping’s answer than the output keeps, even an endless one', async () => {
+    const server: Server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => response.write('x'.repeat(16 * 1024)), 1);
+      response.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const schedule = new Schedule();
+      schedule.ping(`http://127.0.0.1:${port}/stream`).name('endless');
+      const job = await runOnce(schedule, 'endless', { maxOutputBytes: 4096 });
+      expect(job).toMatchObject({ state: 'completed', result: { status: 200 } });
+      const output = (job.result as { output: string }).output;
+      expect(output).toContain('[the rest of the answer was not read]');
+      expect(Buffer.byteLength(output)).toBeLessThan(4200);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('calls before, onSuccess, onFailure and after hooks with the run and its output', async () => {
     const seen: [string, TaskRunInfo][] = [];
     const schedule = new Schedule();

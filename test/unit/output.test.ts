@@ -41,6 +41,30 @@ describe('masking secrets in task output', () => {
     expect(maskSecrets('stripe_sk=live_abc', ['stripe_sk'])).toBe('stripe_sk=[masked]');
   });
 
+  it.each([
+    ['a double-quoted value with spaces', 'password="correct horse battery" ok', 'password="[masked]" ok'],
+    ['a single-quoted value with spaces', "secret: 'two words' ok", "secret: '[masked]' ok"],
+    ['an unclosed quote', 'token="abc def', 'token="[masked] def'],
+  ])('masks %s whole', (_kind, text, masked) => {
+    expect(maskSecrets(text)).toBe(masked);
+  });
+
+  it('never cuts a character in half when output is cut to size', () => {
+    const buffer = new OutputBuffer({ maxOutputBytes: 10 });
+    buffer.write('é'.repeat(20)); // two bytes each: a cut at an odd byte would split one
+    buffer.write('€'.repeat(20)); // three bytes each
+    buffer.write('€'.repeat(3));
+    const text = buffer.text();
+    expect(text).not.toContain('\uFFFD');
+    expect(text).toMatch(/^\[\d+ bytes of earlier output cut\]\n€+$/);
+    expect(Buffer.byteLength(text.split('\n')[1]!)).toBeLessThanOrEqual(10);
+  });
+
+  it('stays linear on long lines of unclosed quotes', () => {
+    const text = 'password="'.repeat(20_000);
+    expect(maskSecrets(text).length).toBeGreaterThan(0);
+  });
+
   it('leaves ordinary output alone', () => {
     const text = 'Backed up 1234 rows to /var/backups/app-2026-11-23.dump in 3.2 s';
     expect(maskSecrets(text)).toBe(text);
