@@ -1,8 +1,14 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionError, SundialError } from './core/index.ts';
-import type { Schedule, SchedulerOptions, TaskRunnerOptions } from './schedule/index.ts';
+import {
+  applyScheduled,
+  loadTaskFolders,
+  Schedule,
+  type SchedulerOptions,
+  type TaskRunnerOptions,
+} from './schedule/index.ts';
 import type { SqliteStoreOptions, Store } from './store/index.ts';
 import type { Handlers, WorkerOptions } from './worker/index.ts';
 
@@ -12,6 +18,11 @@ export interface SundialConfig {
   store?: Store | SqliteStoreOptions;
   /** Defines the scheduled tasks. */
   schedule?: (schedule: Schedule) => void;
+  /**
+   * Folders (relative to the config file) whose modules' exported classes define tasks with
+   * `@Scheduled`; searched recursively. `sundial optimize` caches what they hold.
+   */
+  tasks?: string[];
   /** Job workers to run, by queue name. */
   workers?: Record<string, { handlers: Handlers; options?: WorkerOptions }>;
   scheduler?: Omit<SchedulerOptions, 'autostart'>;
@@ -19,7 +30,7 @@ export interface SundialConfig {
   taskRunner?: TaskRunnerOptions & WorkerOptions;
 }
 
-const CONFIG_KEYS = ['store', 'schedule', 'workers', 'scheduler', 'taskRunner'];
+const CONFIG_KEYS = ['store', 'schedule', 'tasks', 'workers', 'scheduler', 'taskRunner'];
 export const CONFIG_FILES = [
   'sundial.config.ts',
   'sundial.config.mts',
@@ -54,13 +65,19 @@ function checkConfig(config: unknown, field: string): SundialConfig {
       );
     }
   }
-  const { schedule, workers } = config as SundialConfig;
+  const { schedule, tasks, workers } = config as SundialConfig;
   if (schedule !== undefined && typeof schedule !== 'function') {
     throw new InvalidOptionError(
       `${field}.schedule`,
       schedule,
       'a function (schedule) => { ...define tasks... }',
     );
+  }
+  if (
+    tasks !== undefined &&
+    (!Array.isArray(tasks) || tasks.some((folder) => typeof folder !== 'string' || folder === ''))
+  ) {
+    throw new InvalidOptionError(`${field}.tasks`, tasks, "an array of folders, like ['./src/tasks']");
   }
   if (workers !== undefined && (typeof workers !== 'object' || workers === null)) {
     throw new InvalidOptionError(
@@ -107,4 +124,27 @@ export async function loadConfig(
     );
   }
   return { path, config: checkConfig(exported, path) };
+}
+
+/**
+ * The schedule a loaded config defines: the tasks of its `schedule` function, then the
+ * `@Scheduled` methods found in its `tasks` folders (through the `sundial optimize` cache while it
+ * is fresh; `onStaleCache` hears once when it is not). Not yet loaded: call `.load()` to validate.
+ *
+ * @example
+ * const loaded = await loadConfig();
+ * const tasks = (await scheduleFromConfig(loaded!)).load();
+ */
+export async function scheduleFromConfig(
+  loaded: { path: string; config: SundialConfig },
+  options: { useCache?: boolean; onStaleCache?: (message: string) => void } = {},
+): Promise<Schedule> {
+  const schedule = new Schedule();
+  loaded.config.schedule?.(schedule);
+  const folders = loaded.config.tasks ?? [];
+  if (folders.length > 0) {
+    const { tasks } = await loadTaskFolders(dirname(loaded.path), folders, options);
+    applyScheduled(schedule, tasks);
+  }
+  return schedule;
 }

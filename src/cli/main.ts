@@ -4,9 +4,11 @@
  * machines). Errors print one line and exit 1.
  */
 import { existsSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import { Command } from 'commander';
 import {
   CONFIG_FILES,
+  clearRegistryCache,
   createSundial,
   isJobState,
   JOB_STATES,
@@ -15,11 +17,13 @@ import {
   type LoadedTask,
   loadConfig,
   MAINTENANCE_FLAG,
+  optimizeRegistry,
   parseDuration,
-  Schedule,
+  type Schedule,
   type Sundial,
   type SundialConfig,
   SundialError,
+  scheduleFromConfig,
 } from '../index.ts';
 import { formatTime, table } from './format.ts';
 import { interruptRun, waitUntilStopped } from './interrupt.ts';
@@ -54,9 +58,7 @@ async function open(
   const loaded = await loadConfig(options.config);
   // A broken config is the first thing to hear about, before anything about the store.
   const tasks =
-    withTasks === true || (withTasks === 'if-config' && loaded)
-      ? scheduleOf(loaded?.config ?? null).load()
-      : [];
+    withTasks === true || (withTasks === 'if-config' && loaded) ? (await scheduleOf(loaded)).load() : [];
   const dbChosen = program.getOptionValueSource('db') !== 'default';
   const store = dbChosen || !loaded?.config.store ? { path: options.db } : loaded.config.store;
   const path = (store as { path?: unknown }).path;
@@ -86,17 +88,22 @@ async function withSundial(
   }
 }
 
-/** The config's tasks, loaded; refuses a command that needs them when there are none. */
-function scheduleOf(config: SundialConfig | null): Schedule {
-  if (!config) {
+/** The loaded config; refuses a command that needs one when there is none. */
+function required(loaded: { path: string; config: SundialConfig } | null) {
+  if (!loaded) {
     throw new SundialError(
       'SUNDIAL_NO_CONFIG',
       `No config: add ${CONFIG_FILES[0]} here or pass --config <file>`,
     );
   }
-  const schedule = new Schedule();
-  config.schedule?.(schedule);
-  return schedule;
+  return loaded;
+}
+
+/** The config's tasks (its `schedule` function's and its task folders'), not yet loaded. */
+function scheduleOf(loaded: { path: string; config: SundialConfig } | null): Promise<Schedule> {
+  return scheduleFromConfig(required(loaded), {
+    onStaleCache: (message) => console.error(`sundial: ${message}`),
+  });
 }
 
 function countdown(ms: number): string {
@@ -560,6 +567,37 @@ program
       return `cleared ${cleared} lock${cleared === 1 ? '' : 's'}`;
     }),
   );
+
+program
+  .command('optimize')
+  .description("cache which files of the config's task folders define tasks, for a faster start")
+  .option('--clear', 'remove the cache')
+  .action(async (options: { clear?: boolean }, command: Command) => {
+    const { config: file, json } = command.optsWithGlobals() as GlobalOptions;
+    const loaded = required(await loadConfig(file));
+    const baseDir = dirname(loaded.path);
+    if (options.clear) {
+      const removed = clearRegistryCache(baseDir);
+      console.log(
+        json ? JSON.stringify({ removed }) : removed ? 'registry cache removed' : 'no registry cache',
+      );
+      return;
+    }
+    const folders = loaded.config.tasks ?? [];
+    if (folders.length === 0) {
+      throw new SundialError(
+        'SUNDIAL_NO_TASK_FOLDERS',
+        "The config lists no task folders (tasks: ['./src/tasks']); there is nothing to cache",
+      );
+    }
+    const summary = await optimizeRegistry(baseDir, folders);
+    console.log(
+      json
+        ? JSON.stringify(summary, null, 2)
+        : `cached ${relative(process.cwd(), summary.path)}: ${summary.filesScanned} files scanned, ` +
+            `${summary.filesWithTasks} with tasks, ${summary.taskCount} tasks`,
+    );
+  });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`sundial: ${error instanceof Error ? error.message : String(error)}`);
