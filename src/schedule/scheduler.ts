@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type JobOrigin, newOwnerId, SundialError } from '../core/index.ts';
-import type { Queue, SundialContext } from '../queue/index.ts';
+import { InvalidOptionError, type JobOrigin, newOwnerId, SundialError } from '../core/index.ts';
+import { checkName, type Queue, type SundialContext } from '../queue/index.ts';
 import { MAINTENANCE_FLAG, type NewJob, SCHEDULES_CHANNEL } from '../store/index.ts';
 import type { LoadedTask } from './schedule.ts';
 import { TimeQueue } from './time-queue.ts';
@@ -17,6 +17,8 @@ export interface SchedulerOptions {
   environment?: string;
   /** Longest sleep without looking at the store (a backstop; changes wake it at once). Default 60 s. */
   maxSleepMs?: number;
+  /** How long a `when`/`skip` check may take; a slower one counts as failed (skipped). Default 30 s. */
+  checkTimeoutMs?: number;
   /** Start at once. Default true. */
   autostart?: boolean;
 }
@@ -28,6 +30,7 @@ export const DEFAULT_TASK_QUEUE = 'sundial.tasks';
  * turn (a millisecond or two of spinning) so a fire lands within a fraction of a millisecond.
  */
 const SPIN_MS = 2;
+const CLOSED = Symbol('closed');
 /** A `bufferOne` task's waiting run holds its task's key with this after it, beside the current run's. */
 const BUFFERED_KEY_SUFFIX = '#next';
 /** Most occurrences of one task fired in one tick (a catch-up over a long window comes in parts). */
@@ -66,6 +69,14 @@ export class Scheduler {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private stale = true;
+  /** Each task's spec hash, as this process defines it. */
+  private readonly hashes = new Map<string, string>();
+  /** Tasks already reported as defined differently in the store (reported once per hash seen). */
+  private readonly conflicts = new Map<string, string>();
+  /** Aborts on close: a `when`/`skip` check that never settles must not hold the close up. */
+  private readonly closing = new AbortController();
+  /** Ticks run one at a time, whether the loop or someone else (`sundial run`, tests) calls. */
+  private ticking: Promise<void> = Promise.resolve();
   private synced: Promise<void> = Promise.resolve();
   private markSynced: () => void = () => {};
 
@@ -75,6 +86,7 @@ export class Scheduler {
     tasks: readonly LoadedTask[],
     options: SchedulerOptions = {},
   ) {
+    checkSchedulerOptions(options);
     this.context = context;
     this.queueOf = queueOf;
     this.options = {
@@ -82,11 +94,13 @@ export class Scheduler {
       misfireGraceMs: options.misfireGraceMs ?? 10_000,
       environment: options.environment ?? process.env.SUNDIAL_ENV ?? process.env.NODE_ENV ?? 'production',
       maxSleepMs: options.maxSleepMs ?? 60_000,
+      checkTimeoutMs: options.checkTimeoutMs ?? 30_000,
     };
     for (const task of tasks) {
       const { environments, id } = task.definition;
       if (environments && !environments.includes(this.options.environment)) continue;
       this.tasks.set(id, task);
+      this.hashes.set(id, specHash(task));
     }
     // Any process's change to a schedule (a pause, a resume, new definitions) means reading them again.
     this.unsubscribe = this.context.store.subscribe(SCHEDULES_CHANNEL, () => {
@@ -124,7 +138,7 @@ export class Scheduler {
     await this.context.store.syncSchedules(
       [...this.tasks.values()].map((task) => ({
         id: task.definition.id,
-        specHash: specHash(task),
+        specHash: this.hashes.get(task.definition.id)!,
         nextRunAt: task.cron.next(start - 1),
       })),
       now,
@@ -133,7 +147,13 @@ export class Scheduler {
   }
 
   /** Fires every occurrence due at the clock's now. The loop calls it; tests and `run` may too. */
-  async tick(): Promise<void> {
+  tick(): Promise<void> {
+    const tick = this.ticking.then(() => this.tickOnce());
+    this.ticking = tick.catch(() => {});
+    return tick;
+  }
+
+  private async tickOnce(): Promise<void> {
     if (this.stale) await this.reload();
     const now = this.context.clock.now();
     if (this.due.peekTime() === null || this.due.peekTime()! > now) return;
@@ -143,7 +163,7 @@ export class Scheduler {
       const { time: expected, item: id } = this.due.pop()!;
       const task = this.tasks.get(id)!;
       const plan = planOccurrences(task, expected, now, this.options.misfireGraceMs);
-      let fired: boolean;
+      let fired: boolean | 'closed';
       try {
         fired = await this.fire(task, expected, plan, now, maintenance);
       } catch (error) {
@@ -151,6 +171,11 @@ export class Scheduler {
         this.due.push(expected, id);
         this.stale = true;
         throw error;
+      }
+      if (fired === 'closed') {
+        // Closed while a constraint was being checked: the occurrence is left for another scheduler.
+        this.due.push(expected, id);
+        return;
       }
       if (plan.next !== null) this.due.push(plan.next, id);
       // Someone else fired it, or it was paused: what the store says next may differ from our plan.
@@ -188,6 +213,7 @@ export class Scheduler {
     if (this.state === 'closed') return;
     const wasRunning = this.state === 'running';
     this.state = 'closed';
+    this.closing.abort();
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
     this.wakeUp?.();
@@ -251,8 +277,30 @@ export class Scheduler {
     this.due.clear();
     for (const record of records) {
       if (!this.tasks.has(record.id) || record.paused || record.nextRunAt === null) continue;
+      if (record.specHash !== this.hashes.get(record.id)) {
+        this.reportConflict(record.id, record.specHash);
+        continue;
+      }
       this.due.push(record.nextRunAt, record.id);
     }
+  }
+
+  /**
+   * Another process recorded a different definition of this task (another version of the app during
+   * a deploy, or a host in another time zone where the task has none of its own). Its next run
+   * was worked out for that definition, so this scheduler leaves the task to the processes that
+   * share the stored one rather than fire it at times it would not choose.
+   */
+  private reportConflict(id: string, stored: string): void {
+    if (this.conflicts.get(id) === stored) return;
+    this.conflicts.set(id, stored);
+    const error = new SundialError(
+      'SUNDIAL_DEFINITION_CONFLICT',
+      `Task ${JSON.stringify(id)} is defined differently in the store (spec ${stored}, here ${this.hashes.get(id)}): ` +
+        'another process synced its own version, so this scheduler does not fire it. Give every process ' +
+        'the same definition (with .timezone() if hosts run in different zones).',
+    );
+    this.context.events.emit('error', { error, context: `scheduler ${this.id}: reading schedules` });
   }
 
   /** Fires the planned occurrences; false when the compare-and-set found the schedule moved on. */
@@ -262,10 +310,12 @@ export class Scheduler {
     plan: Plan,
     now: number,
     maintenance: boolean,
-  ): Promise<boolean> {
+  ): Promise<boolean | 'closed'> {
     const { id } = task.definition;
     const held = maintenance && !task.definition.evenInMaintenanceMode;
-    const allowed = plan.fire.length > 0 && !held && (await this.constraintsAllow(task));
+    const verdict = plan.fire.length > 0 && !held ? await this.constraintsAllow(task) : false;
+    if (verdict === 'closed') return 'closed';
+    const allowed = verdict;
     const jobs = allowed
       ? plan.fire.map((occurrence) => this.jobFor(task, occurrence.at, occurrence.catchUp, now))
       : [];
@@ -337,10 +387,19 @@ export class Scheduler {
     events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'overlap' });
   }
 
-  private async constraintsAllow(task: LoadedTask): Promise<boolean> {
+  /** Whether `when` and `skip` let the task run; 'closed' when the scheduler closed meanwhile. */
+  private async constraintsAllow(task: LoadedTask): Promise<boolean | 'closed'> {
     try {
-      for (const check of task.definition.when) if (!(await check())) return false;
-      for (const check of task.definition.skip) if (await check()) return false;
+      for (const check of task.definition.when) {
+        const answer = await this.answer(check, task.definition.id);
+        if (answer === CLOSED) return 'closed';
+        if (!answer) return false;
+      }
+      for (const check of task.definition.skip) {
+        const answer = await this.answer(check, task.definition.id);
+        if (answer === CLOSED) return 'closed';
+        if (answer) return false;
+      }
       return true;
     } catch (error) {
       this.context.events.emit('error', {
@@ -349,6 +408,40 @@ export class Scheduler {
       });
       return false;
     }
+  }
+
+  /** A check's answer, unless it takes longer than `checkTimeoutMs` (an error) or we close first. */
+  private answer(check: () => boolean | Promise<boolean>, taskId: string): Promise<unknown> {
+    const signal = this.closing.signal;
+    const timeoutMs = this.options.checkTimeoutMs;
+    if (signal.aborted) return Promise.resolve(CLOSED);
+    return new Promise((resolve, reject) => {
+      const onClose = () => finish(() => resolve(CLOSED));
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new SundialError(
+                'SUNDIAL_CHECK_TIMEOUT',
+                `A when/skip check of task ${JSON.stringify(taskId)} took longer than ${timeoutMs} ms`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      );
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onClose);
+        settle();
+      };
+      signal.addEventListener('abort', onClose, { once: true });
+      Promise.resolve()
+        .then(check)
+        .then(
+          (value) => finish(() => resolve(value)),
+          (error) => finish(() => reject(error)),
+        );
+    });
   }
 
   private jobFor(task: LoadedTask, at: number, catchUp: boolean, now: number): NewJob {
@@ -378,9 +471,57 @@ export class Scheduler {
   }
 }
 
-/** Changes whenever anything about when the task runs changes. */
+/**
+ * Changes whenever anything about when the task runs changes. A task without a zone of its own runs
+ * in the process's zone, so that zone is part of it: hosts in different zones disagree on the spec.
+ */
 function specHash(task: LoadedTask): string {
-  return createHash('sha1').update(JSON.stringify(task.definition.schedule)).digest('hex').slice(0, 16);
+  const { schedule } = task.definition;
+  const zone = schedule.timezone ?? `local:${Intl.DateTimeFormat().resolvedOptions().timeZone}`;
+  return createHash('sha1')
+    .update(JSON.stringify({ ...schedule, timezone: zone }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+const SCHEDULER_OPTION_KEYS = [
+  'taskQueue',
+  'misfireGraceMs',
+  'environment',
+  'maxSleepMs',
+  'checkTimeoutMs',
+  'autostart',
+];
+
+/** Refuses unknown keys and bad values, naming the field and the value. */
+function checkSchedulerOptions(options: SchedulerOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('scheduler options', options, 'an object');
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const bad = (expected: string) => new InvalidOptionError(`scheduler.${key}`, value, expected);
+    switch (key) {
+      case 'taskQueue':
+        checkName(`scheduler.${key}`, value);
+        break;
+      case 'misfireGraceMs':
+        if (!Number.isInteger(value) || value < 0) throw bad('a whole number of milliseconds, 0 or more');
+        break;
+      case 'maxSleepMs':
+      case 'checkTimeoutMs':
+        if (!Number.isInteger(value) || value < 1) throw bad('a whole number of milliseconds, 1 or more');
+        break;
+      case 'environment':
+        if (typeof value !== 'string' || value === '') throw bad('an environment name');
+        break;
+      case 'autostart':
+        if (typeof value !== 'boolean') throw bad('true or false');
+        break;
+      default:
+        throw bad(`not a scheduler option; known: ${SCHEDULER_OPTION_KEYS.join(', ')}`);
+    }
+  }
 }
 
 /**

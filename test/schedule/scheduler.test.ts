@@ -193,6 +193,80 @@ describe('scheduler', () => {
     expect((await jobsOf('q')).map((j) => j.name)).toEqual(['gated']);
   });
 
+  it('counts a check that takes too long as failed, and does not wait on one when closing', async () => {
+    const errors = record('error');
+    const skipped = record('task.skipped');
+    let asked = 0;
+    const s = await scheduler(
+      (schedule) =>
+        schedule
+          .job('q', 'hung')
+          .everyMinute()
+          .when(() => {
+            asked++;
+            return new Promise<boolean>(() => {});
+          }),
+      { checkTimeoutMs: 50 },
+    );
+    clock.set(T0);
+    await s.tick();
+    expect(skipped.map((e) => [e.taskId, e.reason])).toEqual([['job:q:hung', 'constraint']]);
+    expect(String((errors[0]!.error as Error).message)).toContain('took longer than 50 ms');
+    // Next minute: the check hangs again, and the scheduler is closed meanwhile.
+    clock.set(T0 + 60_000);
+    const tick = s.tick();
+    await waitFor(() => asked === 2);
+    await s.close();
+    await tick;
+    expect(await jobsOf('q')).toEqual([]);
+    // The occurrence was not spent: the store still has it as the next run, for another scheduler.
+    const [stored] = await sundial.store.listSchedules();
+    expect(stored!.nextRunAt).toBe(T0 + 60_000);
+  });
+
+  it('fires each occurrence once when ticks are asked for at the same time', async () => {
+    const fired = record('task.fired');
+    const s = await scheduler((schedule) => schedule.job('q', 'every').everyMinute().allowOverlapping());
+    for (const minute of [0, 1, 2]) {
+      clock.set(T0 + minute * 60_000);
+      await Promise.all([s.tick(), s.tick(), s.tick()]);
+    }
+    expect(fired.map((e) => at(e.scheduledFor))).toEqual([at(T0), at(T0 + 60_000), at(T0 + 120_000)]);
+    expect(s.nextDueAt()).toBe(T0 + 180_000);
+  });
+
+  it('leaves a task to the processes that share its stored definition when another version synced', async () => {
+    const errors = record('error');
+    const old = await scheduler((schedule) => schedule.job('q', 'report').name('report').everyMinute());
+    const current = await scheduler((schedule) =>
+      schedule.job('q', 'report').name('report').everyFiveMinutes(),
+    );
+    clock.set(T0);
+    await old.tick();
+    await old.tick();
+    await current.tick();
+    const jobs = await jobsOf('q');
+    expect(jobs).toHaveLength(1); // fired by `current`, whose definition is the stored one
+    expect(errors).toHaveLength(1); // told once, not at every reload
+    expect(String((errors[0]!.error as Error).message)).toMatch(
+      /Task "report" is defined differently in the store/,
+    );
+    expect(old.nextDueAt()).toBeNull();
+  });
+
+  it('refuses unknown scheduler options and bad values, naming them', () => {
+    const schedule = new Schedule();
+    expect(() => sundial.scheduler(schedule, { autostart: false, misfireGrace: 5 } as never)).toThrow(
+      /Invalid scheduler\.misfireGrace: 5 \(not a scheduler option/,
+    );
+    expect(() => sundial.scheduler(schedule, { autostart: false, maxSleepMs: -1 })).toThrow(
+      /Invalid scheduler\.maxSleepMs: -1/,
+    );
+    expect(() => sundial.scheduler(schedule, { autostart: false, taskQueue: '' })).toThrow(
+      /scheduler\.taskQueue/,
+    );
+  });
+
   it('holds back tasks in maintenance mode, except those that run even then', async () => {
     const skipped = record('task.skipped');
     const s = await scheduler((schedule) => {
