@@ -34,11 +34,14 @@ export function describeValue(value: unknown): string {
 export class InvalidOptionError extends SundialError {
   readonly field: string;
   readonly value: unknown;
+  /** What the field takes, in words. */
+  readonly expected: string;
 
   constructor(field: string, value: unknown, expected: string, code = 'SUNDIAL_INVALID_OPTION') {
     super(code, `Invalid ${field}: ${describeValue(value)} (${expected})`);
     this.field = field;
     this.value = value;
+    this.expected = expected;
   }
 }
 
@@ -53,11 +56,13 @@ export class InvalidCronError extends InvalidOptionError {
 export class UnserializableError extends SundialError {
   readonly field: string;
   readonly value: unknown;
+  readonly reason: string;
 
   constructor(field: string, value: unknown, reason: string) {
     super('SUNDIAL_UNSERIALIZABLE', `Cannot store ${field}: ${describeValue(value)} ${reason}`);
     this.field = field;
     this.value = value;
+    this.reason = reason;
   }
 }
 

@@ -1,7 +1,14 @@
-import { InvalidCronError, InvalidOptionError, SundialError } from '../core/index.ts';
+import {
+  InvalidCronError,
+  InvalidOptionError,
+  SundialError,
+  toJson,
+  UnserializableError,
+} from '../core/index.ts';
 import { checkName, type JobOptions, parseJobOptions } from '../queue/index.ts';
 import { CronSchedule } from './cron-schedule.ts';
 import type { DefinitionProblem } from './frequency.ts';
+import { maskSecrets } from './output.ts';
 import { type TaskAction, TaskBuilder, type TaskContext, type TaskDefinition } from './task.ts';
 
 /** A validated task with its compiled schedule. */
@@ -37,22 +44,32 @@ export class Schedule {
     return this.add({ kind: 'call', fn }, null);
   }
 
-  /** Runs an executable with an argv array (no shell unless `.shell()`). */
+  /**
+   * Runs an executable with an argv array (no shell unless `.shell()`). Its id, unless `.name()`
+   * gives one, is the command line with any secret in it masked (ids are stored and listed).
+   */
   command(command: string, args: string[] = [], options: CommandOptions = {}): TaskBuilder {
+    const env = options?.env ?? {};
     const action: TaskAction = {
       kind: 'command',
       command: String(command),
       args: Array.isArray(args) ? args.map(String) : [],
       shell: false,
-      cwd: options.cwd ?? null,
-      env: options.env ?? {},
+      cwd: options?.cwd ?? null,
+      env,
     };
-    const builder = this.add(action, [command, ...(Array.isArray(args) ? args : [])].join(' ').slice(0, 200));
+    const line = [command, ...(Array.isArray(args) ? args : [])].join(' ');
+    const secretValues = isStringRecord(env) ? Object.values(env) : [];
+    const builder = this.add(action, maskSecrets(line, undefined, secretValues).slice(0, 200));
     if (typeof command !== 'string' || command.trim() === '')
       builder.problemFrom('command', command, 'an executable name or path');
     if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) {
       builder.problemFrom('command.args', args, 'an array of strings');
     }
+    if (options?.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd === '')) {
+      builder.problemFrom('command.cwd', options.cwd, 'a folder path');
+    }
+    if (!isStringRecord(env)) builder.problemFrom('command.env', env, 'an object of string values');
     return builder;
   }
 
@@ -70,7 +87,14 @@ export class Schedule {
       }
     } catch (error) {
       if (!(error instanceof InvalidOptionError)) throw error;
-      builder.problemFrom(error.field, error.value, error.message.replace(/^Invalid [^:]+: /, ''));
+      builder.problemFrom(error.field, error.value, error.expected);
+    }
+    try {
+      // Every fire stores it: a payload JSON cannot hold is refused now, not at the first fire.
+      toJson(payload, 'job.payload');
+    } catch (error) {
+      if (!(error instanceof UnserializableError)) throw error;
+      builder.problemFrom(error.field, error.value, `cannot be stored as JSON: it ${error.reason}`);
     }
     for (const [field, value] of [
       ['job.queue', queue],
@@ -87,10 +111,13 @@ export class Schedule {
 
   /** Requests a URL (a health check, a webhook); a non-2xx answer fails the run. */
   ping(url: string, options: { method?: 'GET' | 'POST' | 'HEAD' } = {}): TaskBuilder {
-    const builder = this.add({ kind: 'ping', url, method: options.method ?? 'GET' }, `ping:${url}`);
+    const method = options?.method ?? 'GET';
+    const builder = this.add({ kind: 'ping', url, method }, `ping:${maskSecrets(String(url))}`);
     if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:/.test(url)) {
       builder.problemFrom('ping', url, 'an http:// or https:// URL');
     }
+    if (!['GET', 'POST', 'HEAD'].includes(method))
+      builder.problemFrom('ping.method', method, "'GET', 'POST' or 'HEAD'");
     return builder;
   }
 
@@ -139,6 +166,15 @@ export class Schedule {
     this.builders.push(builder);
     return builder;
   }
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((item) => typeof item === 'string')
+  );
 }
 
 function problemError(label: string, problem: DefinitionProblem): InvalidOptionError {

@@ -456,6 +456,38 @@ describe('refusing bad definitions at load time, naming the task, the field and 
       InvalidOptionError,
     ],
     [
+      'a job task payload JSON cannot hold',
+      (s: Schedule) => s.job('mail', 'digest', { when: 10n }).daily(),
+      'tasks["job:mail:digest"].job.payload.when',
+      10n,
+      InvalidOptionError,
+    ],
+    [
+      'a ping method that is not GET, POST or HEAD',
+      (s: Schedule) => s.ping('https://example.com/h', { method: 'DELETE' as never }).daily(),
+      'tasks["ping:https://example.com/h"].ping.method',
+      'DELETE',
+      InvalidOptionError,
+    ],
+    [
+      'a command env value that is not a string',
+      (s: Schedule) =>
+        s
+          .command('backup', [], { env: { RETRIES: 3 as never } })
+          .name('b')
+          .daily(),
+      'tasks["b"].command.env',
+      { RETRIES: 3 },
+      InvalidOptionError,
+    ],
+    [
+      'an empty command cwd',
+      (s: Schedule) => s.command('backup', [], { cwd: '' }).name('b').daily(),
+      'tasks["b"].command.cwd',
+      '',
+      InvalidOptionError,
+    ],
+    [
       'a negative jitter',
       (s: Schedule) =>
         s
@@ -473,6 +505,25 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     expect(error.value).toEqual(value);
     expect(error.message).toContain(field);
     if (type === InvalidCronError) expect(error.code).toBe('SUNDIAL_INVALID_CRON');
+  });
+
+  it('says once what a bad job task option takes', () => {
+    const error = refusal((s) => s.job('mail', 'digest', null, { attempts: 0 }).daily());
+    expect(error.message).toMatch(
+      /^Invalid tasks\["job:mail:digest"\]\.job\.options\.attempts: 0 \([^(]*\)$/,
+    );
+  });
+
+  it('masks secrets in an id derived from a command line', () => {
+    const schedule = new Schedule();
+    schedule.command('curl', ['-H', 'Authorization: Bearer s3cretT0kenValue', 'https://x.test']).daily();
+    schedule.command('backup', ['--key', 'k-123456'], { env: { KEY: 'k-123456' } }).daily();
+    schedule.ping('https://ops:hunter22@x.test/ping').daily();
+    expect(schedule.load().map((task) => task.definition.id)).toEqual([
+      'curl -H Authorization: Bearer [masked] https://x.test',
+      'backup --key [masked]',
+      'ping:https://ops:[masked]@x.test/ping',
+    ]);
   });
 
   it('refuses a catch-up that the default overlap policy would collapse into one run', () => {
