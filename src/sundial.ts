@@ -55,6 +55,8 @@ export class Sundial {
   private readonly context: SundialContext;
   private readonly queues = new Map<string, Queue>();
   private readonly queueOptions = new Map<string, string>();
+  /** Queues the scheduler built jobs with before the app made them (see `scheduler`). */
+  private readonly buildOnlyQueues = new Map<string, Queue>();
   private readonly workers = new Set<Worker>();
   private readonly schedulers = new Set<Scheduler>();
   private lockProvider: LockProvider | null = null;
@@ -99,6 +101,7 @@ export class Sundial {
     }
     const queue = new Queue(name, this.context, options);
     this.queues.set(name, queue);
+    this.buildOnlyQueues.delete(name);
     this.queueOptions.set(name, JSON.stringify(options ?? {}));
     return queue;
   }
@@ -120,9 +123,13 @@ export class Sundial {
     if (this.closing)
       throw new SundialError('SUNDIAL_CLOSED', 'This Sundial is closed; create a new one to schedule');
     const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
-    // A queue the app has not made yet is not registered here, so the app may still make it with
-    // its own options later; the scheduler only builds jobs with it.
-    const queueOf = (name: string) => this.queues.get(name) ?? new Queue(name, this.context);
+    // A queue the app has not made yet is not registered as the app's, so the app may still make it
+    // with its own options later; until then the scheduler builds its jobs with default options.
+    const queueOf = (name: string) => {
+      const queue = this.queues.get(name) ?? this.buildOnlyQueues.get(name) ?? new Queue(name, this.context);
+      this.buildOnlyQueues.set(name, queue);
+      return queue;
+    };
     const scheduler = new Scheduler(this.context, queueOf, tasks, options);
     this.schedulers.add(scheduler);
     return scheduler;
