@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 import { InvalidOptionError, type JobOrigin, newOwnerId, SundialError } from '../core/index.ts';
 import { checkName, type Queue, type SundialContext } from '../queue/index.ts';
-import { MAINTENANCE_FLAG, type NewJob, SCHEDULES_CHANNEL } from '../store/index.ts';
+import {
+  type FireScheduleRequest,
+  MAINTENANCE_FLAG,
+  type NewJob,
+  SCHEDULES_CHANNEL,
+} from '../store/index.ts';
 import type { LoadedTask } from './schedule.ts';
+import type { OverlapPolicy } from './task.ts';
 import { TimeQueue } from './time-queue.ts';
 
 export interface SchedulerOptions {
@@ -31,8 +37,12 @@ export const DEFAULT_TASK_QUEUE = 'sundial.tasks';
  */
 const SPIN_MS = 2;
 const CLOSED = Symbol('closed');
-/** A `bufferOne` task's waiting run holds its task's key with this after it, beside the current run's. */
-const BUFFERED_KEY_SUFFIX = '#next';
+const WHEN_ACTIVE: Record<OverlapPolicy, FireScheduleRequest['whenActive']> = {
+  skip: undefined,
+  allow: undefined,
+  bufferOne: 'buffer',
+  replace: 'replace',
+};
 /** Most occurrences of one task fired in one tick (a catch-up over a long window comes in parts). */
 const MAX_FIRES_PER_TICK = 1000;
 
@@ -325,6 +335,9 @@ export class Scheduler {
       nextRunAt: plan.next,
       firedAt: now,
       jobs,
+      // While a run is going, 'bufferOne' keeps one more waiting behind it (it waits for the task's
+      // lock in the runner); 'replace' cancels it (its worker aborts it at once) for the new one.
+      whenActive: WHEN_ACTIVE[task.definition.overlap],
     });
     if (!result.fired) return false; // another scheduler took this occurrence, or the task is paused
     const events = this.context.events;
@@ -335,56 +348,17 @@ export class Scheduler {
       for (const { at } of plan.fire) events.emit('task.skipped', { taskId: id, scheduledFor: at, reason });
       return true;
     }
-    for (const [i, added] of result.added.entries()) {
+    result.added.forEach((added, i) => {
       const { at, catchUp } = plan.fire[i]!;
-      if (!added.duplicate)
-        events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added.id });
-      else await this.overlapped(task, jobs[i]!, added.id, { at, catchUp }, now);
-    }
-    return true;
-  }
-
-  /**
-   * An occurrence found a live run of its task (the dedupe key is taken). `skip` records it as
-   * skipped. While that run is active, `bufferOne` adds one run under a second key, which waits for
-   * the current run to end (the runner waits for the task's lock); `replace` cancels the current
-   * run (its worker aborts it) and adds this one, which starts once the old one has let go of the
-   * lock. A run that is still waiting to start stands for this occurrence too. Only the scheduler
-   * that won the occurrence gets here, so this runs once per occurrence.
-   */
-  private async overlapped(
-    task: LoadedTask,
-    job: NewJob,
-    holderId: string,
-    occurrence: { at: number; catchUp: boolean },
-    now: number,
-  ): Promise<void> {
-    const { id, overlap } = task.definition;
-    const { at, catchUp } = occurrence;
-    const events = this.context.events;
-    const store = this.context.store;
-    try {
-      if (
-        (overlap === 'bufferOne' || overlap === 'replace') &&
-        (await store.getJob(holderId))?.state === 'active'
-      ) {
-        if (overlap === 'replace') {
-          const cancelled = await store.cancelJob(holderId, { queue: job.queue, from: ['active'], now });
-          if (cancelled.ok) events.emit('task.replaced', { taskId: id, scheduledFor: at, jobId: holderId });
-        }
-        const next =
-          overlap === 'bufferOne' ? { ...job, dedupeKey: `${job.dedupeKey}${BUFFERED_KEY_SUFFIX}` } : job;
-        const [added] = await store.addJobs([next]);
-        if (!added!.duplicate) {
-          events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added!.id });
-          return;
-        }
+      if (added.duplicate) {
+        events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'overlap' });
+        return;
       }
-    } catch (error) {
-      // The occurrence is spent (the compare-and-set moved on): report, and let the next one try.
-      events.emit('error', { error, context: `scheduler ${this.id}: overlap policy of task ${id}` });
-    }
-    events.emit('task.skipped', { taskId: id, scheduledFor: at, reason: 'overlap' });
+      if (added.replaced)
+        events.emit('task.replaced', { taskId: id, scheduledFor: at, jobId: added.replaced });
+      events.emit('task.fired', { taskId: id, scheduledFor: at, catchUp, jobId: added.id });
+    });
+    return true;
   }
 
   /** Whether `when` and `skip` let the task run; 'closed' when the scheduler closed meanwhile. */

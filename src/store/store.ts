@@ -221,7 +221,18 @@ export interface FireScheduleRequest {
   nextRunAt: number | null;
   firedAt: number;
   jobs: readonly NewJob[];
+  /**
+   * What a job does, in the same atomic step, when its dedupe key is held by an *active* job (a
+   * run still going). Absent: it is a duplicate, like any held key. `buffer`: it is added under
+   * its key plus `BUFFERED_KEY_SUFFIX` (itself deduped, so at most one waits). `replace`: the
+   * active job is cancelled (as `cancelJob` does, telling `CANCELS_CHANNEL`) and it is added.
+   * A key held by a job that has not started yet is a duplicate either way.
+   */
+  whenActive?: 'buffer' | 'replace';
 }
+
+/** Added to a job's dedupe key for the one run a `buffer` fire keeps waiting behind an active one. */
+export const BUFFERED_KEY_SUFFIX = '#next';
 
 export interface ScheduleRecord {
   id: string;
@@ -237,6 +248,8 @@ export interface AddedJob {
   id: string;
   /** True when nothing was inserted because a live job holds the dedupe key; `id` is that job's. */
   duplicate: boolean;
+  /** The active job cancelled to make room for this one (`fireSchedule` with `whenActive: 'replace'`). */
+  replaced?: string;
 }
 
 export interface HeldLease {

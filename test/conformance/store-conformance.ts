@@ -722,6 +722,46 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect((await store.listSchedules())[0]).toMatchObject({ paused: false, nextRunAt: T0 + 3_660_000 });
       });
 
+      it('with whenActive, buffers one job behind an active holder or replaces it, in the same step', async () => {
+        await sync('b', 'h', T0);
+        await sync('r', 'h', T0);
+        const fire = (id: string, at: number, whenActive: 'buffer' | 'replace') =>
+          store.fireSchedule({
+            id,
+            expectedNextRunAt: at,
+            nextRunAt: at + 60_000,
+            firedAt: at,
+            jobs: [newJob({ queue: id, dedupeKey: id, origin: `{"at":${at}}` })],
+            whenActive,
+          });
+        const start = (queue: string, at: number) =>
+          store.claimJobs({ queue, owner: 'w1', limit: 10, now: at, leaseExpiresAt: at + 600_000 });
+
+        // Not started yet: the holder stands for the new occurrence, whatever the policy.
+        const first = (await fire('b', T0, 'buffer')).added[0]!;
+        expect((await fire('b', T0 + 60_000, 'buffer')).added).toEqual([{ id: first.id, duplicate: true }]);
+        await start('b', T0 + 60_000);
+        const buffered = (await fire('b', T0 + 120_000, 'buffer')).added[0]!;
+        expect(buffered.duplicate).toBe(false);
+        expect(await store.getJob(buffered.id)).toMatchObject({ dedupeKey: 'b#next', state: 'waiting' });
+        // One going and one waiting: nothing more.
+        expect((await fire('b', T0 + 180_000, 'buffer')).added).toEqual([
+          { id: buffered.id, duplicate: true },
+        ]);
+
+        let cancels = 0;
+        const other = await harness.connect();
+        other.subscribe(CANCELS_CHANNEL, () => cancels++);
+        const running = (await fire('r', T0, 'replace')).added[0]!;
+        await start('r', T0);
+        const replacing = (await fire('r', T0 + 60_000, 'replace')).added[0]!;
+        expect(replacing).toMatchObject({ duplicate: false, replaced: running.id });
+        expect((await store.getJob(running.id))!.state).toBe('cancelled');
+        expect((await store.getJob(replacing.id))!.state).toBe('waiting');
+        expect(await store.renewLeases('w1', [{ id: running.id, attempt: 1 }], T0 + 90_000)).toEqual([]);
+        await waitUntil(() => cancels > 0);
+      });
+
       it('tells schedule subscribers when definitions change', async () => {
         let calls = 0;
         store.subscribe(SCHEDULES_CHANNEL, () => calls++);

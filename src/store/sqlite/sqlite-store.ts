@@ -11,6 +11,7 @@ import {
 } from '../../core/index.ts';
 import {
   type AddedJob,
+  BUFFERED_KEY_SUFFIX,
   CANCELS_CHANNEL,
   type ClaimRequest,
   emptyCounts,
@@ -388,10 +389,29 @@ export class SqliteStore implements Store {
         request.expectedNextRunAt,
       );
       if (changes !== 1) return { fired: false, added: [] as AddedJob[] };
-      return { fired: true, added: this.insertJobs(s, request.jobs) };
+      const added = this.insertJobs(s, request.jobs);
+      if (request.whenActive) this.resolveActiveHolders(s, request, added);
+      return { fired: true, added };
     });
     if (result.added.length > 0) this.announce(new Set(request.jobs.map((job) => job.queue)));
+    if (result.added.some((added) => added.replaced !== undefined)) this.announce([CANCELS_CHANNEL]);
     return result;
+  }
+
+  /** `whenActive` of `fireSchedule`, inside its transaction: replaces entries of `added` in place. */
+  private resolveActiveHolders(s: Statements, request: FireScheduleRequest, added: AddedJob[]): void {
+    request.jobs.forEach((job, i) => {
+      const entry = added[i]!;
+      if (!entry.duplicate) return;
+      const holder = s.getJob.get(entry.id) as unknown as JobRow | undefined;
+      if (holder?.state !== 'active') return;
+      if (request.whenActive === 'replace') {
+        s.cancel.run(request.firedAt, entry.id);
+        added[i] = { ...this.insertJobs(s, [job])[0]!, replaced: entry.id };
+      } else {
+        added[i] = this.insertJobs(s, [{ ...job, dedupeKey: `${job.dedupeKey}${BUFFERED_KEY_SUFFIX}` }])[0]!;
+      }
+    });
   }
 
   async nextScheduleRunAt(): Promise<number | null> {
