@@ -11,9 +11,9 @@ import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts'
 import {
   bridgeTaskEvents,
   DEFAULT_TASK_QUEUE,
-  isTaskRunEvent,
   type LoadedTask,
   LockProvider,
+  needsTaskEventBridge,
   Schedule,
   Scheduler,
   type SchedulerOptions,
@@ -149,6 +149,7 @@ export class Sundial {
       allowedCommands,
       killGraceMs,
       pingTimeoutMs,
+      hookTimeoutMs,
       maxOutputBytes,
       secretKeys,
       locks,
@@ -159,6 +160,7 @@ export class Sundial {
       allowedCommands,
       killGraceMs,
       pingTimeoutMs,
+      hookTimeoutMs,
       maxOutputBytes,
       secretKeys,
       locks: locks ?? this.locks,
@@ -189,7 +191,7 @@ export class Sundial {
   }
 
   private bridgeIfTaskRunEvent(name: string): void {
-    if (this.taskEventsBridged || !isTaskRunEvent(name)) return;
+    if (this.taskEventsBridged || !needsTaskEventBridge(name)) return;
     this.taskEventsBridged = true;
     bridgeTaskEvents(this.events);
   }

@@ -28,8 +28,10 @@ const DEFAULT_SECRET_KEYS = [
   'authorization',
 ];
 
-// A JWT: three base64url parts, the first two starting with '{"' encoded.
-const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;
+// A JWT: three base64url parts, the first two starting with '{"' encoded. Anchored by a lookbehind
+// on the part's own characters (not \b, which `-` would satisfy inside a run like `eyJ-eyJ-…`), so a
+// run is tried from its start only and the pattern stays linear.
+const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 // Credentials inside a URL: scheme://user:password@host
 const URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi;
@@ -106,8 +108,9 @@ export class OutputBuffer {
   /** The masked output, at most the byte limit, with a note of how much was cut. */
   text(): string {
     const collected = Buffer.concat(this.chunks);
-    // A dropped chunk may have held the first bytes of a character this one finishes.
-    const partial = this.dropped > 0 ? characterStart(collected, 0) : 0;
+    // After a drop, the first kept line may start in the middle of a secret whose name was dropped
+    // (`word=hunter2` after `pass`): it goes too, and with it any half of a character.
+    const partial = this.dropped > 0 ? afterFirstLine(collected) : 0;
     const text = collected.subarray(partial).toString('utf8');
     const masked = Buffer.from(maskSecrets(text, this.secretKeys, this.secretValues));
     const start = characterStart(masked, Math.max(0, masked.length - this.limit));
@@ -116,10 +119,21 @@ export class OutputBuffer {
     return cut > 0 ? `[${cut} bytes of earlier output cut]\n${kept}` : kept;
   }
 
+  /** `text` with this output's secrets masked (for error messages stored beside the output). */
+  mask(text: string): string {
+    return maskSecrets(text, this.secretKeys, this.secretValues);
+  }
+
   /** The most output worth reading from a source that could send more (a ping's answer). */
   get readLimit(): number {
     return this.limit * 2;
   }
+}
+
+/** Where the second line starts, or where the first whole character starts when there is one line. */
+function afterFirstLine(buffer: Buffer): number {
+  const newline = buffer.indexOf(0x0a);
+  return newline >= 0 ? newline + 1 : characterStart(buffer, 0);
 }
 
 /** The first index at or after `index` that starts a UTF-8 character, so a cut never splits one. */

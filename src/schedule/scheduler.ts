@@ -434,15 +434,24 @@ export class Scheduler {
             ...action.options,
             ...options,
           })
-        : // No job timeout: the task runner times the run itself, so a timed-out run keeps its output.
-          this.queueOf(this.options.taskQueue).build(
+        : this.queueOf(this.options.taskQueue).build(
             'task',
             { taskId: definition.id } satisfies TaskRunPayload,
-            { ...options, attempts: 1 },
+            { ...options, attempts: 1, timeout: backstopTimeout(definition.timeoutMs) },
           );
     const origin: JobOrigin = { schedule: definition.id, scheduledFor: at, catchUp };
     return { ...job, origin: JSON.stringify(origin) };
   }
+}
+
+/**
+ * The task runner times a run itself (so a timed-out run keeps its output and runs its hooks); the
+ * job's own timeout is only a backstop for a runner that cannot finish. It leaves room for waiting
+ * behind the run before (bufferOne, replace: at most that run's own time), the kill grace of a
+ * command and the hooks.
+ */
+function backstopTimeout(timeoutMs: number | null): number | undefined {
+  return timeoutMs === null ? undefined : 2 * timeoutMs + 5 * 60_000;
 }
 
 /** The process's own time zone, read once (making a formatter per task is slow with many tasks). */
@@ -488,7 +497,9 @@ function checkSchedulerOptions(options: SchedulerOptions): void {
         break;
       case 'maxSleepMs':
       case 'checkTimeoutMs':
-        if (!Number.isInteger(value) || value < 1) throw bad('a whole number of milliseconds, 1 or more');
+        // Timers take at most 2^31 - 1 ms; Node fires a longer one at once.
+        if (!Number.isInteger(value) || value < 1 || value > 2_147_483_647)
+          throw bad('a whole number of milliseconds from 1 to 2147483647 (about 24.8 days)');
         break;
       case 'environment':
         if (typeof value !== 'string' || value === '') throw bad('an environment name');

@@ -15,6 +15,11 @@ export function isTaskRunEvent(name: string): name is TaskRunEventName {
   return (TASK_RUN_EVENTS as readonly string[]).includes(name);
 }
 
+/** Events that need the bridge: the run events, and skips, which a task runner may also report. */
+export function needsTaskEventBridge(name: string): boolean {
+  return isTaskRunEvent(name) || name === 'task.skipped';
+}
+
 /**
  * Tells task runs' lifecycle as task events, from the job events of jobs that a schedule fired
  * (every task kind, job tasks included, since each run is a job). Installed only once someone
@@ -31,7 +36,10 @@ export function bridgeTaskEvents(events: TypedEmitter<SundialEvents>): void {
     const run = about(job);
     if (!run) return;
     const { output, skipped } = (result ?? {}) as { output?: unknown; skipped?: unknown };
-    if (typeof skipped === 'string') {
+    // Only the task runner's own result says skipped; a job task's handler may return anything.
+    const ranByTaskRunner =
+      job.name === 'task' && (job.payload as { taskId?: unknown })?.taskId === run.taskId;
+    if (ranByTaskRunner && typeof skipped === 'string') {
       // The task runner found another run holding the task's lock: nothing ran.
       events.emit('task.skipped', { taskId: run.taskId, scheduledFor: run.scheduledFor, reason: 'overlap' });
       return;

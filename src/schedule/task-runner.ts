@@ -1,8 +1,14 @@
 import { formatWithOptions } from 'node:util';
-import { type Job, JobTimeoutError, SundialError, UnrecoverableError } from '../core/index.ts';
+import {
+  InvalidOptionError,
+  type Job,
+  JobTimeoutError,
+  SundialError,
+  UnrecoverableError,
+} from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
 import type { HeldLock, LockProvider } from './locks/index.ts';
-import { maskSecrets, OutputBuffer, type OutputOptions } from './output.ts';
+import { OutputBuffer, type OutputOptions } from './output.ts';
 import type { LoadedTask } from './schedule.ts';
 import type { TaskRunPayload } from './scheduler.ts';
 import type { TaskAction, TaskHook, TaskRunInfo } from './task.ts';
@@ -17,6 +23,8 @@ export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
   lockTtlMs?: number;
   /** How long a `ping` waits for an answer, unless the task's own timeout is shorter. Default 30 s. */
   pingTimeoutMs?: number;
+  /** How long one hook may take before the run goes on without it. Default 30 s. */
+  hookTimeoutMs?: number;
 }
 
 /** What a successful run stores as its job's result. */
@@ -42,10 +50,27 @@ export interface TaskRunContext {
   signal: AbortSignal;
 }
 
+/** A run as the runner tracks it: work it started that outlived an abort keeps the lock held. */
+interface RunContext extends TaskRunContext {
+  /** Functions and hooks still going after the run was given up on (they ignored its signal). */
+  stillRunning: Promise<unknown>[];
+}
+
 export function taskHandlers(
   tasks: readonly LoadedTask[],
   options: TaskRunnerOptions = {},
 ): { task: { handle: (payload: TaskRunPayload, context: TaskRunContext) => Promise<TaskRunResult> } } {
+  if (!options.locks) {
+    // Their runs wait for the task's lock to take turns; without locks they would run side by side.
+    const waiting = tasks.filter((task) => ['bufferOne', 'replace'].includes(task.definition.overlap));
+    if (waiting.length > 0) {
+      throw new InvalidOptionError(
+        'locks',
+        undefined,
+        `tasks ${waiting.map((task) => JSON.stringify(task.definition.id)).join(', ')} use overlap 'bufferOne' or 'replace', whose runs wait for the task's lock: pass a LockProvider`,
+      );
+    }
+  }
   const byId = new Map(tasks.map((task) => [task.definition.id, task]));
   return {
     task: {
@@ -56,7 +81,7 @@ export function taskHandlers(
             `No task ${JSON.stringify(payload?.taskId)} is defined in this worker's schedule`,
           );
         }
-        return runTask(task, context, options);
+        return runTask(task, { ...context, stillRunning: [] }, options);
       },
     },
   };
@@ -64,7 +89,7 @@ export function taskHandlers(
 
 async function runTask(
   task: LoadedTask,
-  context: TaskRunContext,
+  context: RunContext,
   options: TaskRunnerOptions,
 ): Promise<TaskRunResult> {
   const { definition } = task;
@@ -93,28 +118,41 @@ async function runTask(
       options,
     );
   } finally {
-    await lock.release();
+    if (context.stillRunning.length === 0) await lock.release();
+    // The run is over for its job, but a function that ignored its signal is still going: the lock
+    // (and its heartbeat) stays until it ends, so no later run starts beside it.
+    else void Promise.allSettled(context.stillRunning).then(() => lock.release().catch(() => {}));
   }
 }
 
-/** How often a waiting run tries its task's lock again. */
-const LOCK_RETRY_MS = 50;
+/** How soon a waiting run tries its task's lock again: doubling from the first to the last. */
+const LOCK_RETRY_MS = { first: 50, last: 1000 };
 
 async function waitForLock(acquire: () => Promise<HeldLock | null>, signal: AbortSignal): Promise<HeldLock> {
+  let delay = LOCK_RETRY_MS.first;
   for (;;) {
     signal.throwIfAborted();
-    const lock = await acquire();
-    if (lock) return lock;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, LOCK_RETRY_MS);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    try {
+      const lock = await acquire();
+      if (lock) return lock;
+    } catch {
+      // A store that is briefly busy: the run keeps waiting its turn rather than fail.
+    }
+    await sleepUnlessAborted(delay, signal);
+    delay = Math.min(delay * 2, LOCK_RETRY_MS.last);
   }
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /**
@@ -124,7 +162,7 @@ async function waitForLock(acquire: () => Promise<HeldLock | null>, signal: Abor
  */
 async function runUnlocked(
   task: LoadedTask,
-  context: TaskRunContext,
+  context: RunContext,
   options: TaskRunnerOptions,
 ): Promise<TaskRunResult> {
   const { timeoutMs } = task.definition;
@@ -144,7 +182,7 @@ async function runUnlocked(
 
 async function runWithHooks(
   task: LoadedTask,
-  context: TaskRunContext,
+  context: RunContext,
   options: TaskRunnerOptions,
 ): Promise<TaskRunResult> {
   const { definition } = task;
@@ -160,23 +198,22 @@ async function runWithHooks(
     output: output.text(),
     error: error === null ? null : { name: 'Error', message: errorMessage(error), category: 'error' },
   });
-  await runHooks(definition.hooks.before, info(null, null), output);
+  const hooks = (list: readonly TaskHook[], run: TaskRunInfo) =>
+    runHooks(list, run, output, options.hookTimeoutMs ?? 30_000);
+  await hooks(definition.hooks.before, info(null, null));
   try {
     const result = await perform(definition.action, definition.id, context, output, options);
-    await runHooks(definition.hooks.onSuccess, info(true, null), output);
-    await runHooks(definition.hooks.after, info(true, null), output);
+    await hooks(definition.hooks.onSuccess, info(true, null));
+    await hooks(definition.hooks.after, info(true, null));
     return { ...result, output: output.text() };
   } catch (error) {
     const failed = info(false, error);
-    await runHooks(definition.hooks.onFailure, failed, output);
-    await runHooks(definition.hooks.after, failed, output);
+    await hooks(definition.hooks.onFailure, failed);
+    await hooks(definition.hooks.after, failed);
+    const reason = output.mask(errorMessage(error));
     // Retrying cannot help a refused command: it stays unrecoverable, straight to dead.
-    if (error instanceof UnrecoverableError) throw error;
-    throw new TaskFailedError(
-      maskSecrets(errorMessage(error), undefined, secretValues),
-      output.text(),
-      error,
-    );
+    if (error instanceof UnrecoverableError) throw new UnrecoverableError(reason, { cause: error });
+    throw new TaskFailedError(reason, output.text(), error);
   }
 }
 
@@ -193,14 +230,18 @@ export class TaskFailedError extends SundialError {
 function perform(
   action: TaskAction,
   taskId: string,
-  context: TaskRunContext,
+  context: RunContext,
   output: OutputBuffer,
   options: TaskRunnerOptions,
 ): Promise<Omit<TaskRunResult, 'output'>> {
   switch (action.kind) {
     case 'call':
       // A function may ignore its signal: the run still ends when it aborts.
-      return untilAborted(runFunction(action.fn, taskId, context, output), context.signal);
+      return untilAborted(
+        runFunction(action.fn, taskId, context, output),
+        context.signal,
+        context.stillRunning,
+      );
     case 'command':
       // Ends by itself once the aborted command's process group is gone (SIGKILL after the grace).
       return runCommand(action, context.signal, output, options, {
@@ -217,10 +258,21 @@ function perform(
   }
 }
 
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/** `work`'s outcome, or the signal's reason once it aborts (`work`, still going, joins `stillRunning`). */
+function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  stillRunning: Promise<unknown>[],
+): Promise<T> {
+  if (signal.aborted) {
+    stillRunning.push(work);
+    return Promise.reject(signal.reason);
+  }
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => {
+      stillRunning.push(work);
+      reject(signal.reason);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
@@ -275,13 +327,31 @@ async function readAnswer(response: Response, output: OutputBuffer): Promise<voi
   }
 }
 
-async function runHooks(hooks: readonly TaskHook[], info: TaskRunInfo, output: OutputBuffer): Promise<void> {
+async function runHooks(
+  hooks: readonly TaskHook[],
+  info: TaskRunInfo,
+  output: OutputBuffer,
+  timeoutMs: number,
+): Promise<void> {
+  // One that takes longer than `timeoutMs` is left behind (noted in the output).
   for (const hook of hooks) {
+    const call = Promise.resolve().then(() => hook(info));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeoutMs);
+    });
     try {
-      await hook(info);
+      if ((await Promise.race([call, late])) === 'late') {
+        // A hook that never settles must not hold the run (and its worker slot) for ever.
+        output.write(`[hook still running after ${timeoutMs} ms; the run goes on without it]\n`);
+        // It holds no lock: hooks report on the task's work, they are not part of it.
+        call.catch(() => {});
+      }
     } catch (error) {
       // A broken hook is reported in the run's output; it does not change how the run ended.
       output.write(`[hook failed: ${errorMessage(error)}]\n`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -243,12 +243,16 @@ export class TaskBuilder extends FrequencyBuilder {
         'each caught-up occurrence is a run of its own: add .allowOverlapping()',
       );
     }
-    if (this.overlapPolicy === 'bufferOne' && this.action.kind === 'job') {
-      // The buffered run waits for the task's lock in the task runner; a job task's handler takes none.
+    if (
+      (this.overlapPolicy === 'bufferOne' || this.overlapPolicy === 'replace') &&
+      this.action.kind === 'job'
+    ) {
+      // Their runs take turns through the task's lock in the task runner; a job task's handler runs
+      // in its own queue and takes none, so the runs would go side by side.
       this.problem(
         'overlap',
         this.overlapPolicy,
-        "'skip', 'allow' or 'replace' for a job task ('bufferOne' needs a call, command or ping task)",
+        "'skip' or 'allow' for a job task ('bufferOne' and 'replace' need a call, command or ping task)",
       );
     }
     if (this.problems.length > 0 || this.id === null)

@@ -57,6 +57,7 @@ describe('overlap policies with a task worker', () => {
 
   it('bufferOne: the buffered run starts right after the current one ends, never beside it', async () => {
     const { log, run, release } = gates();
+    const skipped = record('task.skipped');
     const schedule = new Schedule();
     schedule.call(run).name('buffered').everyMinute().overlap('bufferOne');
     // The fake clock jumps minutes at a time: a lock TTL longer than the test keeps the lock held.
@@ -74,7 +75,11 @@ describe('overlap policies with a task worker', () => {
     await waitFor(() => log.includes('start 1'));
     release(1);
     await waitFor(() => log.includes('end 1'));
+    await waitFor(async () => (await sundial.queue('sundial.tasks').counts()).completed === 2);
     expect(log).toEqual(['start 0', 'end 0', 'start 1', 'end 1']);
+    // Minute 2 found one run going and one waiting: it was skipped, and no third run was ever added.
+    expect(skipped).toEqual([{ taskId: 'buffered', scheduledFor: T0 + 2 * MINUTE, reason: 'overlap' }]);
+    expect(await sundial.queue('sundial.tasks').listJobs()).toHaveLength(2);
   });
 
   it('replace: the running run is aborted and the new occurrence runs, with task events for both', async () => {

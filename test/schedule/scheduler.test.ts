@@ -85,7 +85,7 @@ describe('scheduler', () => {
     expect((await jobsOf('reports'))[0]).toMatchObject({ maxAttempts: 7, timeout: 900, priority: 3 });
   });
 
-  it('queues call, command and ping tasks for the task runner, which times them itself', async () => {
+  it('queues call, command and ping tasks for the task runner, which times them itself (the job’s timeout is a backstop)', async () => {
     const s = await scheduler((schedule) => {
       schedule
         .call(() => {})
@@ -100,7 +100,7 @@ describe('scheduler', () => {
       name: 'task',
       payload: { taskId: 'cleanup' },
       maxAttempts: 1,
-      timeout: null,
+      timeout: 2 * 5000 + 300_000,
     });
   });
 
@@ -224,17 +224,6 @@ describe('scheduler', () => {
     expect(stored!.nextRunAt).toBe(T0 + 60_000);
   });
 
-  it('fires each occurrence once when ticks are asked for at the same time', async () => {
-    const fired = record('task.fired');
-    const s = await scheduler((schedule) => schedule.job('q', 'every').everyMinute().allowOverlapping());
-    for (const minute of [0, 1, 2]) {
-      clock.set(T0 + minute * 60_000);
-      await Promise.all([s.tick(), s.tick(), s.tick()]);
-    }
-    expect(fired.map((e) => at(e.scheduledFor))).toEqual([at(T0), at(T0 + 60_000), at(T0 + 120_000)]);
-    expect(s.nextDueAt()).toBe(T0 + 180_000);
-  });
-
   it('leaves a task to the processes that share its stored definition when another version synced', async () => {
     const errors = record('error');
     const old = await scheduler((schedule) => schedule.job('q', 'report').name('report').everyMinute());
@@ -261,6 +250,9 @@ describe('scheduler', () => {
     );
     expect(() => sundial.scheduler(schedule, { autostart: false, maxSleepMs: -1 })).toThrow(
       /Invalid scheduler\.maxSleepMs: -1/,
+    );
+    expect(() => sundial.scheduler(schedule, { autostart: false, checkTimeoutMs: 2 ** 31 })).toThrow(
+      /Invalid scheduler\.checkTimeoutMs: 2147483648/,
     );
     expect(() => sundial.scheduler(schedule, { autostart: false, taskQueue: '' })).toThrow(
       /scheduler\.taskQueue/,
@@ -398,11 +390,13 @@ describe('scheduler', () => {
     expect(job!.runAt).toBeLessThanOrEqual(T0 + 5000);
   });
 
-  it('refuses bufferOne for a job task, whose handler takes no lock to wait on', async () => {
-    const schedule = new Schedule();
-    schedule.job('q', 'x').everyMinute().overlap('bufferOne');
-    expect(() => sundial.scheduler(schedule, { autostart: false })).toThrow(InvalidOptionError);
-    expect(() => schedule.load()).toThrow(/Invalid tasks\["job:q:x"\]\.overlap: "bufferOne"/);
+  it('refuses bufferOne and replace for a job task, whose handler takes no lock to take turns with', async () => {
+    for (const policy of ['bufferOne', 'replace'] as const) {
+      const schedule = new Schedule();
+      schedule.job('q', 'x').everyMinute().overlap(policy);
+      expect(() => sundial.scheduler(schedule, { autostart: false })).toThrow(InvalidOptionError);
+      expect(() => schedule.load()).toThrow(`Invalid tasks["job:q:x"].overlap: "${policy}"`);
+    }
   });
 
   /** Claims every waiting job of a queue, as a worker would, so they are active. */
@@ -450,18 +444,24 @@ describe('scheduler', () => {
 
   it('replace: cancels the run still going and adds the new occurrence’s run', async () => {
     const replaced = record('task.replaced');
-    const s = await scheduler((schedule) => schedule.job('q', 'r').everyMinute().overlap('replace'));
+    const s = await scheduler((schedule) =>
+      schedule
+        .call(() => {})
+        .name('r')
+        .everyMinute()
+        .overlap('replace'),
+    );
     clock.set(T0);
     await s.tick();
-    const [first] = await start('q');
+    const [first] = await start('sundial.tasks');
     clock.set(T0 + 60_000);
     await s.tick();
-    const jobs = await jobsOf('q');
+    const jobs = await jobsOf('sundial.tasks');
     expect(jobs.map((job) => [job.id, job.state, at(job.origin!.scheduledFor)])).toEqual([
       [first!.id, 'cancelled', at(T0)],
       [jobs[1]!.id, 'waiting', at(T0 + 60_000)],
     ]);
-    expect(replaced).toEqual([{ taskId: 'job:q:r', scheduledFor: T0 + 60_000, jobId: first!.id }]);
+    expect(replaced).toEqual([{ taskId: 'r', scheduledFor: T0 + 60_000, jobId: first!.id }]);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   Schedule,
   type Sundial,
   type TaskRunInfo,
+  taskHandlers,
 } from '../../src/index.ts';
 import { sleep, tempDir, waitFor } from '../helpers.ts';
 
@@ -147,13 +148,18 @@ describe('task runner', () => {
     });
   });
 
-  it('ends a function run at its timeout even when the function ignores its signal', async () => {
+  it('ends a function run at its timeout even when the function ignores its signal, keeping the lock until it returns', async () => {
     const failures: TaskRunInfo[] = [];
+    let finish = () => {};
+    let returned = false;
     const schedule = new Schedule();
     schedule
       .call(async ({ log }) => {
         log('started the slow part');
-        await sleep(60_000);
+        await new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+        returned = true;
       })
       .name('deaf')
       .timeoutAfter(300)
@@ -162,6 +168,40 @@ describe('task runner', () => {
     expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
     expect(job.error!.message).toContain('started the slow part');
     expect(failures.map((run) => run.output)).toEqual(['started the slow part\n']);
+    // The function is still going: no other run of the task may start beside it.
+    const held = async () => (await sundial.locks.list()).some((lock) => lock.name === 'task:deaf');
+    expect(returned).toBe(false);
+    expect(await held()).toBe(true);
+    finish();
+    await waitFor(async () => !(await held()), { message: 'the lock to be released' });
+    expect(returned).toBe(true);
+  });
+
+  it('goes on without a hook that never settles, saying so in the output', async () => {
+    const schedule = new Schedule();
+    schedule
+      .call(({ log }) => log('did the work'))
+      .name('stuck-hook')
+      .after(() => new Promise(() => {}));
+    const job = await runOnce(schedule, 'stuck-hook', { hookTimeoutMs: 100 });
+    expect(job.state).toBe('completed');
+    expect((job.result as { output: string }).output).toBe(
+      'did the work\n[hook still running after 100 ms; the run goes on without it]\n',
+    );
+    // A hook is not the task's work: it does not keep the task's lock.
+    expect((await sundial.locks.list()).map((lock) => lock.name)).not.toContain('task:stuck-hook');
+  });
+
+  it('refuses tasks whose runs take turns through the lock when there are no locks', () => {
+    const schedule = new Schedule();
+    schedule
+      .call(() => {})
+      .name('turns')
+      .daily()
+      .overlap('bufferOne');
+    expect(() => taskHandlers(schedule.load())).toThrow(
+      /Invalid locks: .*"turns" use overlap 'bufferOne' or 'replace'/,
+    );
   });
 
   it('tells a command its task and run ids', async () => {
