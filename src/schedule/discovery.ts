@@ -44,7 +44,12 @@ export function listTaskFiles(folders: readonly string[], baseDir: string): stri
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const path = join(folder, entry.name);
-      const isDirectory = entry.isSymbolicLink() ? statSync(path).isDirectory() : entry.isDirectory();
+      let isDirectory = entry.isDirectory();
+      if (entry.isSymbolicLink()) {
+        const target = statSync(path, { throwIfNoEntry: false });
+        if (!target) continue; // a link to nothing (a deleted file) defines no tasks
+        isDirectory = target.isDirectory();
+      }
       if (isDirectory) walk(path);
       else if (EXTENSIONS.test(entry.name) && !SKIPPED_FILES.test(entry.name)) files.add(path);
     }

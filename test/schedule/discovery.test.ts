@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,6 +66,9 @@ describe('task folder discovery', () => {
     ]) {
       write(join(root, file), 'export {};\n');
     }
+    // A link to a file that was deleted, and one to a folder elsewhere.
+    symlinkSync(join(root, 'gone.ts'), join(root, 'src/tasks/dangling.ts'));
+    symlinkSync(join(root, 'other'), join(root, 'src/tasks/linked'));
     expect(listTaskFiles(['./src/tasks', 'more'], root)).toEqual(
       [
         'more/h.ts',
@@ -74,6 +77,7 @@ describe('task folder discovery', () => {
         'src/tasks/c.js',
         'src/tasks/d.mjs',
         'src/tasks/deep/er/e.ts',
+        'src/tasks/linked/g.ts',
       ].map((file) => join(root, file)),
     );
   });
