@@ -85,6 +85,7 @@ export class Scheduler {
   private readonly conflicts = new Map<string, string>();
   /** Aborts on close: a `when`/`skip` check that never settles must not hold the close up. */
   private readonly closing = new AbortController();
+  private reloadedAt = 0;
   /** Ticks run one at a time, whether the loop or someone else (`sundial run`, tests) calls. */
   private ticking: Promise<void> = Promise.resolve();
   private synced: Promise<void> = Promise.resolve();
@@ -164,6 +165,10 @@ export class Scheduler {
   }
 
   private async tickOnce(): Promise<void> {
+    // A task left to another process's definition is looked at again now and then, in case that
+    // process is gone (see `reload`).
+    if (this.conflicts.size > 0 && this.context.clock.now() - this.reloadedAt >= this.options.maxSleepMs)
+      this.stale = true;
     if (this.stale) await this.reload();
     const now = this.context.clock.now();
     if (this.due.peekTime() === null || this.due.peekTime()! > now) return;
@@ -285,14 +290,38 @@ export class Scheduler {
     const records = await this.context.store.listSchedules();
     this.stale = false;
     this.due.clear();
+    const now = this.context.clock.now();
+    this.reloadedAt = now;
+    const orphaned: string[] = [];
     for (const record of records) {
       if (!this.tasks.has(record.id) || record.paused || record.nextRunAt === null) continue;
       if (record.specHash !== this.hashes.get(record.id)) {
-        this.reportConflict(record.id, record.specHash);
+        // Nobody fired the stored definition when it was due: whoever recorded it is gone.
+        if (record.nextRunAt < now - this.options.misfireGraceMs) orphaned.push(record.id);
+        else this.reportConflict(record.id, record.specHash);
         continue;
       }
       this.due.push(record.nextRunAt, record.id);
     }
+    if (orphaned.length > 0) await this.takeOver(orphaned, now);
+  }
+
+  /** Records our definition of tasks whose stored one nobody fires any more, and fires them from now. */
+  private async takeOver(ids: readonly string[], now: number): Promise<void> {
+    const entries = ids.map((id) => ({
+      id,
+      specHash: this.hashes.get(id)!,
+      nextRunAt: this.tasks.get(id)!.cron.next(now - 1),
+    }));
+    await this.context.store.syncSchedules(entries, now);
+    for (const { id, nextRunAt } of entries) {
+      this.conflicts.delete(id);
+      if (nextRunAt !== null) this.due.push(nextRunAt, id);
+    }
+    this.warn(
+      'SUNDIAL_DEFINITION_TAKEN_OVER',
+      `Tasks ${ids.map((id) => JSON.stringify(id)).join(', ')}: the definition in the store was not fired when due, so this scheduler recorded its own and fires them from now.`,
+    );
   }
 
   /**
@@ -304,13 +333,23 @@ export class Scheduler {
   private reportConflict(id: string, stored: string): void {
     if (this.conflicts.get(id) === stored) return;
     this.conflicts.set(id, stored);
-    const error = new SundialError(
+    this.warn(
       'SUNDIAL_DEFINITION_CONFLICT',
       `Task ${JSON.stringify(id)} is defined differently in the store (spec ${stored}, here ${this.hashes.get(id)}): ` +
-        'another process synced its own version, so this scheduler does not fire it. Give every process ' +
-        'the same definition (with .timezone() if hosts run in different zones).',
+        'another process synced its own version, so this scheduler does not fire it (it takes the task ' +
+        'over if that version stops being fired). Give every process the same definition (with ' +
+        '.timezone() if hosts run in different zones).',
     );
-    this.context.events.emit('error', { error, context: `scheduler ${this.id}: reading schedules` });
+  }
+
+  /** Tells `error` listeners, or, with none, prints a process warning: this must not go unheard. */
+  private warn(code: string, message: string): void {
+    const error = new SundialError(code, message);
+    if (this.context.events.has('error')) {
+      this.context.events.emit('error', { error, context: `scheduler ${this.id}: reading schedules` });
+    } else {
+      process.emitWarning(message, { code });
+    }
   }
 
   /** Fires the planned occurrences; false when the compare-and-set found the schedule moved on. */
@@ -454,6 +493,22 @@ function backstopTimeout(timeoutMs: number | null): number | undefined {
   return timeoutMs === null ? undefined : 2 * timeoutMs + 5 * 60_000;
 }
 
+/** Names one system image gives UTC and another does not: the same zone, so the same spec. */
+const UTC_NAMES = new Set([
+  'UTC',
+  'Etc/UTC',
+  'Etc/UCT',
+  'UCT',
+  'Etc/Universal',
+  'Universal',
+  'Etc/Zulu',
+  'Zulu',
+]);
+
+function sameZoneName(zone: string): string {
+  return UTC_NAMES.has(zone) ? 'UTC' : zone;
+}
+
 /** The process's own time zone, read once (making a formatter per task is slow with many tasks). */
 let localZone: string | undefined;
 
@@ -463,7 +518,7 @@ let localZone: string | undefined;
  */
 function specHash(task: LoadedTask): string {
   const { schedule } = task.definition;
-  localZone ??= Intl.DateTimeFormat().resolvedOptions().timeZone;
+  localZone ??= sameZoneName(Intl.DateTimeFormat().resolvedOptions().timeZone);
   const zone = schedule.timezone ?? `local:${localZone}`;
   return createHash('sha1')
     .update(JSON.stringify({ ...schedule, timezone: zone }))

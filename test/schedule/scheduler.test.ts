@@ -226,9 +226,11 @@ describe('scheduler', () => {
 
   it('leaves a task to the processes that share its stored definition when another version synced', async () => {
     const errors = record('error');
-    const old = await scheduler((schedule) => schedule.job('q', 'report').name('report').everyMinute());
+    const old = await scheduler((schedule) =>
+      schedule.job('q', 'report').name('report').everyMinute().allowOverlapping(),
+    );
     const current = await scheduler((schedule) =>
-      schedule.job('q', 'report').name('report').everyFiveMinutes(),
+      schedule.job('q', 'report').name('report').everyFiveMinutes().allowOverlapping(),
     );
     clock.set(T0);
     await old.tick();
@@ -241,6 +243,19 @@ describe('scheduler', () => {
       /Task "report" is defined differently in the store/,
     );
     expect(old.nextDueAt()).toBeNull();
+
+    // The process with the stored definition goes away: once its next run is overdue and nobody
+    // fired it, the other scheduler records its own definition and fires from then on.
+    await current.close();
+    clock.set(T0 + 5 * 60_000 + 30_000);
+    await old.tick();
+    expect(String((errors[1]!.error as Error).message)).toMatch(/Tasks "report": .* not fired when due/);
+    clock.set(T0 + 6 * 60_000);
+    await old.tick();
+    expect((await jobsOf('q')).map((job) => at(job.origin!.scheduledFor))).toEqual([
+      at(T0),
+      at(T0 + 6 * 60_000),
+    ]);
   });
 
   it('refuses unknown scheduler options and bad values, naming them', () => {
