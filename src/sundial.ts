@@ -11,6 +11,8 @@ import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts'
 import {
   bridgeTaskEvents,
   DEFAULT_TASK_QUEUE,
+  type Interrupted,
+  interruptRun,
   type LoadedTask,
   LockProvider,
   needsTaskEventBridge,
@@ -168,6 +170,14 @@ export class Sundial {
     };
     const workerOptions: WorkerOptions = rest;
     return this.worker(taskQueue ?? DEFAULT_TASK_QUEUE, taskHandlers(tasks, runner), workerOptions);
+  }
+
+  /**
+   * Stops one run (a run id, `run:42`, or a process id, `pid:1234`) without stopping the worker
+   * running it: its job is cancelled and its worker, told at once, aborts it. See `interruptRun`.
+   */
+  interrupt(target: string): Promise<Interrupted> {
+    return interruptRun(this, target);
   }
 
   /** Locks kept in this Sundial's store (see `LockProvider`). */

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, isProcessAlive, Schedule, type Sundial } from '../src/index.ts';
+import { createSundial, isProcessAlive, Schedule, type Sundial, waitUntilStopped } from '../src/index.ts';
 import { tempDir, waitFor } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -71,6 +71,26 @@ export default {
   }
 
   const stateOf = async (id: string) => (await app.store.getJob(id))!.state;
+
+  it('interrupts a plain job from the library, saying honestly that nothing shows when it stops', async () => {
+    let aborted = false;
+    app.worker('emails', {
+      send: (_payload, ctx) =>
+        new Promise((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve(null);
+          }),
+        ),
+    });
+    const { id } = await app.queue('emails').add('send');
+    await waitFor(async () => (await stateOf(id)) === 'active');
+    const run = await app.interrupt(`run:${id}`);
+    expect(run).toMatchObject({ runId: id, queue: 'emails', taskId: null, pid: null, heldLock: false });
+    expect(await waitUntilStopped(app, run, 1000)).toBeNull();
+    await waitFor(() => aborted, { message: 'the handler to be aborted' });
+    expect(await stateOf(id)).toBe('cancelled');
+  });
 
   it('stops one run by its command’s pid, or by its run id, and the daemon goes on', async () => {
     work = spawn(process.execPath, [CLI, 'work', '--no-scheduler'], { cwd: dir.path, stdio: 'ignore' });

@@ -24,9 +24,9 @@ import {
   type SundialConfig,
   SundialError,
   scheduleFromConfig,
+  waitUntilStopped,
 } from '../index.ts';
 import { formatTime, table } from './format.ts';
-import { interruptRun, waitUntilStopped } from './interrupt.ts';
 
 interface GlobalOptions {
   db: string;
@@ -545,11 +545,12 @@ program
   .action((target: string, options: { wait: string }, command: Command) =>
     withSundial(command, async (sundial, { json }) => {
       const waitMs = wholeNumber('--wait', options.wait);
-      const run = await interruptRun(sundial, target);
+      const run = await sundial.interrupt(target);
       const stopped = await waitUntilStopped(sundial, run, waitMs);
       if (json) return { ...run, stopped };
       const what = `run ${run.runId}${run.taskId ? ` of task ${run.taskId}` : ` in queue ${run.queue}`}`;
       const by = run.pid === null ? '' : ` (pid ${run.pid})`;
+      if (stopped === null) return `interrupted ${what}${by}; its worker aborts it`;
       return stopped
         ? `interrupted ${what}${by}`
         : `interrupted ${what}${by}; it has not stopped yet (its worker aborts it at its next heartbeat)`;

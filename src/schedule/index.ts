@@ -3,6 +3,7 @@ export * from './cron-schedule.ts';
 export * from './decorators.ts';
 export * from './discovery.ts';
 export * from './frequency.ts';
+export * from './interrupt.ts';
 export * from './locks/index.ts';
 export * from './output.ts';
 export * from './registry-cache.ts';

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isProcessAlive, type Job, type Sundial, SundialError } from '../index.ts';
+import { type Job, SundialError } from '../core/index.ts';
+import type { Store } from '../store/index.ts';
+import { isProcessAlive, type LockProvider } from './locks/index.ts';
+
+/** What interrupting needs: the store holding the runs and the locks they hold. */
+export interface InterruptContext {
+  store: Store;
+  locks: LockProvider;
+}
 
 /** What `sundial interrupt` stopped. */
 export interface Interrupted {
@@ -11,6 +19,8 @@ export interface Interrupted {
   pid: number | null;
   /** Whether that process belongs to the run (a command), so it ends with it (not a worker). */
   pidEndsWithRun: boolean;
+  /** Whether the run held its task's lock when it was interrupted (its release shows it stopped). */
+  heldLock: boolean;
 }
 
 /**
@@ -21,7 +31,7 @@ export interface Interrupted {
  * pid of a task's command (or anything it started, which inherits `SUNDIAL_RUN_ID`), or of a worker
  * process running a single locked task run. A bare number that could be either is refused.
  */
-export async function interruptRun(sundial: Sundial, target: string): Promise<Interrupted> {
+export async function interruptRun(sundial: InterruptContext, target: string): Promise<Interrupted> {
   const match = /^(?:(run|pid):)?(\d+)$/.exec(target.trim());
   if (!match) {
     throw new SundialError(
@@ -49,6 +59,7 @@ export async function interruptRun(sundial: Sundial, target: string): Promise<In
   }
   if (found) runId = found.runId;
   const job = await activeJob(sundial, runId);
+  const heldLock = await holdsLock(sundial, job.id);
   const cancelled = await sundial.store.cancelJob(job.id, {
     queue: job.queue,
     from: ['active'],
@@ -63,26 +74,35 @@ export async function interruptRun(sundial: Sundial, target: string): Promise<In
     taskId: job.origin?.schedule ?? null,
     pid: found?.pid ?? null,
     pidEndsWithRun: found?.endsWithRun ?? false,
+    heldLock,
   };
 }
 
 /**
  * Waits until the interrupted run has let go of its task's lock and, when it was found by its own
- * process, until that process is gone. False when it is still going after `timeoutMs`.
+ * process, until that process is gone: true once it has stopped, false when it is still going after
+ * `timeoutMs`, null when nothing shows its end (a run without a task lock or a process of its own:
+ * its worker aborts it, but the run leaves no trace of that in the store).
  */
 export async function waitUntilStopped(
-  sundial: Sundial,
+  sundial: InterruptContext,
   run: Interrupted,
   timeoutMs: number,
-): Promise<boolean> {
+): Promise<boolean | null> {
+  const watchProcess = run.pidEndsWithRun && run.pid !== null;
+  if (!run.heldLock && !watchProcess) return null;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const locked = (await sundial.locks.list()).some((lock) => lock.owner.runId === `job ${run.runId}`);
-    const processAlive = run.pidEndsWithRun && run.pid !== null && isProcessAlive(run.pid);
+    const locked = run.heldLock && (await holdsLock(sundial, run.runId));
+    const processAlive = watchProcess && isProcessAlive(run.pid!);
     if (!locked && !processAlive) return true;
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+async function holdsLock(sundial: InterruptContext, runId: string): Promise<boolean> {
+  return (await sundial.locks.list()).some((lock) => lock.owner.runId === `job ${runId}`);
 }
 
 interface ProcessRun {
@@ -91,7 +111,7 @@ interface ProcessRun {
   endsWithRun: boolean;
 }
 
-async function activeJob(sundial: Sundial, runId: string): Promise<Job> {
+async function activeJob(sundial: InterruptContext, runId: string): Promise<Job> {
   const job = await sundial.store.getJob(runId);
   if (!job) throw new SundialError('SUNDIAL_NOT_FOUND', `No run ${runId}`);
   if (job.state !== 'active') {
@@ -101,7 +121,7 @@ async function activeJob(sundial: Sundial, runId: string): Promise<Job> {
 }
 
 /** The run a process belongs to: from its environment, else from the task lock it holds. */
-async function runOfProcess(sundial: Sundial, pid: number): Promise<ProcessRun> {
+async function runOfProcess(sundial: InterruptContext, pid: number): Promise<ProcessRun> {
   if (!isProcessAlive(pid)) throw new SundialError('SUNDIAL_NOT_FOUND', `No process ${pid} is running`);
   const fromEnvironment = runIdInEnvironment(pid);
   if (fromEnvironment) return { pid, runId: fromEnvironment, endsWithRun: true };
