@@ -82,7 +82,13 @@ export default {
     expect(json.find((row) => row.id === 'nightly-report')).toMatchObject({
       paused: true,
       note: 'quarter end',
+      lastStatus: null, // never fired
     });
+    // The heartbeat ran under `work` above: its latest run is the newest job it fired.
+    expect(json.find((row) => row.id === 'heartbeat')).toMatchObject({
+      lastStatus: expect.stringMatching(/^(completed|waiting|active|cancelled)$/),
+    });
+    expect(sundial('list').stdout).toMatch(/LAST STATUS/);
     expect(sundial('list').stdout).toMatch(/paused: quarter end/);
     expect(sundial('resume', 'nightly-report').stdout).toBe('task nightly-report resumed');
     expect(sundial('down', '--note', 'moving the database').stdout).toBe(

@@ -106,6 +106,13 @@ function scheduleOf(loaded: { path: string; config: SundialConfig } | null): Pro
   });
 }
 
+/** A task's latest run in a word: its job's state, or `skipped` when the task runner skipped it. */
+function runStatus(job: Job | undefined): string | null {
+  if (!job) return null;
+  const skipped = job.state === 'completed' && (job.result as { skipped?: unknown } | null)?.skipped;
+  return skipped ? 'skipped' : job.state;
+}
+
 function countdown(ms: number): string {
   if (ms <= 0) return 'due';
   const seconds = Math.round(ms / 1000);
@@ -299,6 +306,7 @@ program
       command,
       async (sundial, { json }, tasks) => {
         const records = new Map((await sundial.store.listSchedules()).map((record) => [record.id, record]));
+        const latest = await sundial.store.latestRuns();
         const now = Date.now();
         const rows = tasks.map(({ definition, cron, frequency }) => {
           const record = records.get(definition.id);
@@ -310,6 +318,7 @@ program
             timezone: definition.schedule.timezone ?? 'local',
             nextRunAt: next,
             lastRunAt: record?.lastRunAt ?? null,
+            lastStatus: runStatus(latest.get(definition.id)),
             paused: record?.paused ?? false,
             note: record?.note ?? null,
             tags: definition.tags,
@@ -319,7 +328,7 @@ program
         if (json) return rows;
         if (rows.length === 0) return 'no tasks';
         const text = table(
-          ['ID', 'FREQUENCY', 'EXPRESSION', 'TZ', 'NEXT RUN', 'LAST RUN', 'STATE', 'TAGS'],
+          ['ID', 'FREQUENCY', 'EXPRESSION', 'TZ', 'NEXT RUN', 'LAST RUN', 'LAST STATUS', 'STATE', 'TAGS'],
           rows.map((row) => [
             row.id,
             row.frequency,
@@ -329,6 +338,7 @@ program
               ? 'never'
               : `${formatTime(row.nextRunAt)} (${countdown(row.nextRunAt - now)})`,
             formatTime(row.lastRunAt),
+            row.lastStatus ?? '-',
             row.paused ? `paused${row.note ? `: ${row.note}` : ''}` : 'active',
             row.tags.join(','),
           ]),

@@ -109,6 +109,9 @@ export interface Store {
 
   listSchedules(): Promise<ScheduleRecord[]>;
 
+  /** The newest job each schedule fired (its latest run, whatever its state), by schedule id. */
+  latestRuns(): Promise<Map<string, Job>>;
+
   /**
    * Pauses or resumes a schedule, with an optional note; false when there is no such id. A resume
    * may give `resumeAt`, the next run counted from now, so the paused time is not replayed as

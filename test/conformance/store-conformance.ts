@@ -762,6 +762,23 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         await waitUntil(() => cancels > 0);
       });
 
+      it('finds the newest job each schedule fired', async () => {
+        const origin = (schedule: string, at: number) =>
+          JSON.stringify({ schedule, scheduledFor: at, catchUp: false });
+        const [a1, , b1, a2] = await store.addJobs([
+          newJob({ origin: origin('a', T0) }),
+          newJob({ origin: null }),
+          newJob({ queue: 'other', origin: origin('b', T0) }),
+          newJob({ origin: origin('a', T0 + 60_000) }),
+        ]);
+        await store.cancelJob(a2!.id, { queue: 'q', from: ['waiting'], now: T0 });
+        const latest = await store.latestRuns();
+        expect([...latest.keys()].sort()).toEqual(['a', 'b']);
+        expect(latest.get('a')).toMatchObject({ id: a2!.id, state: 'cancelled' });
+        expect(latest.get('b')).toMatchObject({ id: b1!.id, queue: 'other', state: 'waiting' });
+        expect(a1!.id).not.toBe(a2!.id);
+      });
+
       it('tells schedule subscribers when definitions change', async () => {
         let calls = 0;
         store.subscribe(SCHEDULES_CHANNEL, () => calls++);

@@ -110,6 +110,16 @@ CREATE TABLE sundial_flags (
 ) STRICT;
 `,
   },
+  {
+    version: 6,
+    name: 'runs by schedule',
+    // Each task's latest run (`sundial list`'s last status) without reading every job: only jobs a
+    // schedule fired are in it.
+    sql: `
+CREATE INDEX sundial_jobs_by_schedule ON sundial_jobs (json_extract(origin, '$.schedule'), id)
+  WHERE origin IS NOT NULL;
+`,
+  },
 ];
 
 /** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */

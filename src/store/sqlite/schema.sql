@@ -62,6 +62,9 @@ CREATE TABLE sundial_schedules (
   updated_at INTEGER NOT NULL
 ) STRICT;
 
+CREATE INDEX sundial_jobs_by_schedule ON sundial_jobs (json_extract(origin, '$.schedule'), id)
+  WHERE origin IS NOT NULL;
+
 CREATE INDEX sundial_jobs_by_state ON sundial_jobs (queue, state, id);
 
 CREATE INDEX sundial_jobs_claimable ON sundial_jobs (queue, priority DESC, run_at, id) WHERE state = 'waiting';

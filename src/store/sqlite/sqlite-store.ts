@@ -270,6 +270,13 @@ export class SqliteStore implements Store {
     return row ? rowToJob(row) : null;
   }
 
+  async latestRuns(): Promise<Map<string, Job>> {
+    const rows = await this.read(() => this.prepared().latestRuns.all());
+    return new Map(
+      (rows as unknown as (JobRow & { schedule: string })[]).map((row) => [row.schedule, rowToJob(row)]),
+    );
+  }
+
   async listJobs(request: ListJobsRequest): Promise<Job[]> {
     const s = this.prepared();
     const limit = request.limit ?? 50;
@@ -919,6 +926,12 @@ function prepareStatements(db: DatabaseSync) {
       'SELECT min(next_run_at) AS t FROM sundial_schedules WHERE paused = 0 AND next_run_at IS NOT NULL',
     ),
     listSchedules: db.prepare('SELECT * FROM sundial_schedules ORDER BY id'),
+    // The expression repeats the index's, so SQLite reads the newest entry of each schedule from it.
+    latestRuns: db.prepare(`
+      SELECT j.*, latest.schedule FROM (
+        SELECT json_extract(origin, '$.schedule') AS schedule, max(id) AS id FROM sundial_jobs
+        WHERE origin IS NOT NULL GROUP BY json_extract(origin, '$.schedule')
+      ) AS latest JOIN sundial_jobs AS j ON j.id = latest.id`),
     pauseSchedule: db.prepare(
       'UPDATE sundial_schedules SET paused = ?, note = ?, updated_at = ? WHERE id = ?',
     ),
