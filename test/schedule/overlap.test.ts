@@ -115,6 +115,32 @@ describe('overlap policies with a task worker', () => {
     expect(finished[0]).toMatchObject({ taskId: 'replaced', runId: jobs[1]!.id, scheduledFor: T0 + MINUTE });
   });
 
+  it('tells a job task’s failed attempt as task.retrying, then its success as task.finished', async () => {
+    const retrying = record('task.retrying');
+    const finished = record('task.finished');
+    const schedule = new Schedule();
+    schedule
+      .job('reports', 'build', null, { attempts: 2, backoff: { type: 'none' } })
+      .name('report')
+      .everyMinute();
+    let calls = 0;
+    sundial.worker('reports', {
+      build: () => {
+        calls++;
+        if (calls === 1) throw new Error('database busy');
+        return 'built';
+      },
+    });
+    const scheduler = sundial.scheduler(schedule, { autostart: false });
+    await scheduler.sync();
+    await fireAt(scheduler, 0);
+    await waitFor(() => finished.length === 1);
+    expect(retrying).toHaveLength(1);
+    expect(retrying[0]).toMatchObject({ taskId: 'report', scheduledFor: T0 });
+    expect(retrying[0]!.error.message).toBe('database busy');
+    expect(finished[0]).toMatchObject({ taskId: 'report', runId: retrying[0]!.runId, output: null });
+  });
+
   it('tells a failed run as task.failed and a skipped one as task.skipped', async () => {
     const failed = record('task.failed');
     const skipped = record('task.skipped');
