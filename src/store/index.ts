@@ -1,2 +1,3 @@
+export * from './postgres/postgres-store.ts';
 export * from './sqlite/sqlite-store.ts';
 export * from './store.ts';

@@ -1,0 +1,1 @@
+CREATE INDEX jobs_scheduled ON {schema}.jobs (queue, run_at) WHERE state IN ('delayed', 'failed')

@@ -1,0 +1,1 @@
+CREATE INDEX jobs_by_state ON {schema}.jobs (queue, state, id)

@@ -1,0 +1,4 @@
+CREATE TABLE {schema}.queues (
+  name text PRIMARY KEY,
+  paused boolean NOT NULL DEFAULT false
+)

@@ -1,0 +1,4 @@
+CREATE TABLE {schema}.flags (
+  name text PRIMARY KEY,
+  value text NOT NULL
+)

@@ -1,0 +1,959 @@
+import pg from 'pg';
+import {
+  type BackoffSpec,
+  InvalidOptionError,
+  type Job,
+  type JobState,
+  LIVE_STATES,
+  StoreClosedError,
+} from '../../core/index.ts';
+import { type JobRow, rowToJob } from '../sqlite/rows.ts';
+import {
+  type AddedJob,
+  BUFFERED_KEY_SUFFIX,
+  CANCELS_CHANNEL,
+  type ClaimRequest,
+  emptyCounts,
+  type FinishAndClaimResult,
+  type FireScheduleRequest,
+  type HeldLease,
+  isChannel,
+  type JobOutcome,
+  type ListJobsRequest,
+  type LockOwner,
+  type LockRecord,
+  type NewJob,
+  SCHEDULES_CHANNEL,
+  type ScheduleRecord,
+  type ScheduleSync,
+  type StalledJob,
+  type Store,
+  type TransitionRequest,
+  type TransitionResult,
+} from '../store.ts';
+import { migratePostgres } from './migrations.ts';
+import { PgWakeListener } from './wake-listener.ts';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`; default: the `PG*` environment variables, as `pg` reads them. */
+  connectionString?: string;
+  /** Schema holding Sundial's tables, so several apps can share a database. Default `sundial`. */
+  schema?: string;
+  /** Most connections the store opens at once (one more listens for wake-ups). Default 10. */
+  poolSize?: number;
+  /** Told about trouble outside any one call (a dropped listening connection, say). */
+  onError?: (error: unknown) => void;
+}
+
+/** Jobs removed per statement when pruning: short transactions, so workers are not held up. */
+const PRUNE_CHUNK = 5000;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const STALLED_ERROR = JSON.stringify({
+  name: 'StalledError',
+  message: 'The job stalled too many times (its worker stopped renewing its lease)',
+  category: 'stalled',
+});
+
+// bigint columns as numbers (epoch ms and ids fit well within 2^53), JSON columns as their text,
+// which the shared row mapping parses. Only this store's connections are configured so.
+const TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8) return (text: string) => Number(text);
+    if (oid === pg.types.builtins.JSONB || oid === pg.types.builtins.JSON) return (text: string) => text;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * The PostgreSQL engine. Claims take rows with `FOR UPDATE SKIP LOCKED`, so claimers never wait on
+ * each other; partial indexes cover only what is claimable; completions go in one statement per
+ * batch. Wake-ups travel by LISTEN/NOTIFY, sent inside the transaction that makes work claimable
+ * (delivered at its commit); workers poll only as a backstop.
+ */
+export class PostgresStore implements Store {
+  readonly engine = 'postgres';
+  readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly q: string;
+  /** The NOTIFY channel of this schema: each notification's payload names a queue or a channel. */
+  private readonly channel: string;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly wake: PgWakeListener;
+  private initialised: Promise<void> | null = null;
+  private closed = false;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(options: PostgresStoreOptions = {}) {
+    checkOptions(options);
+    this.schema = options.schema ?? 'sundial';
+    this.q = `"${this.schema}"`;
+    this.channel = `sundial_${this.schema}`;
+    this.onError = options.onError ?? (() => {});
+    const config: pg.PoolConfig = {
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      types: TYPES,
+    };
+    this.pool = new pg.Pool(config);
+    // An idle connection that the server dropped must not crash the process.
+    this.pool.on('error', (error) => this.onError(error));
+    this.wake = new PgWakeListener(
+      { connectionString: options.connectionString, types: TYPES },
+      this.channel,
+      (name) => this.wakeLocal(name === null ? 'everything' : name === '*' ? 'queues' : [name]),
+      (error) => this.onError(error),
+    );
+  }
+
+  init(): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreClosedError());
+    this.initialised ??= (async () => {
+      const client = await this.pool.connect();
+      try {
+        await migratePostgres(client, this.schema, this.q);
+      } finally {
+        client.release();
+      }
+      // Listening before anything else happens: a notification sent before LISTEN is lost.
+      this.wake.start();
+      await this.wake.listening();
+    })();
+    this.initialised.catch(() => {
+      this.initialised = null; // a server that was down at first may answer on the next try
+    });
+    return this.initialised;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.wake.stop();
+    await this.pool.end();
+  }
+
+  async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
+    if (jobs.length === 0) return [];
+    const added = await this.transaction(async (client) => {
+      const result = await this.insertJobs(client, jobs);
+      await this.notify(client, new Set(jobs.map((job) => job.queue)));
+      return result;
+    });
+    this.wakeLocal(new Set(jobs.map((job) => job.queue)));
+    return added;
+  }
+
+  async claimJobs(request: ClaimRequest): Promise<Job[]> {
+    await this.ready();
+    return this.claimRows(this.pool, request);
+  }
+
+  async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    if (outcomes.length === 0) return [];
+    await this.ready();
+    const applied = await this.applyOutcomes(this.pool, outcomes);
+    if (outcomes.some((outcome) => outcome.kind === 'retry')) await this.announceAll();
+    return applied;
+  }
+
+  async finishAndClaim(
+    outcomes: readonly JobOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<FinishAndClaimResult> {
+    if (outcomes.length === 0) return { applied: [], jobs: claim ? await this.claimJobs(claim) : [] };
+    const result = await this.transaction(async (client) => ({
+      applied: await this.applyOutcomes(client, outcomes),
+      jobs: claim ? await this.claimRows(client, claim) : [],
+    }));
+    if (outcomes.some((outcome) => outcome.kind === 'retry')) await this.announceAll();
+    return result;
+  }
+
+  async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    await this.ready();
+    const { rows } = await this.pool.query<{ id: number }>(
+      `UPDATE ${this.q}.jobs AS j SET lease_expires_at = $1
+       FROM unnest($2::bigint[], $3::int[]) AS held(id, attempt)
+       WHERE j.id = held.id AND j.attempt = held.attempt AND j.lease_owner = $4 AND j.state = 'active'
+       RETURNING j.id`,
+      [leaseExpiresAt, leases.map((lease) => lease.id), leases.map((lease) => lease.attempt), owner],
+    );
+    const held = new Set(rows.map((row) => String(row.id)));
+    return leases.filter((lease) => held.has(lease.id)).map((lease) => lease.id);
+  }
+
+  async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
+    const valid = ids.filter(isRowId);
+    if (valid.length === 0) return 0;
+    const released = await this.transaction(async (client) => {
+      const { rowCount } = await client.query(
+        `UPDATE ${this.q}.jobs SET state = 'waiting', ${CLEAR_LEASE},
+           history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'released',
+             'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
+         WHERE id = ANY($2::bigint[]) AND state = 'active' AND lease_owner = $3`,
+        [now, valid, owner],
+      );
+      if ((rowCount ?? 0) > 0) await this.notifyAll(client);
+      return rowCount ?? 0;
+    });
+    if (released > 0) this.wakeLocal('queues');
+    return released;
+  }
+
+  async recoverStalled(request: {
+    now: number;
+    queue?: string;
+    exceptOwner?: string;
+  }): Promise<StalledJob[]> {
+    const queue = request.queue ?? null;
+    const except = request.exceptOwner ?? null;
+    const stalled = await this.transaction(async (client) => {
+      const recovered = await client.query<{ id: number; queue: string; name: string }>(
+        `UPDATE ${this.q}.jobs SET state = 'waiting', stalls = stalls + 1, ${CLEAR_LEASE},
+           history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'stalled',
+             'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
+         WHERE state = 'active' AND lease_expires_at < $1 AND stalls < max_stalls
+           AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR lease_owner <> $3)
+         RETURNING id, queue, name`,
+        [request.now, queue, except],
+      );
+      const buried = await client.query<{ id: number; queue: string; name: string }>(
+        `UPDATE ${this.q}.jobs SET state = 'dead', stalls = stalls + 1, error = $1::text, finished_at = $2, ${CLEAR_LEASE},
+           dead_letter = jsonb_build_object('reason', 'stalled', 'at', $2::bigint, 'failures', failures,
+             'stalls', stalls + 1, 'queue', queue)::text,
+           history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'stalled',
+             'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $2::bigint, 'error', $1::jsonb))
+         WHERE state = 'active' AND lease_expires_at < $2 AND stalls >= max_stalls
+           AND ($3::text IS NULL OR queue = $3) AND ($4::text IS NULL OR lease_owner <> $4)
+         RETURNING id, queue, name`,
+        [STALLED_ERROR, request.now, queue, except],
+      );
+      if (recovered.rows.length > 0) await this.notifyAll(client);
+      return [
+        ...recovered.rows.map((row) => ({
+          id: String(row.id),
+          queue: row.queue,
+          name: row.name,
+          recovered: true,
+        })),
+        ...buried.rows.map((row) => ({
+          id: String(row.id),
+          queue: row.queue,
+          name: row.name,
+          recovered: false,
+        })),
+      ];
+    });
+    if (stalled.some((job) => job.recovered)) this.wakeLocal('queues');
+    return stalled;
+  }
+
+  async nextRunAt(queue: string): Promise<number | null> {
+    const { rows } = await this.query<{ t: number | null }>(
+      `SELECT min(run_at) AS t FROM ${this.q}.jobs WHERE queue = $1 AND state IN ('delayed', 'failed')`,
+      [queue],
+    );
+    return rows[0]?.t ?? null;
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    if (!isRowId(id)) return null;
+    const { rows } = await this.query<JobRow>(`SELECT * FROM ${this.q}.jobs WHERE id = $1`, [id]);
+    return rows[0] ? rowToJob(rows[0]) : null;
+  }
+
+  async listJobs(request: ListJobsRequest): Promise<Job[]> {
+    const order = request.order === 'desc' ? 'DESC' : 'ASC';
+    const { rows } = await this.query<JobRow>(
+      `SELECT * FROM ${this.q}.jobs WHERE queue = $1 AND ($2::text IS NULL OR state = $2)
+       ORDER BY id ${order} LIMIT $3 OFFSET $4`,
+      [request.queue, request.state ?? null, request.limit ?? 50, request.offset ?? 0],
+    );
+    return rows.map(rowToJob);
+  }
+
+  async countJobs(queue: string): Promise<Record<JobState, number>> {
+    const counts = emptyCounts();
+    const { rows } = await this.query<{ state: JobState; n: number }>(
+      `SELECT state, count(*)::int AS n FROM ${this.q}.jobs WHERE queue = $1 GROUP BY state`,
+      [queue],
+    );
+    for (const row of rows) counts[row.state] = row.n;
+    return counts;
+  }
+
+  async latestRuns(): Promise<Map<string, Job>> {
+    const { rows } = await this.query<JobRow & { schedule: string }>(
+      `SELECT DISTINCT ON (origin ->> 'schedule') origin ->> 'schedule' AS schedule, *
+       FROM ${this.q}.jobs WHERE origin IS NOT NULL ORDER BY origin ->> 'schedule', id DESC`,
+    );
+    return new Map(rows.map((row) => [row.schedule, rowToJob(row)]));
+  }
+
+  async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    const result = await this.transition(id, request, async (client, row) => {
+      if (row.dedupe_key !== null && !(LIVE_STATES as readonly string[]).includes(row.state)) {
+        const holder = await this.dedupeHolder(client, row.queue, row.dedupe_key);
+        if (holder) return { ok: false, reason: 'duplicate', holder };
+      }
+      await client.query(
+        `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0, dead_letter = NULL,
+           finished_at = NULL WHERE id = $2`,
+        [request.now, id],
+      );
+      await this.notify(client, [row.queue]);
+      return null;
+    });
+    if (result.ok) this.wakeLocal([result.job.queue]);
+    return result;
+  }
+
+  async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    const result = await this.transition(id, request, async (client, row) => {
+      await this.cancelRow(client, id, request.now);
+      if (row.state === 'active') await this.notify(client, [CANCELS_CHANNEL]);
+      return null;
+    });
+    if (result.ok) this.wakeLocal([CANCELS_CHANNEL]);
+    return result;
+  }
+
+  async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
+    return this.transition(
+      id,
+      request,
+      async (client) => {
+        await client.query(`DELETE FROM ${this.q}.jobs WHERE id = $1`, [id]);
+        return null;
+      },
+      { returnsRemoved: true },
+    );
+  }
+
+  async pruneJobs(request: {
+    queue: string;
+    states: readonly JobState[];
+    finishedBefore: number;
+  }): Promise<number> {
+    if (request.states.length === 0) return 0;
+    await this.ready();
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await this.pool.query(
+        `DELETE FROM ${this.q}.jobs WHERE id IN (
+           SELECT id FROM ${this.q}.jobs WHERE queue = $1 AND state = ANY($2::text[]) AND finished_at < $3
+           LIMIT $4)`,
+        [request.queue, request.states, request.finishedBefore, PRUNE_CHUNK],
+      );
+      total += rowCount ?? 0;
+      if ((rowCount ?? 0) < PRUNE_CHUNK) return total;
+    }
+  }
+
+  async setQueuePaused(queue: string, paused: boolean): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query(
+        `INSERT INTO ${this.q}.queues (name, paused) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,
+        [queue, paused],
+      );
+      if (!paused) await this.notify(client, [queue]);
+    });
+    if (!paused) this.wakeLocal([queue]);
+  }
+
+  async isQueuePaused(queue: string): Promise<boolean> {
+    const { rows } = await this.query<{ paused: boolean }>(
+      `SELECT paused FROM ${this.q}.queues WHERE name = $1`,
+      [queue],
+    );
+    return rows[0]?.paused === true;
+  }
+
+  async listQueues(): Promise<string[]> {
+    const { rows } = await this.query<{ name: string }>(
+      `SELECT name FROM ${this.q}.queues UNION SELECT DISTINCT queue FROM ${this.q}.jobs ORDER BY 1`,
+    );
+    return rows.map((row) => row.name);
+  }
+
+  async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
+    if (entries.length === 0) return;
+    const changed = await this.transaction(async (client) => {
+      // A changed spec takes its new next run; an unchanged one keeps its own (missed runs included).
+      const { rowCount } = await client.query(
+        `INSERT INTO ${this.q}.schedules (id, spec_hash, next_run_at, updated_at)
+         SELECT id, spec_hash, next_run_at, $4 FROM unnest($1::text[], $2::text[], $3::bigint[])
+           AS entry(id, spec_hash, next_run_at)
+         ON CONFLICT (id) DO UPDATE SET spec_hash = excluded.spec_hash, next_run_at = excluded.next_run_at,
+           updated_at = excluded.updated_at
+         WHERE schedules.spec_hash <> excluded.spec_hash`,
+        [
+          entries.map((entry) => entry.id),
+          entries.map((entry) => entry.specHash),
+          entries.map((entry) => entry.nextRunAt),
+          now,
+        ],
+      );
+      if ((rowCount ?? 0) > 0) await this.notify(client, [SCHEDULES_CHANNEL]);
+      return rowCount ?? 0;
+    });
+    if (changed > 0) this.wakeLocal([SCHEDULES_CHANNEL]);
+  }
+
+  async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
+    const result = await this.transaction(async (client) => {
+      const { rowCount } = await client.query(
+        `UPDATE ${this.q}.schedules SET next_run_at = $1, last_run_at = $2, updated_at = $2
+         WHERE id = $3 AND next_run_at = $4 AND NOT paused`,
+        [request.nextRunAt, request.firedAt, request.id, request.expectedNextRunAt],
+      );
+      if (rowCount !== 1) return { fired: false, added: [] as AddedJob[] };
+      const added = await this.insertJobs(client, request.jobs);
+      if (request.whenActive) await this.resolveActiveHolders(client, request, added);
+      const woken = new Set(request.jobs.map((job) => job.queue));
+      if (added.some((entry) => entry.replaced !== undefined)) woken.add(CANCELS_CHANNEL);
+      if (added.length > 0) await this.notify(client, woken);
+      return { fired: true, added };
+    });
+    if (result.added.length > 0) {
+      const woken = new Set(request.jobs.map((job) => job.queue));
+      if (result.added.some((entry) => entry.replaced !== undefined)) woken.add(CANCELS_CHANNEL);
+      this.wakeLocal(woken);
+    }
+    return result;
+  }
+
+  async nextScheduleRunAt(): Promise<number | null> {
+    const { rows } = await this.query<{ t: number | null }>(
+      `SELECT min(next_run_at) AS t FROM ${this.q}.schedules WHERE NOT paused AND next_run_at IS NOT NULL`,
+    );
+    return rows[0]?.t ?? null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    const { rows } = await this.query<ScheduleRow>(`SELECT * FROM ${this.q}.schedules ORDER BY id`);
+    return rows.map((row) => ({
+      id: row.id,
+      specHash: row.spec_hash,
+      nextRunAt: row.next_run_at,
+      lastRunAt: row.last_run_at,
+      paused: row.paused,
+      note: row.note,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  async setSchedulePaused(
+    id: string,
+    paused: boolean,
+    note: string | null,
+    now: number,
+    resumeAt?: number | null,
+  ): Promise<boolean> {
+    const changed = await this.transaction(async (client) => {
+      const { rowCount } =
+        !paused && resumeAt !== undefined
+          ? await client.query(
+              `UPDATE ${this.q}.schedules SET paused = false, note = $1, updated_at = $2, next_run_at = $3 WHERE id = $4`,
+              [note, now, resumeAt, id],
+            )
+          : await client.query(
+              `UPDATE ${this.q}.schedules SET paused = $1, note = $2, updated_at = $3 WHERE id = $4`,
+              [paused, note, now, id],
+            );
+      if (rowCount === 1) await this.notify(client, [SCHEDULES_CHANNEL]);
+      return rowCount === 1;
+    });
+    if (changed) this.wakeLocal([SCHEDULES_CHANNEL]);
+    return changed;
+  }
+
+  async acquireLock(request: {
+    name: string;
+    owner: LockOwner;
+    ttlMs: number;
+    now: number;
+  }): Promise<LockRecord | null> {
+    // Free, or held past its TTL without a heartbeat: take it with the next fencing token.
+    const { rows } = await this.query<LockRow>(
+      `INSERT INTO ${this.q}.locks AS l (name, owner, token, acquired_at, heartbeat_at, ttl_ms)
+       VALUES ($1, $2, 1, $3, $3, $4)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1,
+         acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at, ttl_ms = excluded.ttl_ms
+       WHERE l.owner IS NULL OR l.heartbeat_at + l.ttl_ms < excluded.acquired_at
+       RETURNING *`,
+      [request.name, JSON.stringify(request.owner), request.now, request.ttlMs],
+    );
+    return rows[0] ? lockFromRow(rows[0]) : null;
+  }
+
+  async renewLock(name: string, token: number, now: number): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `UPDATE ${this.q}.locks SET heartbeat_at = $1 WHERE name = $2 AND token = $3 AND owner IS NOT NULL`,
+      [now, name, token],
+    );
+    return rowCount === 1;
+  }
+
+  async releaseLock(name: string, token?: number): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `UPDATE ${this.q}.locks SET owner = NULL, acquired_at = NULL, heartbeat_at = NULL, ttl_ms = NULL
+       WHERE name = $1 AND owner IS NOT NULL AND ($2::bigint IS NULL OR token = $2)`,
+      [name, token ?? null],
+    );
+    return rowCount === 1;
+  }
+
+  async listLocks(): Promise<LockRecord[]> {
+    const { rows } = await this.query<LockRow>(
+      `SELECT * FROM ${this.q}.locks WHERE owner IS NOT NULL ORDER BY name`,
+    );
+    return rows.map(lockFromRow);
+  }
+
+  async getFlag(name: string): Promise<string | null> {
+    const { rows } = await this.query<{ value: string }>(
+      `SELECT value FROM ${this.q}.flags WHERE name = $1`,
+      [name],
+    );
+    return rows[0]?.value ?? null;
+  }
+
+  async setFlag(name: string, value: string | null): Promise<void> {
+    await this.transaction(async (client) => {
+      if (value === null) await client.query(`DELETE FROM ${this.q}.flags WHERE name = $1`, [name]);
+      else
+        await client.query(
+          `INSERT INTO ${this.q}.flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+          [name, value],
+        );
+      await this.notify(client, [SCHEDULES_CHANNEL]);
+    });
+    this.wakeLocal([SCHEDULES_CHANNEL]);
+  }
+
+  subscribe(queue: string, listener: () => void): () => void {
+    if (!this.closed) this.wake.start();
+    let set = this.listeners.get(queue);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(queue, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(queue);
+    };
+  }
+
+  /**
+   * Calls this process's listeners: named queues or channels, every queue (`queues`), or everything
+   * after the listening connection came back (notifications sent meanwhile were lost).
+   */
+  private wakeLocal(names: Iterable<string> | 'queues' | 'everything'): void {
+    const chosen =
+      names === 'everything'
+        ? [...this.listeners.keys()]
+        : names === 'queues'
+          ? [...this.listeners.keys()].filter((name) => !isChannel(name))
+          : names;
+    for (const name of chosen) {
+      const set = this.listeners.get(name);
+      if (set) for (const listener of set) listener();
+    }
+  }
+
+  /** NOTIFY inside the transaction: delivered when it commits, never before. */
+  private async notify(client: pg.PoolClient, names: Iterable<string>): Promise<void> {
+    const list = [...new Set(names)];
+    if (list.length === 0) return;
+    await client.query('SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name', [this.channel, list]);
+  }
+
+  /** Every queue may have work: an empty payload wakes every worker (not schedulers or cancels). */
+  private async notifyAll(client: pg.PoolClient): Promise<void> {
+    await client.query('SELECT pg_notify($1, $2)', [this.channel, '*']);
+  }
+
+  private async announceAll(): Promise<void> {
+    await this.query('SELECT pg_notify($1, $2)', [this.channel, '*']);
+    this.wakeLocal('queues');
+  }
+
+  /**
+   * Inserts jobs in order in one statement, each deduped against live jobs (and earlier ones of the
+   * batch). Identity values follow the insert order, which follows the batch order, so the new
+   * ids, in order, belong to the jobs that were inserted, in order.
+   */
+  private async insertJobs(client: Queryable, jobs: readonly NewJob[]): Promise<AddedJob[]> {
+    if (jobs.length === 0) return [];
+    const column = <T>(pick: (job: NewJob) => T) => jobs.map(pick);
+    const { rows } = await client.query<{ id: number; queue: string; dedupe_key: string | null }>(
+      `INSERT INTO ${this.q}.jobs (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
+         dedupe_key, max_stalls, origin, created_at)
+       SELECT queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms, dedupe_key,
+         max_stalls, origin::jsonb, created_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::int[], $8::text[],
+         $9::bigint[], $10::text[], $11::int[], $12::text[], $13::bigint[])
+         WITH ORDINALITY AS batch(queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
+           dedupe_key, max_stalls, origin, created_at, position)
+       ORDER BY position
+       ON CONFLICT (queue, dedupe_key)
+         WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'delayed', 'failed', 'active') DO NOTHING
+       RETURNING id, queue, dedupe_key`,
+      [
+        column((job) => job.queue),
+        column((job) => job.name),
+        column((job) => job.payload),
+        column((job) => job.state),
+        column((job) => job.priority),
+        column((job) => job.runAt),
+        column((job) => job.maxAttempts),
+        column((job) => backoffJson(job.backoff)),
+        column((job) => job.timeout),
+        column((job) => job.dedupeKey),
+        column((job) => job.maxStalls),
+        column((job) => job.origin),
+        column((job) => job.createdAt),
+      ],
+    );
+    rows.sort((a, b) => a.id - b.id);
+    const insertedByKey = new Map<string, number>();
+    for (const row of rows)
+      if (row.dedupe_key !== null) insertedByKey.set(dedupeSlot(row.queue, row.dedupe_key), row.id);
+    const out: AddedJob[] = new Array(jobs.length);
+    const missing: number[] = [];
+    const claimedKeys = new Set<string>();
+    let next = 0;
+    jobs.forEach((job, i) => {
+      // The new rows come in batch order: the next one belongs to this job if it was inserted.
+      const row = rows[next];
+      if (job.dedupeKey === null) {
+        out[i] = { id: String(row!.id), duplicate: false };
+        next++;
+        return;
+      }
+      const slot = dedupeSlot(job.queue, job.dedupeKey);
+      const inserted = insertedByKey.get(slot);
+      if (inserted !== undefined && !claimedKeys.has(slot)) {
+        claimedKeys.add(slot);
+        out[i] = { id: String(inserted), duplicate: false };
+        next++;
+      } else if (inserted !== undefined) {
+        out[i] = { id: String(inserted), duplicate: true };
+      } else {
+        missing.push(i);
+      }
+    });
+    // Keys held by live jobs from before this batch: report their holders.
+    for (const i of missing) {
+      const job = jobs[i]!;
+      const holder = await this.dedupeHolder(client, job.queue, job.dedupeKey!);
+      out[i] = { id: holder ?? '', duplicate: true };
+    }
+    return out;
+  }
+
+  private async dedupeHolder(client: Queryable, queue: string, key: string): Promise<string | null> {
+    const { rows } = await client.query<{ id: number }>(
+      `SELECT id FROM ${this.q}.jobs WHERE queue = $1 AND dedupe_key = $2
+         AND state IN ('waiting', 'delayed', 'failed', 'active') LIMIT 1`,
+      [queue, key],
+    );
+    return rows[0] ? String(rows[0].id) : null;
+  }
+
+  /** `whenActive` of `fireSchedule`, inside its transaction: replaces entries of `added` in place. */
+  private async resolveActiveHolders(
+    client: pg.PoolClient,
+    request: FireScheduleRequest,
+    added: AddedJob[],
+  ): Promise<void> {
+    for (const [i, job] of request.jobs.entries()) {
+      const entry = added[i]!;
+      if (!entry.duplicate) continue;
+      const { rows } = await client.query<{ state: string }>(
+        `SELECT state FROM ${this.q}.jobs WHERE id = $1 FOR UPDATE`,
+        [entry.id],
+      );
+      if (rows[0]?.state !== 'active') continue;
+      if (request.whenActive === 'replace') {
+        await this.cancelRow(client, entry.id, request.firedAt);
+        added[i] = { ...(await this.insertJobs(client, [job]))[0]!, replaced: entry.id };
+      } else {
+        const buffered = { ...job, dedupeKey: `${job.dedupeKey}${BUFFERED_KEY_SUFFIX}` };
+        added[i] = (await this.insertJobs(client, [buffered]))[0]!;
+      }
+    }
+  }
+
+  /** A running job's run ends here too: its history says so (its worker's outcome will not apply). */
+  private async cancelRow(client: Queryable, id: string, now: number): Promise<void> {
+    await client.query(
+      `UPDATE ${this.q}.jobs SET state = 'cancelled', finished_at = $1, ${CLEAR_LEASE},
+         history = CASE WHEN state = 'active' THEN history || jsonb_build_array(jsonb_build_object('attempt', attempt,
+           'outcome', 'cancelled', 'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
+           ELSE history END
+       WHERE id = $2`,
+      [now, id],
+    );
+  }
+
+  /**
+   * Makes due delayed and failed jobs waiting, then claims with SKIP LOCKED: rows another claimer
+   * is taking are passed over rather than waited for.
+   */
+  private async claimRows(client: Queryable, request: ClaimRequest): Promise<Job[]> {
+    await client.query(
+      `UPDATE ${this.q}.jobs SET state = 'waiting'
+       WHERE queue = $1 AND state IN ('delayed', 'failed') AND run_at <= $2`,
+      [request.queue, request.now],
+    );
+    const { rows } = await client.query<JobRow>(
+      `WITH next AS (
+         SELECT id FROM ${this.q}.jobs
+         WHERE queue = $1 AND state = 'waiting'
+           AND NOT EXISTS (SELECT 1 FROM ${this.q}.queues WHERE name = $1 AND paused)
+         ORDER BY priority DESC, run_at, id
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       UPDATE ${this.q}.jobs AS j
+       SET state = 'active', attempt = j.attempt + 1, lease_owner = $3, lease_expires_at = $4, started_at = $5
+       FROM next WHERE j.id = next.id
+       RETURNING j.*`,
+      [request.queue, request.limit, request.owner, request.leaseExpiresAt, request.now],
+    );
+    const jobs = rows.map(rowToJob);
+    // RETURNING gives rows in no promised order; hand them out in claim order.
+    jobs.sort(claimOrder);
+    return jobs;
+  }
+
+  /**
+   * Applies outcomes held under the right owner and attempt, in order. A batch is one statement;
+   * one that names a job twice (rare) goes in rounds, each job once per round, so a later outcome
+   * sees what an earlier one did, as if they were applied one by one.
+   */
+  private async applyOutcomes(client: Queryable, outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    const applied: boolean[] = new Array(outcomes.length).fill(false);
+    let pending = outcomes.map((outcome, index) => ({ outcome, index }));
+    while (pending.length > 0) {
+      const seen = new Set<string>();
+      const round = pending.filter(({ outcome }) => !seen.has(outcome.id) && seen.add(outcome.id));
+      pending = pending.filter((entry) => !round.includes(entry));
+      const done = await this.applyRound(
+        client,
+        round.map(({ outcome }) => outcome),
+      );
+      round.forEach(({ index }, i) => {
+        applied[index] = done[i]!;
+      });
+    }
+    return applied;
+  }
+
+  /** One statement for outcomes of distinct jobs, whatever their kinds. */
+  private async applyRound(client: Queryable, outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    const column = <T>(pick: (outcome: JobOutcome) => T) => outcomes.map(pick);
+    const { rows } = await client.query<{ id: number }>(
+      `UPDATE ${this.q}.jobs AS j SET
+         state = o.state,
+         result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
+         error = o.error,
+         run_at = COALESCE(o.run_at, j.run_at),
+         failures = j.failures + CASE WHEN o.state = 'completed' THEN 0 ELSE 1 END,
+         dead_letter = CASE WHEN o.state = 'dead' THEN o.dead_letter ELSE j.dead_letter END,
+         finished_at = CASE WHEN o.state = 'failed' THEN j.finished_at ELSE o.finished_at END,
+         ${CLEAR_LEASE},
+         history = j.history || jsonb_build_array(o.record::jsonb)
+       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+         $8::text[], $9::bigint[], $10::text[]) AS o(id, owner, attempt, state, result, error, run_at, dead_letter,
+         finished_at, record)
+       WHERE j.id = o.id AND j.state = 'active' AND j.lease_owner = o.owner AND j.attempt = o.attempt
+       RETURNING j.id`,
+      [
+        column((outcome) => outcome.id),
+        column((outcome) => outcome.owner),
+        column((outcome) => outcome.attempt),
+        column((outcome) => OUTCOME_STATE[outcome.kind]),
+        column((outcome) => (outcome.kind === 'completed' ? outcome.result : null)),
+        column((outcome) => (outcome.kind === 'completed' ? null : JSON.stringify(outcome.error))),
+        column((outcome) => (outcome.kind === 'retry' ? outcome.runAt : null)),
+        column((outcome) => (outcome.kind === 'dead' ? JSON.stringify(outcome.deadLetter) : null)),
+        column((outcome) => outcome.finishedAt),
+        column((outcome) => JSON.stringify(outcome.record)),
+      ],
+    );
+    const applied = new Set(rows.map((row) => String(row.id)));
+    return outcomes.map((outcome) => applied.has(outcome.id));
+  }
+
+  /**
+   * Reads the job (locking its row), checks its state against `from`, applies `change` and reads it
+   * back, all in one transaction. `change` may refuse by returning a failed result.
+   */
+  private transition(
+    id: string,
+    { queue, from }: TransitionRequest,
+    change: (client: pg.PoolClient, row: JobRow) => Promise<TransitionResult | null>,
+    { returnsRemoved = false } = {},
+  ): Promise<TransitionResult> {
+    return this.transaction(async (client): Promise<TransitionResult> => {
+      if (!isRowId(id)) return { ok: false, reason: 'not_found' };
+      const { rows } = await client.query<JobRow>(`SELECT * FROM ${this.q}.jobs WHERE id = $1 FOR UPDATE`, [
+        id,
+      ]);
+      const row = rows[0];
+      if (!row || row.queue !== queue) return { ok: false, reason: 'not_found' };
+      const state = row.state as JobState;
+      if (!from.includes(state)) return { ok: false, reason: 'state', state };
+      const refused = await change(client, row);
+      if (refused) return refused;
+      if (returnsRemoved) return { ok: true, job: rowToJob(row) };
+      const after = await client.query<JobRow>(`SELECT * FROM ${this.q}.jobs WHERE id = $1`, [id]);
+      return { ok: true, job: rowToJob(after.rows[0]!) };
+    });
+  }
+
+  private async ready(): Promise<void> {
+    if (this.closed) throw new StoreClosedError();
+    await this.init();
+  }
+
+  private async query<Row extends pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<Row>> {
+    await this.ready();
+    return this.pool.query<Row>(text, values);
+  }
+
+  /**
+   * Runs `work` in a transaction on one connection. A deadlock or serialization failure (two
+   * transactions touching the same rows in another order) is retried from the start.
+   */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    await this.ready();
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        const code = (error as { code?: string }).code;
+        if (attempt < 5 && (code === '40P01' || code === '40001')) continue;
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+}
+
+const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
+const OUTCOME_STATE: Record<JobOutcome['kind'], JobState> = {
+  completed: 'completed',
+  retry: 'failed',
+  dead: 'dead',
+};
+
+/** Ids of this engine are row ids; anything else finds nothing (and never reaches a bigint cast). */
+function isRowId(id: string): boolean {
+  return /^[1-9][0-9]{0,15}$/.test(id);
+}
+
+function dedupeSlot(queue: string, key: string): string {
+  return `${queue}\u0000${key}`;
+}
+
+function claimOrder(a: Job, b: Job): number {
+  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
+}
+
+// Most jobs share one backoff object (the queue's default): serialise each object once.
+const backoffTexts = new WeakMap<BackoffSpec, string>();
+
+function backoffJson(spec: BackoffSpec): string {
+  let text = backoffTexts.get(spec);
+  if (text === undefined) {
+    text = JSON.stringify(spec);
+    backoffTexts.set(spec, text);
+  }
+  return text;
+}
+
+interface LockRow {
+  name: string;
+  owner: string;
+  token: number;
+  acquired_at: number;
+  heartbeat_at: number;
+  ttl_ms: number;
+}
+
+function lockFromRow(row: LockRow): LockRecord {
+  return {
+    name: row.name,
+    owner: JSON.parse(row.owner) as LockOwner,
+    token: row.token,
+    acquiredAt: row.acquired_at,
+    heartbeatAt: row.heartbeat_at,
+    ttlMs: row.ttl_ms,
+  };
+}
+
+interface ScheduleRow {
+  id: string;
+  spec_hash: string;
+  next_run_at: number | null;
+  last_run_at: number | null;
+  paused: boolean;
+  note: string | null;
+  updated_at: number;
+}
+
+const OPTION_KEYS = ['connectionString', 'schema', 'poolSize', 'onError'];
+
+function checkOptions(options: PostgresStoreOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('store', options, 'an object of PostgreSQL store options');
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const field = `store.${key}`;
+    switch (key) {
+      case 'connectionString':
+        if (typeof value !== 'string' || value === '')
+          throw new InvalidOptionError(field, value, 'a postgres:// URL');
+        break;
+      case 'schema':
+        if (typeof value !== 'string' || !SCHEMA_NAME.test(value))
+          throw new InvalidOptionError(
+            field,
+            value,
+            'a schema name of lowercase letters, digits and _ (up to 63)',
+          );
+        break;
+      case 'poolSize':
+        if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 1000)
+          throw new InvalidOptionError(field, value, 'a whole number from 1 to 1000');
+        break;
+      case 'onError':
+        if (typeof value !== 'function') throw new InvalidOptionError(field, value, 'a function');
+        break;
+      default:
+        throw new InvalidOptionError(
+          field,
+          value,
+          `not a PostgreSQL store option; known: ${OPTION_KEYS.join(', ')}`,
+        );
+    }
+  }
+}
