@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach } from 'vitest';
 import { createSundial, type Sundial } from '../../src/index.ts';
+import { engineUnderTest, POSTGRES_URL, REDIS_URL } from '../conformance/servers.ts';
+import { storeFromEnv } from '../fixtures/store-from-env.ts';
 import { tempDir } from '../helpers.ts';
 
 const WORKER = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
@@ -97,4 +100,83 @@ export function useSharedDatabase(file: string): {
       return sundial;
     },
   };
+}
+
+export type Engine = 'sqlite' | 'postgres' | 'redis';
+
+/** The engines whose servers answer (SQLite always); under CI a silent server is a failing test. */
+export async function enginesUnderTest(): Promise<Engine[]> {
+  const engines: Engine[] = ['sqlite'];
+  if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) engines.push('postgres');
+  // The Redis engine joins once it is exported.
+  const hasRedis = 'RedisStore' in (await import('../../src/store/index.ts'));
+  if (hasRedis && (await engineUnderTest('Redis', REDIS_URL, 6379))) engines.push('redis');
+  return engines;
+}
+
+/**
+ * Per test: a store of `engine` of its own (a temp SQLite file, a fresh PostgreSQL schema or Redis
+ * key prefix), the environment that points a child process at it (see `store-from-env.ts`), a
+ * Sundial on it for the test to inspect, and afterwards every child killed and everything removed.
+ */
+export function useSharedStore(engine: Engine): {
+  readonly env: Record<string, string>;
+  readonly dir: string;
+  readonly sundial: Sundial;
+} {
+  let dir: ReturnType<typeof tempDir>;
+  let env: Record<string, string> = {};
+  let sundial: Sundial;
+  beforeEach(() => {
+    dir = tempDir();
+    const namespace = `sundial_proc_${randomBytes(5).toString('hex')}`;
+    env =
+      engine === 'sqlite'
+        ? { SUNDIAL_STORE: 'sqlite', SUNDIAL_DB: join(dir.path, 'shared.db') }
+        : {
+            SUNDIAL_STORE: engine,
+            SUNDIAL_URL: engine === 'postgres' ? POSTGRES_URL : REDIS_URL,
+            SUNDIAL_NAMESPACE: namespace,
+          };
+    sundial = createSundial({ store: storeFromEnv(env) });
+  });
+  afterEach(async () => {
+    killAll();
+    await sundial.store.init().catch(() => {});
+    await sundial.close();
+    await dropNamespace(engine, env);
+    dir.cleanup();
+  });
+  return {
+    get env() {
+      return env;
+    },
+    get dir() {
+      return dir.path;
+    },
+    get sundial() {
+      return sundial;
+    },
+  };
+}
+
+/** Removes what a test left in a shared server: its PostgreSQL schema, or its Redis keys. */
+async function dropNamespace(engine: Engine, env: Record<string, string>): Promise<void> {
+  if (engine === 'postgres') {
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: env.SUNDIAL_URL });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${env.SUNDIAL_NAMESPACE}" CASCADE`);
+    await admin.end();
+  } else if (engine === 'redis') {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(env.SUNDIAL_URL!);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${env.SUNDIAL_NAMESPACE}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+  }
 }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers.ts';
-import { startTaskWorker, useSharedDatabase } from './children.ts';
+import { enginesUnderTest, startTaskWorker, useSharedStore } from './children.ts';
 
-describe('task locks across real processes', () => {
-  const shared = useSharedDatabase('locks.db');
+describe.each(await enginesUnderTest())('task locks across real processes (%s)', (engine) => {
+  const shared = useSharedStore(engine);
 
   it('reclaims at once the lock of a holder killed with SIGKILL (dead pid), and the task runs again', async () => {
     const victim = startTaskWorker({
-      SUNDIAL_DB: shared.db,
+      ...shared.env,
       MODE: 'hang',
       LEASE_MS: 1500,
       HEARTBEAT_MS: 200,
@@ -22,7 +22,7 @@ describe('task locks across real processes', () => {
 
     victim.process.kill('SIGKILL');
     await victim.exited;
-    const rescuer = startTaskWorker({ SUNDIAL_DB: shared.db, MODE: 'run', STALLED_CHECK_MS: 100 });
+    const rescuer = startTaskWorker({ ...shared.env, MODE: 'run', STALLED_CHECK_MS: 100 });
     await rescuer.ready;
 
     // Well inside the lock's 60 s TTL: only the dead-pid reclaim can let the rerun through.

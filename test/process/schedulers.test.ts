@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../helpers.ts';
-import { startScheduler, useSharedDatabase } from './children.ts';
+import { enginesUnderTest, startScheduler, useSharedStore } from './children.ts';
 
-describe('schedulers in real processes', () => {
-  const shared = useSharedDatabase('schedulers.db');
+describe.each(await enginesUnderTest())('schedulers in real processes (%s)', (engine) => {
+  const shared = useSharedStore(engine);
 
-  it('three scheduler processes on one file fire a one-second task once per occurrence for 10 s', async () => {
-    const schedulers = [0, 1, 2].map(() => startScheduler({ SUNDIAL_DB: shared.db }));
+  it('three scheduler processes on one store fire a one-second task once per occurrence for 10 s', async () => {
+    const schedulers = [0, 1, 2].map(() => startScheduler(shared.env));
     await Promise.all(schedulers.map((s) => s.ready));
     await sleep(10_000);
     for (const s of schedulers) s.process.kill('SIGTERM');

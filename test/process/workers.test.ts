@@ -2,29 +2,31 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../helpers.ts';
-import { startWorker, useSharedDatabase } from './children.ts';
+import { enginesUnderTest, startWorker, useSharedDatabase, useSharedStore } from './children.ts';
 
-describe('workers in real processes', () => {
-  const shared = useSharedDatabase('shared.db');
+const JOBS = 20_000;
 
-  it('four worker processes on one file complete 10,000 jobs, each exactly once', async () => {
+describe.each(await enginesUnderTest())('workers in real processes (%s)', (engine) => {
+  const shared = useSharedStore(engine);
+
+  it(`four worker processes on one store complete ${JOBS.toLocaleString('en')} jobs, each exactly once`, async () => {
     const logs = [0, 1, 2, 3].map((i) => join(shared.dir, `worker-${i}.log`));
-    const workers = logs.map((log) => startWorker({ SUNDIAL_DB: shared.db, LOG: log, CONCURRENCY: 20 }));
+    const workers = logs.map((log) => startWorker({ ...shared.env, LOG: log, CONCURRENCY: 20 }));
     await Promise.all(workers.map((w) => w.ready));
 
     // Added while the workers already wait, in chunks, so they wake on each other's commits.
     const q = shared.sundial.queue('q');
     const ids: string[] = [];
-    for (let chunk = 0; chunk < 10; chunk++) {
+    for (let chunk = 0; chunk < JOBS / 1000; chunk++) {
       const jobs = await q.addBulk(
         Array.from({ length: 1000 }, (_, i) => ({ name: 'task', payload: { n: chunk * 1000 + i } })),
       );
       ids.push(...jobs.map((j) => j.id));
     }
-    await waitFor(async () => (await q.counts()).completed === 10_000, {
+    await waitFor(async () => (await q.counts()).completed === JOBS, {
       timeoutMs: 120_000,
       intervalMs: 100,
-      message: '10,000 completed jobs',
+      message: `${JOBS} completed jobs`,
     });
 
     for (const w of workers) w.process.kill('SIGTERM');
@@ -33,11 +35,11 @@ describe('workers in real processes', () => {
 
     const lines = logs.flatMap((log) => readFileSync(log, 'utf8').trim().split('\n'));
     const ranIds = lines.map((line) => line.split(' ')[0]);
-    expect(ranIds).toHaveLength(10_000);
+    expect(ranIds).toHaveLength(JOBS);
     expect(new Set(ranIds)).toEqual(new Set(ids));
-    expect(await q.counts()).toMatchObject({ completed: 10_000, waiting: 0, active: 0, failed: 0, dead: 0 });
+    expect(await q.counts()).toMatchObject({ completed: JOBS, waiting: 0, active: 0, failed: 0, dead: 0 });
     // Every job ran in one attempt, so none was handed to two workers.
-    for (let offset = 0; offset < 10_000; offset += 1000) {
+    for (let offset = 0; offset < JOBS; offset += 1000) {
       const page = await q.listJobs('completed', { limit: 1000, offset });
       expect(page.filter((job) => job.attempt !== 1 || job.history.length !== 1)).toEqual([]);
     }
@@ -46,9 +48,9 @@ describe('workers in real processes', () => {
   });
 
   it('wakes an idle worker in another process when jobs are added, without waiting for its poll', async () => {
-    // With a one-minute poll, only the wake file can bring these jobs to the worker in time.
+    // With a one-minute poll, only a wake-up (the wake file, NOTIFY, pub/sub) brings these jobs in time.
     const worker = startWorker({
-      SUNDIAL_DB: shared.db,
+      ...shared.env,
       POLL_MS: 60_000,
       LOG: join(shared.dir, 'woken.log'),
     });
@@ -68,13 +70,13 @@ describe('workers in real processes', () => {
 
   it('a worker killed with SIGKILL mid-job: after its lease expires the job runs again elsewhere and completes', async () => {
     const q = shared.sundial.queue('q');
-    const victim = startWorker({ SUNDIAL_DB: shared.db, MODE: 'hang', LEASE_MS: 1500, HEARTBEAT_MS: 200 });
+    const victim = startWorker({ ...shared.env, MODE: 'hang', LEASE_MS: 1500, HEARTBEAT_MS: 200 });
     await victim.ready;
     const added = await q.add('task', { important: true });
     await waitFor(() => victim.started.length === 1, { message: 'the victim to start the job' });
 
     const rescuer = startWorker({
-      SUNDIAL_DB: shared.db,
+      ...shared.env,
       LOG: join(shared.dir, 'rescuer.log'),
       STALLED_CHECK_MS: 100,
     });
