@@ -124,6 +124,18 @@ export class JobTimeoutError extends SundialError {
   }
 }
 
+/**
+ * The store's server cannot be reached right now (a restart, a dropped connection). Nothing about
+ * the request was wrong: try it again later, unchanged.
+ */
+export class StoreUnavailableError extends SundialError {
+  constructor(cause: unknown) {
+    super('SUNDIAL_STORE_UNAVAILABLE', `The store cannot be reached: ${(cause as Error)?.message ?? cause}`, {
+      cause,
+    });
+  }
+}
+
 export class StoreClosedError extends SundialError {
   constructor() {
     super('SUNDIAL_STORE_CLOSED', 'The store is closed');

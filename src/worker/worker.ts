@@ -3,6 +3,7 @@ import {
   type Job,
   JobTimeoutError,
   newOwnerId,
+  StoreUnavailableError,
   SundialError,
   UnknownHandlerError,
 } from '../core/index.ts';
@@ -211,6 +212,10 @@ export class Worker {
           );
         } catch (error) {
           if (finished.length === 0) throw error;
+          if (error instanceof StoreUnavailableError) {
+            this.outcomes = finished.concat(this.outcomes); // kept for when the store is back
+            throw error;
+          }
           // Perhaps one outcome the store cannot take: store them one at a time, so a bad one can
           // block neither the others nor every later claim.
           this.reportError(error, 'storing outcomes');
@@ -245,6 +250,11 @@ export class Worker {
         const [applied] = await this.context.store.finishJobs([entry.outcome]);
         if (applied) this.announce(entry);
       } catch (error) {
+        if (error instanceof StoreUnavailableError) {
+          // Nothing wrong with the outcome: the store is away. Keep it all for the next round.
+          this.outcomes = finished.slice(i).concat(this.outcomes);
+          throw error;
+        }
         const fallback = unstorableOutcome(entry.job, entry.outcome, error);
         try {
           const [applied] = await this.context.store.finishJobs([fallback]);

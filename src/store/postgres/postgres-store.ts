@@ -6,6 +6,7 @@ import {
   type JobState,
   LIVE_STATES,
   StoreClosedError,
+  StoreUnavailableError,
 } from '../../core/index.ts';
 import { type JobRow, rowToJob } from '../sqlite/rows.ts';
 import {
@@ -110,10 +111,17 @@ export class PostgresStore implements Store {
   init(): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError());
     this.initialised ??= (async () => {
-      const client = await this.pool.connect();
+      const client = await this.pool.connect().catch((error) => {
+        throw unavailableOr(error);
+      });
+      const onError = (error: unknown) => this.onError(error);
+      client.on('error', onError);
       try {
         await migratePostgres(client, this.schema, this.q);
+      } catch (error) {
+        throw unavailableOr(error);
       } finally {
+        client.off('error', onError);
         client.release();
       }
       // Listening before anything else happens: a notification sent before LISTEN is lost.
@@ -147,13 +155,19 @@ export class PostgresStore implements Store {
 
   async claimJobs(request: ClaimRequest): Promise<Job[]> {
     await this.ready();
-    return this.claimRows(this.pool, request);
+    try {
+      return await this.claimRows(this.pool, request);
+    } catch (error) {
+      throw unavailableOr(error);
+    }
   }
 
   async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
     await this.ready();
-    const applied = await this.applyOutcomes(this.pool, outcomes);
+    const applied = await this.applyOutcomes(this.pool, outcomes).catch((error) => {
+      throw unavailableOr(error);
+    });
     if (outcomes.some((outcome) => outcome.kind === 'retry')) await this.announceAll();
     return applied;
   }
@@ -173,8 +187,7 @@ export class PostgresStore implements Store {
 
   async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
     if (leases.length === 0) return [];
-    await this.ready();
-    const { rows } = await this.pool.query<{ id: number }>(
+    const { rows } = await this.query<{ id: number }>(
       `UPDATE ${this.q}.jobs AS j SET lease_expires_at = $1
        FROM unnest($2::bigint[], $3::int[]) AS held(id, attempt)
        WHERE j.id = held.id AND j.attempt = held.attempt AND j.lease_owner = $4 AND j.state = 'active'
@@ -339,10 +352,9 @@ export class PostgresStore implements Store {
     finishedBefore: number;
   }): Promise<number> {
     if (request.states.length === 0) return 0;
-    await this.ready();
     let total = 0;
     for (;;) {
-      const { rowCount } = await this.pool.query(
+      const { rowCount } = await this.query(
         `DELETE FROM ${this.q}.jobs WHERE id IN (
            SELECT id FROM ${this.q}.jobs WHERE queue = $1 AND state = ANY($2::text[]) AND finished_at < $3
            LIMIT $4)`,
@@ -829,7 +841,11 @@ export class PostgresStore implements Store {
     values?: unknown[],
   ): Promise<pg.QueryResult<Row>> {
     await this.ready();
-    return this.pool.query<Row>(text, values);
+    try {
+      return await this.pool.query<Row>(text, values);
+    } catch (error) {
+      throw unavailableOr(error);
+    }
   }
 
   /**
@@ -839,25 +855,58 @@ export class PostgresStore implements Store {
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.ready();
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        throw unavailableOr(error);
+      }
+      // A connection that drops between this transaction's statements reports it here, not as an
+      // uncaught error; the statement under way fails and the connection is thrown away.
+      let broken: unknown = null;
+      const onError = (error: unknown) => {
+        broken = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(client);
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        const failure = unavailableOr(error);
+        if (failure instanceof StoreUnavailableError) broken ??= error;
+        else await client.query('ROLLBACK').catch(() => {});
         const code = (error as { code?: string }).code;
         if (attempt < 5 && (code === '40P01' || code === '40001')) continue;
-        throw error;
+        throw failure;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(broken ? (broken as Error) : undefined);
       }
     }
   }
 }
 
 const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
+
+/**
+ * Connection trouble (refused, reset, the server shutting down: SQLSTATE classes 08 and 57P) says
+ * nothing about the request, so callers hear `StoreUnavailableError` and try again later.
+ */
+function unavailableOr(error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  const message = (error as Error)?.message ?? '';
+  const connectionTrouble =
+    (typeof code === 'string' &&
+      (code.startsWith('08') ||
+        code.startsWith('57P') ||
+        ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) ||
+    /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+      message,
+    );
+  return connectionTrouble ? new StoreUnavailableError(error) : error;
+}
 const OUTCOME_STATE: Record<JobOutcome['kind'], JobState> = {
   completed: 'completed',
   retry: 'failed',

@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A PostgreSQL server of the test's own, in a temp folder on a free loopback port, so a test can
+ * restart it without disturbing the shared server other tests use. Runs as the `postgres` user
+ * (the server refuses root) with trust authentication for a superuser named like ours (`root`).
+ */
+export interface PrivatePostgres {
+  url: string;
+  restart(): void;
+  stop(): void;
+}
+
+/** Where the server's programs are, or null when PostgreSQL is not installed here. */
+export function postgresBin(): string | null {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return null;
+  const version = readdirSync(root)
+    .filter((name) => /^\d+$/.test(name))
+    .sort((a, b) => Number(b) - Number(a))[0];
+  return version ? join(root, version, 'bin') : null;
+}
+
+export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+  const bin = postgresBin();
+  if (!bin) throw new Error('PostgreSQL is not installed under /usr/lib/postgresql');
+  const dir = mkdtempSync(join(tmpdir(), 'sundial-pg-'));
+  chmodSync(dir, 0o755);
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  chownSync(dir, uid, gid);
+  const data = join(dir, 'data');
+  const port = await freePort();
+  const asPostgres = (program: string, args: string[]) =>
+    execFileSync('runuser', ['-u', 'postgres', '--', join(bin, program), ...args], { stdio: 'pipe' });
+  asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'root', '--no-sync']);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const pgCtl = (...args: string[]) =>
+    asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', options, '-w', ...args]);
+  pgCtl('start');
+  return {
+    url: `postgres://root@127.0.0.1:${port}/postgres`,
+    restart: () => pgCtl('restart', '-m', 'fast'),
+    stop: () => {
+      try {
+        pgCtl('stop', '-m', 'immediate');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
