@@ -1,0 +1,100 @@
+import type { BackoffSpec, Job, JobState } from '../../core/index.ts';
+import type { NewJob } from '../store.ts';
+
+/** A nullable script argument: '' for null, '=' and the value otherwise (see scripts.ts). */
+export function nullable(value: string | number | null): string {
+  return value === null ? '' : `=${value}`;
+}
+
+// Most jobs share one backoff object (the queue's default): serialise each object once.
+const backoffTexts = new WeakMap<BackoffSpec, string>();
+
+function backoffJson(spec: BackoffSpec): string {
+  let text = backoffTexts.get(spec);
+  if (text === undefined) {
+    text = JSON.stringify(spec);
+    backoffTexts.set(spec, text);
+  }
+  return text;
+}
+
+/** Appends the 13 script arguments of a new job (the order `insertAt` in scripts.ts reads). */
+export function pushJobArgs(args: string[], job: NewJob): void {
+  args.push(
+    job.queue,
+    job.name,
+    job.payload,
+    job.state,
+    String(job.priority),
+    String(job.runAt),
+    String(job.maxAttempts),
+    backoffJson(job.backoff),
+    nullable(job.timeout),
+    nullable(job.dedupeKey),
+    String(job.maxStalls),
+    nullable(job.origin),
+    String(job.createdAt),
+  );
+}
+
+/** A hash as HGETALL returns it inside a script: field, value, field, value. */
+export type FlatHash = string[];
+
+export function fields(flat: FlatHash): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) map.set(flat[i]!, flat[i + 1]!);
+  return map;
+}
+
+// Most jobs of a queue share one backoff; parsing each distinct spec once keeps claims cheap.
+const backoffCache = new Map<string, BackoffSpec>();
+
+function parseBackoff(text: string): BackoffSpec {
+  let spec = backoffCache.get(text);
+  if (spec === undefined) {
+    spec = Object.freeze(JSON.parse(text)) as BackoffSpec;
+    if (backoffCache.size < 1000) backoffCache.set(text, spec);
+  }
+  return spec;
+}
+
+function numberOrNull(text: string | undefined): number | null {
+  return text === undefined ? null : Number(text);
+}
+
+function parseOrNull<T>(text: string | undefined): T | null {
+  return text === undefined ? null : (JSON.parse(text) as T);
+}
+
+/** A job hash (absent fields are nulls) as the `Job` every engine returns. */
+export function jobFromHash(flat: FlatHash): Job {
+  const f = fields(flat);
+  const get = (name: string) => f.get(name)!;
+  return {
+    id: get('id'),
+    queue: get('queue'),
+    name: get('name'),
+    payload: JSON.parse(get('payload')),
+    state: get('state') as JobState,
+    priority: Number(get('priority')),
+    runAt: Number(get('runAt')),
+    attempt: Number(get('attempt')),
+    maxAttempts: Number(get('maxAttempts')),
+    failures: Number(get('failures')),
+    backoff: parseBackoff(get('backoff')),
+    timeout: numberOrNull(f.get('timeout')),
+    dedupeKey: f.get('dedupeKey') ?? null,
+    stalls: Number(get('stalls')),
+    maxStalls: Number(get('maxStalls')),
+    leaseOwner: f.get('leaseOwner') ?? null,
+    leaseExpiresAt: numberOrNull(f.get('leaseExpiresAt')),
+    result: parseOrNull(f.get('result')),
+    error: parseOrNull(f.get('error')),
+    deadLetter: parseOrNull(f.get('deadLetter')),
+    history: JSON.parse(get('history')),
+    origin: parseOrNull(f.get('origin')),
+    createdAt: Number(get('createdAt')),
+    startedAt: numberOrNull(f.get('startedAt')),
+    finishedAt: numberOrNull(f.get('finishedAt')),
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Where the Redis engine keeps things. `P` is the store's prefix (default `sundial`).
+ *
+ * Global keys share the hash tag `{P}`:
+ * - `{P}:version`            the layout version, so an older Sundial refuses a newer layout
+ * - `{P}:ids`                the job-id counter (ids are increasing integers across all queues)
+ * - `{P}:jobs`               hash: job id -> its queue (a job is found by id alone)
+ * - `{P}:queues`             set: queues that have jobs or a pause flag
+ * - `{P}:schedule:<id>`      hash: one schedule; `{P}:schedule-ids` (all ids, by name) and
+ *                            `{P}:schedules-due` (score: next run, only those not paused)
+ * - `{P}:runs` / `{P}:runs:<schedule>`  schedules that fired jobs / their jobs' ids (latest run)
+ * - `{P}:lock:<name>`        hash: one lock (kept after release, so its token keeps growing);
+ *                            `{P}:locks` the names held now
+ * - `{P}:flags`              hash: store-wide flags
+ *
+ * Keys of one queue `q` share the hash tag `{P:q}`:
+ * - `{P:q}:job:<id>`         hash: the job
+ * - `{P:q}:waiting`          zset: claim order (score -priority; member run-at and id, fixed width)
+ * - `{P:q}:scheduled`        zset: delayed and failed jobs by run-at
+ * - `{P:q}:active`           zset: active jobs by lease expiry (stall recovery)
+ * - `{P:q}:state:<state>`    zset: the jobs in a state by id (counts, paging); `{P:q}:all` every job
+ * - `{P:q}:finished:<state>` zset: completed, dead, cancelled jobs by finish time (pruning)
+ * - `{P:q}:dedupe`           hash: dedupe key -> the live job holding it
+ * - `{P:q}:paused`           '1' or '0' once the queue was paused or resumed
+ *
+ * Wake-ups go out on the pub/sub channel `P:wake:<queue or #channel>`.
+ *
+ * Redis Cluster: one queue's keys live in one slot and the global keys in another, but adding jobs,
+ * firing a schedule, finishing or moving a job by id (the id index), removing and pruning touch both
+ * in one script, because each of them is one atomic step by contract. A Cluster refuses such
+ * scripts (CROSSSLOT), so this engine needs a single Redis primary (replicas and Sentinel are fine).
+ * The tags keep each queue together so that a later Cluster mode has less to move.
+ */
+
+/** The tag of the global keys. */
+export function globalBase(prefix: string): string {
+  return `{${prefix}}`;
+}
+
+/** The tag every key of one queue starts with. */
+export function queueBase(prefix: string, queue: string): string {
+  return `{${prefix}:${queue}}`;
+}
+
+/** The pub/sub channel that wakes subscribers of a queue or of a `#channel`. */
+export function wakeChannel(prefix: string, name: string): string {
+  return `${prefix}:wake:${name}`;
+}
+
+/** A SCAN pattern for every key of the store (its global and its queue keys). */
+export function keyPattern(prefix: string): string {
+  return `{${prefix}[:}]*`;
+}
+
+/**
+ * The same names in Lua, for the scripts (which find a job's queue inside the script and so must
+ * build its keys there). Kept beside the TypeScript above so the two cannot drift apart unseen.
+ */
+export const LUA_KEYS = `
+local PREFIX = ARGV[1]
+local ORIGIN = ARGV[2]
+local G = '{' .. PREFIX .. '}'
+local function queueBase(queue) return '{' .. PREFIX .. ':' .. queue .. '}' end
+local function wakeChannel(name) return PREFIX .. ':wake:' .. name end
+`;

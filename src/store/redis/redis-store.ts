@@ -1,0 +1,616 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  InvalidOptionError,
+  JOB_STATES,
+  type Job,
+  type JobState,
+  StoreClosedError,
+  SundialError,
+} from '../../core/index.ts';
+import {
+  type AddedJob,
+  BUFFERED_KEY_SUFFIX,
+  type ClaimRequest,
+  type FinishAndClaimResult,
+  type FireScheduleRequest,
+  type HeldLease,
+  type JobOutcome,
+  type ListJobsRequest,
+  type LockOwner,
+  type LockRecord,
+  type NewJob,
+  type ScheduleRecord,
+  type ScheduleSync,
+  type StalledJob,
+  type Store,
+  type TransitionRequest,
+  type TransitionResult,
+} from '../store.ts';
+import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
+import { globalBase, queueBase } from './keys.ts';
+import { SCRIPTS, type ScriptName } from './scripts.ts';
+import { checkDurability, type DurabilityCheck } from './server-check.ts';
+import { Wakeups } from './wakeups.ts';
+
+export { AT_RISK_CODE, type DurabilityCheck, durabilityWarning, UNCHECKED_CODE } from './server-check.ts';
+
+export interface RedisStoreOptions {
+  /** Where Redis is, e.g. `redis://user:secret@host:6379/0`. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /**
+   * More ioredis connection options (TLS, Sentinel, timeouts, retry strategy). Values in `url` win
+   * over the same ones here. Two connections are made: one for commands, one for wake-ups.
+   */
+  client?: RedisOptions;
+  /**
+   * Starts every key (`{prefix}:…`, `{prefix:queue}:…`) and pub/sub channel, so several apps can
+   * share one Redis. Default `sundial`.
+   */
+  prefix?: string;
+  /** Called with errors that cannot be thrown to a caller (a lost connection, the durability warning). */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_REDIS_PREFIX = 'sundial';
+
+/** The key layout this code writes (see keys.ts); a store at a newer one is refused. */
+const LAYOUT_VERSION = 1;
+
+/** Jobs deleted per script when pruning, so Redis is never busy with one prune for long. */
+const PRUNE_CHUNK = 1000;
+
+const STALLED_ERROR = JSON.stringify({
+  name: 'StalledError',
+  message: 'The worker stopped renewing its lease (it crashed, hung or lost the store)',
+  category: 'stalled',
+});
+
+/**
+ * The Redis engine: every state change is one Lua script (scripts.ts), so it is one atomic step
+ * however many processes share the Redis; wake-ups go through pub/sub (wakeups.ts). Needs a single
+ * Redis primary (see keys.ts for the layout and Redis Cluster); warns at `init()` when the server
+ * may evict or forget keys.
+ *
+ * @example
+ * ```ts
+ * const sundial = createSundial({ store: new RedisStore({ url: 'redis://127.0.0.1:6379' }) });
+ * ```
+ */
+export class RedisStore implements Store {
+  readonly engine = 'redis';
+  readonly prefix: string;
+  /** What `init()` found about eviction and persistence; null before it ran. */
+  durability: DurabilityCheck | null = null;
+  private readonly client: Redis;
+  private readonly subscriber: Redis;
+  private readonly wakeups: Wakeups;
+  /** Sent with every wake-up this instance publishes, so it can skip its own echoes. */
+  private readonly origin = randomUUID();
+  private readonly options: RedisStoreOptions;
+  private initialising: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions = {}) {
+    checkOptions(options);
+    this.options = options;
+    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    const connection: RedisOptions = {
+      // A reply lost with the connection may belong to a script that already ran: never run a state
+      // change a second time behind the caller's back (it gets the error and decides).
+      autoResendUnfulfilledCommands: false,
+      connectionName: `sundial:${this.prefix}`,
+      ...options.client,
+      // Connect on first use, so a store can be made (and handed around) before Redis is up.
+      lazyConnect: true,
+    };
+    this.client = options.url ? new Redis(options.url, connection) : new Redis(connection);
+    this.subscriber = this.client.duplicate({
+      connectionName: `${connection.connectionName}:wake`,
+      // Subscribing waits for as long as it takes; nothing is lost by waiting.
+      maxRetriesPerRequest: null,
+    });
+    const onError = (error: unknown) => {
+      if (!this.closed) this.options.onError?.(error);
+    };
+    // ioredis reports connection trouble as events (and reconnects by itself): without a listener it
+    // would print them; commands that fail meanwhile reject to their callers anyway.
+    this.client.on('error', onError);
+    this.subscriber.on('error', onError);
+    this.wakeups = new Wakeups(this.subscriber, this.prefix, this.origin, onError);
+  }
+
+  /**
+   * Checks the layout version (a newer Sundial's layout is refused) and, once, the server's eviction
+   * policy and persistence. Safe to call from many processes at once; idempotent.
+   */
+  async init(): Promise<void> {
+    this.check();
+    this.initialising ??= this.initialise().catch((error: unknown) => {
+      this.initialising = null; // let a later call try again (Redis may have been down)
+      throw error;
+    });
+    await this.initialising;
+  }
+
+  private async initialise(): Promise<void> {
+    const stored = Number(await this.run('init', [String(LAYOUT_VERSION)]));
+    if (stored > LAYOUT_VERSION) {
+      throw new SundialError(
+        'SUNDIAL_SCHEMA_TOO_NEW',
+        `The Redis store "${this.prefix}" is at layout version ${stored}, newer than this Sundial knows ` +
+          `(${LAYOUT_VERSION}): upgrade Sundial`,
+      );
+    }
+    // Listening before init returns: nothing published after it can go unheard (see wakeups.ts).
+    await this.wakeups.start();
+    this.durability = await checkDurability(this.client);
+    const warning = this.durability.warning;
+    if (warning) {
+      if (this.options.onError) this.options.onError(warning);
+      else process.emitWarning(warning.message, { code: warning.code });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wakeups.close();
+    await Promise.all([disconnect(this.client), disconnect(this.subscriber)]);
+  }
+
+  async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
+    this.check();
+    if (jobs.length === 0) return [];
+    const args: string[] = [];
+    for (const job of jobs) pushJobArgs(args, job);
+    return addedPairs((await this.run('addJobs', args)) as (string | number)[]);
+  }
+
+  async claimJobs(request: ClaimRequest): Promise<Job[]> {
+    return (await this.finishAndClaim([], request)).jobs;
+  }
+
+  async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
+    if (outcomes.length === 0) return [];
+    return (await this.finishAndClaim(outcomes, null)).applied;
+  }
+
+  async finishAndClaim(
+    outcomes: readonly JobOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<FinishAndClaimResult> {
+    this.check();
+    if (outcomes.length === 0 && !claim) return { applied: [], jobs: [] };
+    const args: string[] = [String(outcomes.length)];
+    for (const outcome of outcomes) {
+      const record = JSON.stringify(outcome.record);
+      const head = [
+        outcome.kind,
+        outcome.id,
+        outcome.owner,
+        String(outcome.attempt),
+        String(outcome.finishedAt),
+        record,
+      ];
+      switch (outcome.kind) {
+        case 'completed':
+          args.push(...head, outcome.result, '');
+          break;
+        case 'retry':
+          args.push(...head, String(outcome.runAt), JSON.stringify(outcome.error));
+          break;
+        case 'dead':
+          args.push(...head, JSON.stringify(outcome.error), JSON.stringify(outcome.deadLetter));
+          break;
+      }
+    }
+    if (claim) {
+      args.push(
+        claim.queue,
+        claim.owner,
+        String(claim.limit),
+        String(claim.now),
+        String(claim.leaseExpiresAt),
+      );
+    }
+    const [applied, jobs] = (await this.run('finishAndClaim', args)) as [number[], FlatHash[]];
+    return { applied: applied.map((flag) => flag === 1), jobs: jobs.map(jobFromHash) };
+  }
+
+  async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
+    this.check();
+    if (leases.length === 0) return [];
+    const args = [owner, String(leaseExpiresAt)];
+    for (const lease of leases) args.push(lease.id, String(lease.attempt));
+    return (await this.run('renewLeases', args)) as string[];
+  }
+
+  async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
+    this.check();
+    if (ids.length === 0) return 0;
+    return (await this.run('releaseJobs', [owner, String(now), ...ids])) as number;
+  }
+
+  async recoverStalled(request: {
+    now: number;
+    queue?: string;
+    exceptOwner?: string;
+  }): Promise<StalledJob[]> {
+    this.check();
+    const flat = (await this.run('recoverStalled', [
+      String(request.now),
+      nullable(request.queue ?? null),
+      nullable(request.exceptOwner ?? null),
+      STALLED_ERROR,
+    ])) as (string | number)[];
+    const stalled: StalledJob[] = [];
+    for (let i = 0; i < flat.length; i += 4) {
+      stalled.push({
+        id: String(flat[i]),
+        queue: String(flat[i + 1]),
+        name: String(flat[i + 2]),
+        recovered: flat[i + 3] === 1,
+      });
+    }
+    return stalled;
+  }
+
+  async nextRunAt(queue: string): Promise<number | null> {
+    this.check();
+    const [, score] = await this.client.zrange(
+      `${queueBase(this.prefix, queue)}:scheduled`,
+      '0',
+      '0',
+      'WITHSCORES',
+    );
+    return score === undefined ? null : Number(score);
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    this.check();
+    // Ids are the counter's integers; '1.0' or ' 1' must not find job 1.
+    if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
+    const flat = (await this.run('getJob', [id])) as FlatHash;
+    return flat.length === 0 ? null : jobFromHash(flat);
+  }
+
+  async listJobs(request: ListJobsRequest): Promise<Job[]> {
+    this.check();
+    const flat = (await this.run('listJobs', [
+      request.queue,
+      request.state ?? '',
+      String(request.offset ?? 0),
+      String(request.limit ?? 50),
+      request.order === 'desc' ? '1' : '0',
+    ])) as FlatHash[];
+    return flat.map(jobFromHash);
+  }
+
+  async countJobs(queue: string): Promise<Record<JobState, number>> {
+    this.check();
+    const counts = (await this.run('countJobs', [queue, ...JOB_STATES])) as number[];
+    return Object.fromEntries(JOB_STATES.map((state, i) => [state, counts[i] ?? 0])) as Record<
+      JobState,
+      number
+    >;
+  }
+
+  async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    this.check();
+    return transitionResult(
+      await this.run('retryJob', [id, request.queue, String(request.now), ...request.from]),
+    );
+  }
+
+  async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    this.check();
+    return transitionResult(
+      await this.run('cancelJob', [id, request.queue, String(request.now), ...request.from]),
+    );
+  }
+
+  async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
+    this.check();
+    return transitionResult(await this.run('removeJob', [id, request.queue, ...request.from]));
+  }
+
+  async pruneJobs(request: {
+    queue: string;
+    states: readonly JobState[];
+    finishedBefore: number;
+  }): Promise<number> {
+    this.check();
+    if (request.states.length === 0) return 0;
+    let total = 0;
+    for (;;) {
+      const removed = (await this.run('pruneJobs', [
+        request.queue,
+        String(request.finishedBefore),
+        String(PRUNE_CHUNK),
+        ...request.states,
+      ])) as number;
+      total += removed;
+      if (removed < PRUNE_CHUNK) return total;
+    }
+  }
+
+  async setQueuePaused(queue: string, paused: boolean): Promise<void> {
+    this.check();
+    await this.run('setQueuePaused', [queue, paused ? '1' : '0']);
+  }
+
+  async isQueuePaused(queue: string): Promise<boolean> {
+    this.check();
+    return (await this.client.get(`${queueBase(this.prefix, queue)}:paused`)) === '1';
+  }
+
+  async listQueues(): Promise<string[]> {
+    this.check();
+    return byBytes(await this.client.smembers(`${globalBase(this.prefix)}:queues`));
+  }
+
+  async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
+    this.check();
+    if (entries.length === 0) return;
+    const args = [String(now)];
+    for (const entry of entries) args.push(entry.id, entry.specHash, nullable(entry.nextRunAt));
+    await this.run('syncSchedules', args);
+  }
+
+  async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
+    this.check();
+    const args = [
+      request.id,
+      String(request.expectedNextRunAt),
+      nullable(request.nextRunAt),
+      String(request.firedAt),
+      request.whenActive ?? '',
+      BUFFERED_KEY_SUFFIX,
+    ];
+    for (const job of request.jobs) pushJobArgs(args, job);
+    const [fired, added] = (await this.run('fireSchedule', args)) as [number, [string, number, string][]];
+    return {
+      fired: fired === 1,
+      added: added.map(([id, duplicate, replaced]) =>
+        replaced === '' ? { id, duplicate: duplicate === 1 } : { id, duplicate: duplicate === 1, replaced },
+      ),
+    };
+  }
+
+  async nextScheduleRunAt(): Promise<number | null> {
+    this.check();
+    const [, score] = await this.client.zrange(
+      `${globalBase(this.prefix)}:schedules-due`,
+      '0',
+      '0',
+      'WITHSCORES',
+    );
+    return score === undefined ? null : Number(score);
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    this.check();
+    const rows = (await this.run('listSchedules', [])) as [string, FlatHash][];
+    return rows.map(([id, flat]) => {
+      const f = fields(flat);
+      return {
+        id,
+        specHash: f.get('specHash')!,
+        nextRunAt: numberOrNull(f.get('nextRunAt')),
+        lastRunAt: numberOrNull(f.get('lastRunAt')),
+        paused: f.get('paused') === '1',
+        note: f.get('note') ?? null,
+        updatedAt: Number(f.get('updatedAt')),
+      };
+    });
+  }
+
+  async latestRuns(): Promise<Map<string, Job>> {
+    this.check();
+    const rows = (await this.run('latestRuns', [])) as [string, FlatHash][];
+    return new Map(rows.map(([schedule, flat]) => [schedule, jobFromHash(flat)]));
+  }
+
+  async setSchedulePaused(
+    id: string,
+    paused: boolean,
+    note: string | null,
+    now: number,
+    resumeAt?: number | null,
+  ): Promise<boolean> {
+    this.check();
+    const resume = resumeAt === undefined ? '' : `+${nullable(resumeAt)}`;
+    const changed = await this.run('setSchedulePaused', [
+      id,
+      paused ? '1' : '0',
+      nullable(note),
+      String(now),
+      resume,
+    ]);
+    return changed === 1;
+  }
+
+  async acquireLock(request: {
+    name: string;
+    owner: LockOwner;
+    ttlMs: number;
+    now: number;
+  }): Promise<LockRecord | null> {
+    this.check();
+    const token = (await this.run('acquireLock', [
+      request.name,
+      JSON.stringify(request.owner),
+      String(request.now),
+      String(request.ttlMs),
+    ])) as number;
+    if (token === 0) return null;
+    return {
+      name: request.name,
+      owner: request.owner,
+      token,
+      acquiredAt: request.now,
+      heartbeatAt: request.now,
+      ttlMs: request.ttlMs,
+    };
+  }
+
+  async renewLock(name: string, token: number, now: number): Promise<boolean> {
+    this.check();
+    return (await this.run('renewLock', [name, String(token), String(now)])) === 1;
+  }
+
+  async releaseLock(name: string, token?: number): Promise<boolean> {
+    this.check();
+    return (await this.run('releaseLock', [name, nullable(token ?? null)])) === 1;
+  }
+
+  async listLocks(): Promise<LockRecord[]> {
+    this.check();
+    const rows = (await this.run('listLocks', [])) as [string, FlatHash][];
+    return rows.map(([name, flat]) => {
+      const f = fields(flat);
+      return {
+        name,
+        owner: JSON.parse(f.get('owner')!) as LockOwner,
+        token: Number(f.get('token')),
+        acquiredAt: Number(f.get('acquiredAt')),
+        heartbeatAt: Number(f.get('heartbeatAt')),
+        ttlMs: Number(f.get('ttlMs')),
+      };
+    });
+  }
+
+  async getFlag(name: string): Promise<string | null> {
+    this.check();
+    return this.client.hget(`${globalBase(this.prefix)}:flags`, name);
+  }
+
+  async setFlag(name: string, value: string | null): Promise<void> {
+    this.check();
+    await this.run('setFlag', [name, nullable(value)]);
+  }
+
+  subscribe(queue: string, listener: () => void): () => void {
+    return this.wakeups.subscribe(queue, listener);
+  }
+
+  /**
+   * Runs a script as this instance and wakes this process's listeners of what it announced (other
+   * processes hear it through pub/sub). Returns the script's result.
+   */
+  private async run(name: ScriptName, args: string[]): Promise<unknown> {
+    const [announced, result] = (await SCRIPTS[name].run(this.client, [
+      this.prefix,
+      this.origin,
+      ...args,
+    ])) as [string[], unknown];
+    if (announced.length > 0) this.wakeups.wakeLocal(announced);
+    return result;
+  }
+
+  private check(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+function addedPairs(flat: (string | number)[]): AddedJob[] {
+  const added: AddedJob[] = [];
+  for (let i = 0; i < flat.length; i += 2) added.push({ id: String(flat[i]), duplicate: flat[i + 1] === 1 });
+  return added;
+}
+
+function transitionResult(reply: unknown): TransitionResult {
+  const [kind, value] = reply as [string, unknown];
+  switch (kind) {
+    case 'ok':
+      return { ok: true, job: jobFromHash(value as FlatHash) };
+    case 'state':
+      return { ok: false, reason: 'state', state: value as JobState };
+    case 'duplicate':
+      return { ok: false, reason: 'duplicate', holder: String(value) };
+    default:
+      return { ok: false, reason: 'not_found' };
+  }
+}
+
+function numberOrNull(text: string | undefined): number | null {
+  return text === undefined ? null : Number(text);
+}
+
+/** Sorted as Redis (and SQLite) compare names: by their UTF-8 bytes. */
+function byBytes(names: string[]): string[] {
+  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** Says goodbye when connected; otherwise just stops (and stops reconnecting). */
+async function disconnect(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // the connection went away while quitting: nothing left to close politely
+    }
+  }
+  client.disconnect();
+}
+
+const OPTION_KEYS = ['url', 'client', 'prefix', 'onError'];
+const PREFIX = /^[A-Za-z0-9_.:@/-]{1,100}$/;
+
+function checkOptions(options: RedisStoreOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('store', options, 'an object of Redis store options');
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const field = `store.${key}`;
+    switch (key) {
+      case 'url':
+        if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
+          throw new InvalidOptionError(field, value, 'a redis:// or rediss:// URL');
+        }
+        break;
+      case 'client':
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          throw new InvalidOptionError(field, value, 'an object of ioredis options');
+        }
+        // Keys are built inside the scripts from `prefix`; ioredis's own prefix would miss them.
+        if ((value as RedisOptions).keyPrefix !== undefined) {
+          throw new InvalidOptionError(
+            `${field}.keyPrefix`,
+            (value as RedisOptions).keyPrefix,
+            'not supported: use store.prefix',
+          );
+        }
+        // Replies are read in their RESP2 shapes.
+        if (
+          (value as RedisOptions).replyMapping !== undefined &&
+          (value as RedisOptions).replyMapping !== 'legacy'
+        ) {
+          throw new InvalidOptionError(
+            `${field}.replyMapping`,
+            (value as RedisOptions).replyMapping,
+            "only 'legacy' (the default)",
+          );
+        }
+        break;
+      case 'prefix':
+        // Braces would break the hash tags; spaces and the like have no place in key names.
+        if (typeof value !== 'string' || !PREFIX.test(value)) {
+          throw new InvalidOptionError(field, value, 'a name of 1 to 100 letters, digits or _ . : @ / -');
+        }
+        break;
+      case 'onError':
+        if (typeof value !== 'function') throw new InvalidOptionError(field, value, 'a function');
+        break;
+      default:
+        throw new InvalidOptionError(
+          field,
+          value,
+          `not a Redis store option; known: ${OPTION_KEYS.join(', ')}`,
+        );
+    }
+  }
+}

@@ -1,0 +1,669 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { CANCELS_CHANNEL, SCHEDULES_CHANNEL } from '../store.ts';
+import { LUA_KEYS } from './keys.ts';
+
+/*
+ * Every state change of the Redis engine is one of these scripts, so it is one atomic step: Redis
+ * runs a script to the end before serving anyone else. Conventions, shared by all of them:
+ *
+ * - ARGV[1] is the key prefix and ARGV[2] the id of the store instance that runs the script (it
+ *   goes out as the pub/sub message, so that instance can skip its own wake-ups); the script's own
+ *   arguments start at ARGV[3]. No KEYS: most scripts find a job's queue inside the script and
+ *   build its keys there (see keys.ts for the layout and what that means on Redis Cluster).
+ * - Values travel as strings and stay strings: Lua numbers are doubles that `..` would print as
+ *   1.7e+12, so arithmetic results go through `int()`.
+ * - A nullable argument is '' for null and '=' followed by the value otherwise (so '' stays a
+ *   possible dedupe key or note).
+ * - Every script returns { announced, result }: the queues and #channels it woke through pub/sub,
+ *   which the calling instance then wakes in its own process directly.
+ */
+const LIB = `${LUA_KEYS}
+local CANCELS = ${JSON.stringify(CANCELS_CHANNEL)}
+local SCHEDULES = ${JSON.stringify(SCHEDULES_CHANNEL)}
+local LIVE = { waiting = true, delayed = true, failed = true, active = true }
+local FINISHED = { completed = true, dead = true, cancelled = true }
+
+local announcedSet, announced = {}, {}
+local function announce(name)
+  if announcedSet[name] then return end
+  announcedSet[name] = true
+  announced[#announced + 1] = name
+  redis.call('PUBLISH', wakeChannel(name), ORIGIN)
+end
+
+local function int(n) return string.format('%d', n) end
+
+local function opt(value)
+  if value == '' then return false end
+  return string.sub(value, 2)
+end
+
+-- Members of the waiting set: equal scores (one priority) sort by member, so run-at then id,
+-- both fixed width (run-at shifted by 1e15 so times before 1970 still sort).
+local function waitMember(runAt, id)
+  return string.format('%016d:%015d', tonumber(runAt) + 1e15, tonumber(id))
+end
+local function idOfMember(member) return int(tonumber(string.sub(member, 18))) end
+
+-- Takes a job out of the sets of its state.
+local function unindex(base, id, state, runAt)
+  redis.call('ZREM', base .. ':state:' .. state, id)
+  if state == 'waiting' then
+    redis.call('ZREM', base .. ':waiting', waitMember(runAt, id))
+  elseif state == 'delayed' or state == 'failed' then
+    redis.call('ZREM', base .. ':scheduled', id)
+  elseif state == 'active' then
+    redis.call('ZREM', base .. ':active', id)
+  else
+    redis.call('ZREM', base .. ':finished:' .. state, id)
+  end
+end
+
+-- Puts a job into the sets of its state; \`at\` is the lease expiry (active) or finish time (finished).
+local function index(base, id, state, priority, runAt, at)
+  redis.call('ZADD', base .. ':state:' .. state, id, id)
+  if state == 'waiting' then
+    redis.call('ZADD', base .. ':waiting', -tonumber(priority), waitMember(runAt, id))
+  elseif state == 'delayed' or state == 'failed' then
+    redis.call('ZADD', base .. ':scheduled', runAt, id)
+  elseif state == 'active' then
+    redis.call('ZADD', base .. ':active', at, id)
+  else
+    redis.call('ZADD', base .. ':finished:' .. state, at, id)
+  end
+end
+
+-- A job leaving the live states gives up its dedupe key (if it, not a newer job, holds it).
+local function freeKey(base, id, dedupeKey)
+  if dedupeKey and redis.call('HGET', base .. ':dedupe', dedupeKey) == id then
+    redis.call('HDEL', base .. ':dedupe', dedupeKey)
+  end
+end
+
+local function appendHistory(key, record)
+  local history = redis.call('HGET', key, 'history')
+  if history == '[]' then
+    history = '[' .. record .. ']'
+  else
+    history = string.sub(history, 1, -2) .. ',' .. record .. ']'
+  end
+  redis.call('HSET', key, 'history', history)
+end
+
+-- The attempt record of a run the store ends itself (released, stalled, cancelled).
+local function runRecord(attempt, outcome, worker, startedAt, finishedAt, errorJson)
+  local record = '{"attempt":' .. attempt .. ',"outcome":"' .. outcome .. '","worker":' .. cjson.encode(worker)
+    .. ',"startedAt":' .. (startedAt or 'null') .. ',"finishedAt":' .. finishedAt
+  if errorJson then record = record .. ',"error":' .. errorJson end
+  return record .. '}'
+end
+
+-- The queue's keys and the job's key, from the id alone; false for an unknown id.
+local function locate(id)
+  local queue = redis.call('HGET', G .. ':jobs', id)
+  if not queue then return false end
+  local base = queueBase(queue)
+  return base, base .. ':job:' .. id, queue
+end
+
+-- Inserts one job unless a live job of its queue holds its dedupe key; returns the id and 1 for a
+-- duplicate (the holder's id) or 0.
+local function insert(queue, name, payload, state, priority, runAt, maxAttempts, backoff, timeout, dedupeKey,
+    maxStalls, origin, createdAt)
+  local base = queueBase(queue)
+  if dedupeKey then
+    local holder = redis.call('HGET', base .. ':dedupe', dedupeKey)
+    if holder then return holder, 1 end
+  end
+  local id = int(redis.call('INCR', G .. ':ids'))
+  local key = base .. ':job:' .. id
+  redis.call('HSET', key, 'id', id, 'queue', queue, 'name', name, 'payload', payload, 'state', state,
+    'priority', priority, 'runAt', runAt, 'attempt', '0', 'maxAttempts', maxAttempts, 'failures', '0',
+    'backoff', backoff, 'stalls', '0', 'maxStalls', maxStalls, 'history', '[]', 'createdAt', createdAt)
+  if timeout then redis.call('HSET', key, 'timeout', timeout) end
+  if dedupeKey then
+    redis.call('HSET', key, 'dedupeKey', dedupeKey)
+    redis.call('HSET', base .. ':dedupe', dedupeKey, id)
+  end
+  if origin then
+    redis.call('HSET', key, 'origin', origin)
+    -- Jobs a schedule fired are indexed by schedule, for latestRuns.
+    local ok, parsed = pcall(cjson.decode, origin)
+    if ok and type(parsed) == 'table' and type(parsed.schedule) == 'string' then
+      redis.call('HSET', key, 'schedule', parsed.schedule)
+      redis.call('ZADD', G .. ':runs:' .. parsed.schedule, id, id)
+      redis.call('SADD', G .. ':runs', parsed.schedule)
+    end
+  end
+  redis.call('HSET', G .. ':jobs', id, queue)
+  redis.call('SADD', G .. ':queues', queue)
+  redis.call('ZADD', base .. ':all', id, id)
+  index(base, id, state, priority, runAt, nil)
+  announce(queue)
+  return id, 0
+end
+
+local JOB_FIELDS = 13
+-- Inserts the job whose 13 fields start at ARGV[at]; \`keySuffix\` is added to its dedupe key.
+local function insertAt(at, keySuffix)
+  local dedupeKey = opt(ARGV[at + 9])
+  if dedupeKey and keySuffix then dedupeKey = dedupeKey .. keySuffix end
+  return insert(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6],
+    ARGV[at + 7], opt(ARGV[at + 8]), dedupeKey, ARGV[at + 10], opt(ARGV[at + 11]), ARGV[at + 12])
+end
+
+local function deleteJob(base, key, id)
+  local job = redis.call('HMGET', key, 'state', 'runAt', 'dedupeKey', 'schedule')
+  if job[1] then unindex(base, id, job[1], job[2]) end
+  redis.call('ZREM', base .. ':all', id)
+  freeKey(base, id, job[3])
+  if job[4] then
+    local runs = G .. ':runs:' .. job[4]
+    redis.call('ZREM', runs, id)
+    if redis.call('ZCARD', runs) == 0 then redis.call('SREM', G .. ':runs', job[4]) end
+  end
+  redis.call('HDEL', G .. ':jobs', id)
+  redis.call('DEL', key)
+end
+
+-- A queue is listed while it has jobs or a pause flag.
+local function forgetQueueIfEmpty(base, queue)
+  if redis.call('ZCARD', base .. ':all') == 0 and redis.call('EXISTS', base .. ':paused') == 0 then
+    redis.call('SREM', G .. ':queues', queue)
+  end
+end
+
+local function promoteDue(base, now)
+  local due = redis.call('ZRANGEBYSCORE', base .. ':scheduled', '-inf', now)
+  for _, id in ipairs(due) do
+    local key = base .. ':job:' .. id
+    local job = redis.call('HMGET', key, 'state', 'priority', 'runAt')
+    unindex(base, id, job[1], job[3])
+    redis.call('HSET', key, 'state', 'waiting')
+    index(base, id, 'waiting', job[2], job[3], nil)
+  end
+end
+
+local function claim(queue, owner, limit, now, leaseExpiresAt)
+  local base = queueBase(queue)
+  promoteDue(base, now)
+  limit = tonumber(limit)
+  if limit < 1 or redis.call('GET', base .. ':paused') == '1' then return {} end
+  local members = redis.call('ZRANGE', base .. ':waiting', 0, limit - 1)
+  local jobs = {}
+  for i, member in ipairs(members) do
+    local id = idOfMember(member)
+    local key = base .. ':job:' .. id
+    redis.call('ZREM', base .. ':waiting', member)
+    redis.call('ZREM', base .. ':state:waiting', id)
+    redis.call('HINCRBY', key, 'attempt', 1)
+    redis.call('HSET', key, 'state', 'active', 'leaseOwner', owner, 'leaseExpiresAt', leaseExpiresAt,
+      'startedAt', now)
+    index(base, id, 'active', nil, nil, leaseExpiresAt)
+    jobs[i] = redis.call('HGETALL', key)
+  end
+  return jobs
+end
+
+-- The job if \`owner\` holds this run of it: its keys and queue, else false.
+local function held(id, owner, attempt)
+  local base, key, queue = locate(id)
+  if not base then return false end
+  local job = redis.call('HMGET', key, 'state', 'leaseOwner', 'attempt')
+  if job[1] ~= 'active' or job[2] ~= owner or (attempt and job[3] ~= attempt) then return false end
+  return base, key, queue
+end
+
+local OUTCOME_FIELDS = 8
+-- Applies the outcome whose fields start at ARGV[at]: kind, id, owner, attempt, finishedAt, record,
+-- then result (completed), runAt and error (retry), or error and dead letter (dead). Returns 1 or 0.
+local function finish(at)
+  local kind, id, finishedAt = ARGV[at], ARGV[at + 1], ARGV[at + 4]
+  local base, key, queue = held(id, ARGV[at + 2], ARGV[at + 3])
+  if not base then return 0 end
+  local job = redis.call('HMGET', key, 'dedupeKey', 'failures')
+  unindex(base, id, 'active', nil)
+  redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
+  appendHistory(key, ARGV[at + 5])
+  if kind == 'completed' then
+    redis.call('HSET', key, 'state', 'completed', 'result', ARGV[at + 6], 'finishedAt', finishedAt)
+    redis.call('HDEL', key, 'error')
+    index(base, id, 'completed', nil, nil, finishedAt)
+    freeKey(base, id, job[1])
+  elseif kind == 'retry' then
+    redis.call('HSET', key, 'state', 'failed', 'runAt', ARGV[at + 6], 'failures', int(tonumber(job[2]) + 1),
+      'error', ARGV[at + 7])
+    index(base, id, 'failed', nil, ARGV[at + 6], nil)
+    -- Workers elsewhere re-arm their timers to the retry.
+    announce(queue)
+  else
+    redis.call('HSET', key, 'state', 'dead', 'failures', int(tonumber(job[2]) + 1), 'error', ARGV[at + 6],
+      'deadLetter', ARGV[at + 7], 'finishedAt', finishedAt)
+    index(base, id, 'dead', nil, nil, finishedAt)
+    freeKey(base, id, job[1])
+  end
+  return 1
+end
+
+-- Ends a job as cancelled; a running one gets a cancelled record and its worker is told.
+local function cancel(base, key, id, now)
+  local job = redis.call('HMGET', key, 'state', 'runAt', 'leaseOwner', 'attempt', 'startedAt', 'dedupeKey')
+  unindex(base, id, job[1], job[2])
+  if job[1] == 'active' then
+    appendHistory(key, runRecord(job[4], 'cancelled', job[3], job[5], now))
+    announce(CANCELS)
+  end
+  redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
+  redis.call('HSET', key, 'state', 'cancelled', 'finishedAt', now)
+  index(base, id, 'cancelled', nil, nil, now)
+  freeKey(base, id, job[6])
+end
+
+-- The job of \`queue\` if its state is one of ARGV[from..]: its keys and state, or false and the
+-- refusal to return.
+local function transitionable(queue, id, from)
+  local base = queueBase(queue)
+  local key = base .. ':job:' .. id
+  local state = redis.call('HGET', key, 'state')
+  if not state then return false, { 'not_found' } end
+  for i = from, #ARGV do
+    if ARGV[i] == state then return base, key, state end
+  end
+  return false, { 'state', state }
+end
+
+local function scheduleDue(id, nextRunAt, paused)
+  if nextRunAt and paused ~= '1' then
+    redis.call('ZADD', G .. ':schedules-due', nextRunAt, id)
+  else
+    redis.call('ZREM', G .. ':schedules-due', id)
+  end
+end
+`;
+
+/** The body of each script, after the library; it sets `result`. */
+const BODIES = {
+  /** The layout version: sets it if unset and returns what is stored. */
+  init: `
+redis.call('SET', G .. ':version', ARGV[3], 'NX')
+local result = redis.call('GET', G .. ':version')`,
+
+  /** ARGV[3..]: jobs of 13 fields. Result: id and duplicate flag per job. */
+  addJobs: `
+local result = {}
+for at = 3, #ARGV, JOB_FIELDS do
+  local id, duplicate = insertAt(at, nil)
+  result[#result + 1] = id
+  result[#result + 1] = duplicate
+end`,
+
+  /**
+   * ARGV[3]: how many outcomes, then 8 fields each, then optionally a claim: queue, owner, limit,
+   * now, lease expiry. Result: { applied flags, claimed jobs }.
+   */
+  finishAndClaim: `
+local count = tonumber(ARGV[3])
+local applied = {}
+for i = 1, count do applied[i] = finish(4 + (i - 1) * OUTCOME_FIELDS) end
+local c = 4 + count * OUTCOME_FIELDS
+local jobs = {}
+if ARGV[c] then jobs = claim(ARGV[c], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4]) end
+local result = { applied, jobs }`,
+
+  /** ARGV[3]: owner, [4]: lease expiry, then id and attempt pairs. Result: the ids renewed. */
+  renewLeases: `
+local result = {}
+for at = 5, #ARGV, 2 do
+  local base, key = held(ARGV[at], ARGV[3], ARGV[at + 1])
+  if base then
+    redis.call('HSET', key, 'leaseExpiresAt', ARGV[4])
+    redis.call('ZADD', base .. ':active', ARGV[4], ARGV[at])
+    result[#result + 1] = ARGV[at]
+  end
+end`,
+
+  /** ARGV[3]: owner, [4]: now, then ids. Result: how many went back to waiting. */
+  releaseJobs: `
+local result = 0
+for at = 5, #ARGV do
+  local id = ARGV[at]
+  local base, key, queue = held(id, ARGV[3], nil)
+  if base then
+    local job = redis.call('HMGET', key, 'attempt', 'startedAt', 'priority', 'runAt')
+    unindex(base, id, 'active', nil)
+    redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
+    redis.call('HSET', key, 'state', 'waiting')
+    appendHistory(key, runRecord(job[1], 'released', ARGV[3], job[2], ARGV[4]))
+    index(base, id, 'waiting', job[3], job[4], nil)
+    announce(queue)
+    result = result + 1
+  end
+end`,
+
+  /**
+   * ARGV[3]: now, [4]: queue (nullable: every queue), [5]: owner to leave alone (nullable), [6]: the
+   * stalled error. Result: id, queue, name, recovered flag per job; recovered ones first.
+   */
+  recoverStalled: `
+local now, except, stalledError = ARGV[3], opt(ARGV[5]), ARGV[6]
+local queues = { opt(ARGV[4]) }
+if not queues[1] then queues = redis.call('SMEMBERS', G .. ':queues') end
+local recovered, buried = {}, {}
+for _, queue in ipairs(queues) do
+  local base = queueBase(queue)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. ':active', '-inf', '(' .. now)) do
+    local key = base .. ':job:' .. id
+    local job = redis.call('HMGET', key, 'state', 'leaseOwner', 'attempt', 'startedAt', 'stalls', 'maxStalls',
+      'priority', 'runAt', 'dedupeKey', 'failures', 'name')
+    if job[1] == 'active' and job[2] ~= except then
+      local stalls = int(tonumber(job[5]) + 1)
+      unindex(base, id, 'active', nil)
+      redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
+      if tonumber(job[5]) < tonumber(job[6]) then
+        redis.call('HSET', key, 'state', 'waiting', 'stalls', stalls)
+        appendHistory(key, runRecord(job[3], 'stalled', job[2], job[4], now))
+        index(base, id, 'waiting', job[7], job[8], nil)
+        announce(queue)
+        for _, v in ipairs({ id, queue, job[11], 1 }) do recovered[#recovered + 1] = v end
+      else
+        local deadLetter = '{"reason":"stalled","at":' .. now .. ',"failures":' .. job[10] .. ',"stalls":' .. stalls
+          .. ',"queue":' .. cjson.encode(queue) .. '}'
+        redis.call('HSET', key, 'state', 'dead', 'stalls', stalls, 'error', stalledError, 'finishedAt', now,
+          'deadLetter', deadLetter)
+        appendHistory(key, runRecord(job[3], 'stalled', job[2], job[4], now, stalledError))
+        index(base, id, 'dead', nil, nil, now)
+        freeKey(base, id, job[9])
+        for _, v in ipairs({ id, queue, job[11], 0 }) do buried[#buried + 1] = v end
+      end
+    end
+  end
+end
+for _, v in ipairs(buried) do recovered[#recovered + 1] = v end
+local result = recovered`,
+
+  /** ARGV[3]: id. Result: the job's fields, or an empty list. */
+  getJob: `
+local base, key = locate(ARGV[3])
+local result = {}
+if base then result = redis.call('HGETALL', key) end`,
+
+  /** ARGV[3]: queue, [4]: state or '' for all, [5]: offset, [6]: limit, [7]: '1' newest first. */
+  listJobs: `
+local base = queueBase(ARGV[3])
+local set = base .. ':all'
+if ARGV[4] ~= '' then set = base .. ':state:' .. ARGV[4] end
+local offset, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
+local result = {}
+if limit > 0 then
+  local command = 'ZRANGE'
+  if ARGV[7] == '1' then command = 'ZREVRANGE' end
+  for i, id in ipairs(redis.call(command, set, offset, offset + limit - 1)) do
+    result[i] = redis.call('HGETALL', base .. ':job:' .. id)
+  end
+end`,
+
+  /** ARGV[3]: queue, then state names. Result: the count of each. */
+  countJobs: `
+local base = queueBase(ARGV[3])
+local result = {}
+for at = 4, #ARGV do result[#result + 1] = redis.call('ZCARD', base .. ':state:' .. ARGV[at]) end`,
+
+  /** ARGV[3]: id, [4]: queue, [5]: now, then the states it may leave. */
+  retryJob: `
+local id, queue, now = ARGV[3], ARGV[4], ARGV[5]
+local base, key = transitionable(queue, id, 6)
+local result = key
+if base then
+  local job = redis.call('HMGET', key, 'state', 'runAt', 'priority', 'dedupeKey')
+  local holder = false
+  if job[4] and not LIVE[job[1]] then holder = redis.call('HGET', base .. ':dedupe', job[4]) end
+  if holder then
+    result = { 'duplicate', holder }
+  else
+    unindex(base, id, job[1], job[2])
+    redis.call('HSET', key, 'state', 'waiting', 'runAt', now, 'failures', '0', 'stalls', '0')
+    redis.call('HDEL', key, 'deadLetter', 'finishedAt')
+    index(base, id, 'waiting', job[3], now, nil)
+    if job[4] then redis.call('HSET', base .. ':dedupe', job[4], id) end
+    announce(queue)
+    result = { 'ok', redis.call('HGETALL', key) }
+  end
+end`,
+
+  /** ARGV[3]: id, [4]: queue, [5]: now, then the states it may leave. */
+  cancelJob: `
+local id, queue, now = ARGV[3], ARGV[4], ARGV[5]
+local base, key = transitionable(queue, id, 6)
+local result = key
+if base then
+  cancel(base, key, id, now)
+  result = { 'ok', redis.call('HGETALL', key) }
+end`,
+
+  /** ARGV[3]: id, [4]: queue, then the states it may leave. Result: the job as it was. */
+  removeJob: `
+local id, queue = ARGV[3], ARGV[4]
+local base, key = transitionable(queue, id, 5)
+local result = key
+if base then
+  result = { 'ok', redis.call('HGETALL', key) }
+  deleteJob(base, key, id)
+  forgetQueueIfEmpty(base, queue)
+end`,
+
+  /** ARGV[3]: queue, [4]: finished before, [5]: at most this many, then states. Result: how many. */
+  pruneJobs: `
+local queue, before, limit = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local base = queueBase(queue)
+local result = 0
+for at = 6, #ARGV do
+  local state = ARGV[at]
+  if FINISHED[state] and result < limit then
+    local ids = redis.call('ZRANGEBYSCORE', base .. ':finished:' .. state, '-inf', '(' .. before, 'LIMIT', 0,
+      limit - result)
+    for _, id in ipairs(ids) do
+      deleteJob(base, base .. ':job:' .. id, id)
+      result = result + 1
+    end
+  end
+end
+forgetQueueIfEmpty(base, queue)`,
+
+  /** ARGV[3]: queue, [4]: '1' paused or '0'. */
+  setQueuePaused: `
+local queue = ARGV[3]
+redis.call('SET', queueBase(queue) .. ':paused', ARGV[4])
+redis.call('SADD', G .. ':queues', queue)
+if ARGV[4] == '0' then announce(queue) end
+local result = 1`,
+
+  /** ARGV[3]: now, then id, spec hash and next run (nullable) per schedule. */
+  syncSchedules: `
+local now = ARGV[3]
+local result = 0
+for at = 4, #ARGV, 3 do
+  local id, specHash, nextRunAt = ARGV[at], ARGV[at + 1], opt(ARGV[at + 2])
+  local key = G .. ':schedule:' .. id
+  local current = redis.call('HMGET', key, 'specHash', 'paused')
+  if current[1] ~= specHash then
+    if not current[1] then
+      redis.call('HSET', key, 'paused', '0')
+      redis.call('ZADD', G .. ':schedule-ids', 0, id)
+    end
+    -- A changed spec takes its new next run; an unchanged one keeps its own (missed runs included).
+    redis.call('HSET', key, 'specHash', specHash, 'updatedAt', now)
+    if nextRunAt then redis.call('HSET', key, 'nextRunAt', nextRunAt) else redis.call('HDEL', key, 'nextRunAt') end
+    scheduleDue(id, nextRunAt, current[2])
+    result = result + 1
+  end
+end
+if result > 0 then announce(SCHEDULES) end`,
+
+  /**
+   * ARGV[3]: id, [4]: expected next run, [5]: next run (nullable), [6]: fired at, [7]: whenActive
+   * ('', 'buffer', 'replace'), [8]: the buffered key suffix, then jobs of 13 fields.
+   * Result: { fired flag, id, duplicate flag and replaced id ('' for none) per job }.
+   */
+  fireSchedule: `
+local id, expected, nextRunAt, firedAt, whenActive, suffix = ARGV[3], ARGV[4], opt(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
+local key = G .. ':schedule:' .. id
+local schedule = redis.call('HMGET', key, 'nextRunAt', 'paused')
+local result = { 0, {} }
+if schedule[1] == expected and schedule[2] ~= '1' then
+  redis.call('HSET', key, 'lastRunAt', firedAt, 'updatedAt', firedAt)
+  if nextRunAt then redis.call('HSET', key, 'nextRunAt', nextRunAt) else redis.call('HDEL', key, 'nextRunAt') end
+  scheduleDue(id, nextRunAt, '0')
+  local added = {}
+  for at = 9, #ARGV, JOB_FIELDS do
+    local jobId, duplicate = insertAt(at, nil)
+    added[#added + 1] = { jobId, duplicate, '' }
+  end
+  -- A key held by a run still going: buffer one behind it, or replace it (see FireScheduleRequest).
+  if whenActive ~= '' then
+    for i, entry in ipairs(added) do
+      local at = 9 + (i - 1) * JOB_FIELDS
+      if entry[2] == 1 then
+        local base = queueBase(ARGV[at])
+        local holderKey = base .. ':job:' .. entry[1]
+        if redis.call('HGET', holderKey, 'state') == 'active' then
+          if whenActive == 'replace' then
+            cancel(base, holderKey, entry[1], firedAt)
+            local jobId, duplicate = insertAt(at, nil)
+            added[i] = { jobId, duplicate, entry[1] }
+          else
+            local jobId, duplicate = insertAt(at, suffix)
+            added[i] = { jobId, duplicate, '' }
+          end
+        end
+      end
+    end
+  end
+  result = { 1, added }
+end`,
+
+  /** Result: the fields of every schedule, by id. */
+  listSchedules: `
+local result = {}
+for i, id in ipairs(redis.call('ZRANGE', G .. ':schedule-ids', 0, -1)) do
+  result[i] = { id, redis.call('HGETALL', G .. ':schedule:' .. id) }
+end`,
+
+  /** Result: schedule id and the fields of its newest job, per schedule that fired one. */
+  latestRuns: `
+local result = {}
+for _, schedule in ipairs(redis.call('SMEMBERS', G .. ':runs')) do
+  local newest = redis.call('ZRANGE', G .. ':runs:' .. schedule, -1, -1)[1]
+  if newest then
+    local base, key = locate(newest)
+    if base then result[#result + 1] = { schedule, redis.call('HGETALL', key) } end
+  end
+end`,
+
+  /** ARGV[3]: id, [4]: '1' paused or '0', [5]: note (nullable), [6]: now, [7]: resume at ('' not given, else nullable after a '+'). */
+  setSchedulePaused: `
+local id, paused, note, now = ARGV[3], ARGV[4], opt(ARGV[5]), ARGV[6]
+local key = G .. ':schedule:' .. id
+local result = 0
+if redis.call('EXISTS', key) == 1 then
+  redis.call('HSET', key, 'paused', paused, 'updatedAt', now)
+  if paused == '0' and ARGV[7] ~= '' then
+    local resumeAt = opt(string.sub(ARGV[7], 2))
+    if resumeAt then redis.call('HSET', key, 'nextRunAt', resumeAt) else redis.call('HDEL', key, 'nextRunAt') end
+  end
+  if note then redis.call('HSET', key, 'note', note) else redis.call('HDEL', key, 'note') end
+  scheduleDue(id, redis.call('HGET', key, 'nextRunAt'), paused)
+  announce(SCHEDULES)
+  result = 1
+end`,
+
+  /** ARGV[3]: name, [4]: owner JSON, [5]: now, [6]: TTL. Result: the new token, or 0 when held. */
+  acquireLock: `
+local name, owner, now, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local key = G .. ':lock:' .. name
+local lock = redis.call('HMGET', key, 'owner', 'token', 'heartbeatAt', 'ttlMs')
+local result = 0
+if not lock[2] then
+  result = 1
+elseif not lock[1] or tonumber(lock[3]) + tonumber(lock[4]) < tonumber(now) then
+  -- Free, or held past its TTL without a heartbeat: the next fencing token.
+  result = tonumber(lock[2]) + 1
+end
+if result > 0 then
+  redis.call('HSET', key, 'owner', owner, 'token', int(result), 'acquiredAt', now, 'heartbeatAt', now,
+    'ttlMs', ttl)
+  redis.call('ZADD', G .. ':locks', 0, name)
+end`,
+
+  /** ARGV[3]: name, [4]: token, [5]: now. Result: 1 when renewed. */
+  renewLock: `
+local key = G .. ':lock:' .. ARGV[3]
+local lock = redis.call('HMGET', key, 'owner', 'token')
+local result = 0
+if lock[1] and lock[2] == ARGV[4] then
+  redis.call('HSET', key, 'heartbeatAt', ARGV[5])
+  result = 1
+end`,
+
+  /** ARGV[3]: name, [4]: token (nullable: whoever holds it). Result: 1 when released. */
+  releaseLock: `
+local key = G .. ':lock:' .. ARGV[3]
+local token = opt(ARGV[4])
+local lock = redis.call('HMGET', key, 'owner', 'token')
+local result = 0
+if lock[1] and (not token or lock[2] == token) then
+  -- The hash stays (with its token) so the next holder's token is greater.
+  redis.call('HDEL', key, 'owner', 'acquiredAt', 'heartbeatAt', 'ttlMs')
+  redis.call('ZREM', G .. ':locks', ARGV[3])
+  result = 1
+end`,
+
+  /** Result: name and fields of every held lock, by name. */
+  listLocks: `
+local result = {}
+for i, name in ipairs(redis.call('ZRANGE', G .. ':locks', 0, -1)) do
+  result[i] = { name, redis.call('HGETALL', G .. ':lock:' .. name) }
+end`,
+
+  /** ARGV[3]: name, [4]: value (nullable: clear). */
+  setFlag: `
+local value = opt(ARGV[4])
+if value then redis.call('HSET', G .. ':flags', ARGV[3], value) else redis.call('HDEL', G .. ':flags', ARGV[3]) end
+announce(SCHEDULES)
+local result = 1`,
+} as const;
+
+export type ScriptName = keyof typeof BODIES;
+
+/**
+ * A script run by its SHA1 (EVALSHA), sent whole (EVAL, which also caches it) only when the server
+ * does not know it yet — after a restart or SCRIPT FLUSH. Written here rather than with ioredis's
+ * `defineCommand` because that adds untyped methods to the client, and these take no KEYS.
+ */
+export class LuaScript {
+  readonly name: ScriptName;
+  readonly source: string;
+  readonly sha: string;
+
+  constructor(name: ScriptName, source: string) {
+    this.name = name;
+    this.source = source;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Redis, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, 0, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(this.source, 0, ...args);
+    }
+  }
+}
+
+export const SCRIPTS: { readonly [Name in ScriptName]: LuaScript } = Object.fromEntries(
+  Object.entries(BODIES).map(([name, body]) => [
+    name,
+    new LuaScript(name as ScriptName, `${LIB}\n${body}\nreturn { announced, result }\n`),
+  ]),
+) as { [Name in ScriptName]: LuaScript };

@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  AT_RISK_CODE,
+  durabilityWarning,
+  type NewJob,
+  RedisStore,
+  type RedisStoreOptions,
+  UNCHECKED_CODE,
+} from '../../src/store/index.ts';
+import { keyPattern } from '../../src/store/redis/keys.ts';
+import { waitFor } from '../helpers.ts';
+import { engineUnderTest, REDIS_URL } from './servers.ts';
+import { describeStoreConformance } from './store-conformance.ts';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    queue: 'q',
+    name: 'work',
+    payload: '{}',
+    state: 'waiting',
+    priority: 0,
+    runAt: T0,
+    maxAttempts: 3,
+    backoff: { type: 'none' },
+    timeout: null,
+    dedupeKey: null,
+    maxStalls: 1,
+    origin: null,
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+/** A prefix no other test shares: tests never see each other's keys. */
+function testPrefix(): string {
+  return `sundial-test-${randomBytes(6).toString('hex')}`;
+}
+
+/** Deletes every key of the prefix (SCAN + DEL), as a test's cleanup. */
+async function deleteKeys(prefix: string): Promise<void> {
+  const admin = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', keyPattern(prefix), 'COUNT', 1000);
+      if (keys.length > 0) await admin.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/**
+ * Stores of one prefix that report errors into `errors`, except the durability warning (the local
+ * Redis runs without persistence), which goes into `warnings`.
+ */
+function storeFactory(prefix: string) {
+  const stores: RedisStore[] = [];
+  const errors: unknown[] = [];
+  const warnings: unknown[] = [];
+  const make = (options: RedisStoreOptions = {}) => {
+    const store = new RedisStore({
+      url: REDIS_URL,
+      prefix,
+      onError: (error) => {
+        const code = (error as { code?: string }).code;
+        (code === AT_RISK_CODE || code === UNCHECKED_CODE ? warnings : errors).push(error);
+      },
+      ...options,
+    });
+    stores.push(store);
+    return store;
+  };
+  const cleanup = async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    await deleteKeys(prefix);
+  };
+  return { make, cleanup, errors, warnings };
+}
+
+if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
+  describeStoreConformance('redis', async () => {
+    const prefix = testPrefix();
+    const { make, cleanup, errors } = storeFactory(prefix);
+    return {
+      store: make(),
+      connect: async () => {
+        const other = make();
+        await other.init();
+        return other;
+      },
+      cleanup: async () => {
+        await cleanup();
+        expect(errors).toEqual([]);
+      },
+    };
+  });
+}
+
+/** Closes the connections of this store prefix from the server's side, as a restart or a network cut would. */
+async function killConnections(prefix: string): Promise<number> {
+  const admin = new Redis(REDIS_URL);
+  try {
+    const list = (await admin.client('LIST')) as string;
+    const ids = list
+      .split('\n')
+      .filter((line) => new RegExp(`\\bname=sundial:${prefix}(\\s|:)`).test(line))
+      .map((line) => /\bid=(\d+)/.exec(line)![1]!);
+    for (const id of ids) await admin.client('KILL', 'ID', id);
+    return ids.length;
+  } finally {
+    admin.disconnect();
+  }
+}
+
+if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
+  describe('redis store', () => {
+    let prefix: string;
+    let factory: ReturnType<typeof storeFactory>;
+    let admin: Redis;
+
+    beforeEach(() => {
+      prefix = testPrefix();
+      factory = storeFactory(prefix);
+      admin = new Redis(REDIS_URL);
+    });
+    afterEach(async () => {
+      admin.disconnect();
+      await factory.cleanup();
+      expect(factory.errors).toEqual([]);
+    });
+
+    it("keeps every key under its prefix, and each queue's keys under that queue's hash tag", async () => {
+      const store = factory.make();
+      await store.init();
+      const [a] = await store.addJobs([newJob({ queue: 'a' }), newJob({ queue: 'b', dedupeKey: 'k' })]);
+      await store.syncSchedules([{ id: 'tick', specHash: 'h', nextRunAt: T0 }], T0);
+      await store.acquireLock({ name: 'l', owner: { host: 'h', pid: 1, runId: 'r' }, ttlMs: 1000, now: T0 });
+      await store.setFlag('maintenance', 'on');
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, found] = await admin.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+        keys.push(...found);
+        cursor = next;
+      } while (cursor !== '0');
+      const tags = new Set(keys.map((key) => /^(\{[^}]*\})/.exec(key)?.[1]));
+      expect([...tags].sort()).toEqual([`{${prefix}:a}`, `{${prefix}:b}`, `{${prefix}}`]);
+      expect(keys).toContain(`{${prefix}:a}:job:${a!.id}`);
+      expect(keys).toContain(`{${prefix}:b}:dedupe`);
+    });
+
+    it('reports the eviction policy and persistence it found at init, and warns once when jobs are at risk', async () => {
+      const setting = async (name: string) => ((await admin.config('GET', name)) as string[])[1]!;
+      const maxmemoryPolicy = await setting('maxmemory-policy');
+      const appendonly = await setting('appendonly');
+      const save = await setting('save');
+      const store = factory.make();
+      await store.init();
+      await store.init();
+      expect(store.durability).toMatchObject({ maxmemoryPolicy, appendonly, save });
+      const expected = durabilityWarning({ maxmemoryPolicy, appendonly, save });
+      expect(factory.warnings).toEqual(expected ? [store.durability!.warning] : []);
+      // The test server runs without persistence: say what that loses.
+      if (appendonly === 'no' && save === '') {
+        expect((factory.warnings[0] as Error).message).toMatch(/persistence is off.*restart loses every job/);
+      }
+    });
+
+    it('says what each risky setting loses', () => {
+      const evicting = durabilityWarning({ maxmemoryPolicy: 'allkeys-lru', appendonly: 'yes', save: '' });
+      expect(evicting).toMatchObject({ code: AT_RISK_CODE });
+      expect(evicting!.message).toMatch(/maxmemory-policy is allkeys-lru, not noeviction.*evict/);
+      expect(evicting!.message).not.toMatch(/persistence/);
+      const forgetful = durabilityWarning({ maxmemoryPolicy: 'noeviction', appendonly: 'no', save: '' });
+      expect(forgetful!.message).toMatch(/persistence is off/);
+      expect(durabilityWarning({ maxmemoryPolicy: 'noeviction', appendonly: 'yes', save: '' })).toBeNull();
+      expect(
+        durabilityWarning({ maxmemoryPolicy: 'noeviction', appendonly: 'no', save: '3600 1' }),
+      ).toBeNull();
+    });
+
+    it('says it could not check when CONFIG is not permitted', async () => {
+      const user = `${prefix}-no-config`;
+      await admin.call('ACL', 'SETUSER', user, 'on', '>secret', '~*', '&*', '+@all', '-config');
+      try {
+        const url = new URL(REDIS_URL);
+        url.username = user;
+        url.password = 'secret';
+        const store = factory.make({ url: url.toString() });
+        await store.init();
+        expect(store.durability).toMatchObject({ maxmemoryPolicy: null, warning: { code: UNCHECKED_CODE } });
+        expect((factory.warnings[0] as Error).message).toMatch(/Could not check .*CONFIG GET was refused/);
+      } finally {
+        await admin.call('ACL', 'DELUSER', user);
+      }
+    });
+
+    it('refuses a store laid out by a newer Sundial', async () => {
+      await admin.set(`{${prefix}}:version`, '99');
+      await expect(factory.make().init()).rejects.toMatchObject({ code: 'SUNDIAL_SCHEMA_TOO_NEW' });
+    });
+
+    it('checks its options, naming the field and the value', () => {
+      expect(() => new RedisStore({ prefix: 'a{b}' })).toThrow(/store\.prefix.*a\{b\}/);
+      expect(() => new RedisStore({ url: 'http://localhost' })).toThrow(/store\.url.*http:\/\/localhost/);
+      expect(() => new RedisStore({ client: { keyPrefix: 'x:' } })).toThrow(
+        /store\.client\.keyPrefix.*store\.prefix/,
+      );
+      expect(() => new RedisStore({ colour: 'red' } as RedisStoreOptions)).toThrow(
+        /store\.colour.*known: url/,
+      );
+    });
+
+    it('refuses calls once closed', async () => {
+      const store = factory.make();
+      await store.init();
+      await store.close();
+      await expect(store.getJob('1')).rejects.toMatchObject({ code: 'SUNDIAL_STORE_CLOSED' });
+    });
+
+    it('after its connections are killed, reconnects: a job added afterwards still wakes a subscriber, and claims work', async () => {
+      const worker = factory.make();
+      const producer = factory.make();
+      await Promise.all([worker.init(), producer.init()]);
+      let wakes = 0;
+      worker.subscribe('q', () => wakes++);
+      expect(await killConnections(prefix)).toBeGreaterThanOrEqual(3); // two command, one wake-up
+      // Back and resubscribed, it wakes its listeners once for what it may have missed.
+      await waitFor(() => wakes > 0, { message: 'the wake-up after reconnecting' });
+      const before = wakes;
+      const [added] = await producer.addJobs([newJob()]);
+      await waitFor(() => wakes > before, { message: 'the wake-up for the new job' });
+      const claimed = await worker.claimJobs({
+        queue: 'q',
+        owner: 'w',
+        limit: 5,
+        now: T0,
+        leaseExpiresAt: T0 + 1000,
+      });
+      expect(claimed.map((job) => job.id)).toEqual([added!.id]);
+    });
+  });
+}
