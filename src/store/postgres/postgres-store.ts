@@ -144,10 +144,10 @@ export class PostgresStore implements Store {
 
   async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
-    const added = await this.transaction(async (client) => {
-      const result = await this.insertJobs(client, jobs);
-      await this.notify(client, new Set(jobs.map((job) => job.queue)));
-      return result;
+    await this.ready();
+    // One statement (inserts and NOTIFY together): no explicit transaction, one round trip.
+    const added = await this.insertJobs(this.pool, jobs, { notify: true }).catch((error) => {
+      throw unavailableOr(error);
     });
     this.wakeLocal(new Set(jobs.map((job) => job.queue)));
     return added;
@@ -601,11 +601,23 @@ export class PostgresStore implements Store {
    * batch). Identity values follow the insert order, which follows the batch order, so the new
    * ids, in order, belong to the jobs that were inserted, in order.
    */
-  private async insertJobs(client: Queryable, jobs: readonly NewJob[]): Promise<AddedJob[]> {
+  private async insertJobs(
+    client: Queryable,
+    jobs: readonly NewJob[],
+    { notify = false } = {},
+  ): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
     const column = <T>(pick: (job: NewJob) => T) => jobs.map(pick);
+    // With `notify`, the same statement tells the queues that got jobs (delivered at its commit).
+    const [before, after] = notify
+      ? [
+          'WITH inserted AS (',
+          `), notified AS (SELECT pg_notify($14, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues)
+           SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`,
+        ]
+      : ['', ''];
     const { rows } = await client.query<{ id: number; queue: string; dedupe_key: string | null }>(
-      `INSERT INTO ${this.q}.jobs (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
+      `${before}INSERT INTO ${this.q}.jobs (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
          dedupe_key, max_stalls, origin, created_at)
        SELECT queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms, dedupe_key,
          max_stalls, origin::jsonb, created_at
@@ -616,7 +628,7 @@ export class PostgresStore implements Store {
        ORDER BY position
        ON CONFLICT (queue, dedupe_key)
          WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'delayed', 'failed', 'active') DO NOTHING
-       RETURNING id, queue, dedupe_key`,
+       RETURNING id, queue, dedupe_key${after}`,
       [
         column((job) => job.queue),
         column((job) => job.name),
@@ -631,6 +643,7 @@ export class PostgresStore implements Store {
         column((job) => job.maxStalls),
         column((job) => job.origin),
         column((job) => job.createdAt),
+        ...(notify ? [this.channel] : []),
       ],
     );
     rows.sort((a, b) => a.id - b.id);
@@ -661,11 +674,24 @@ export class PostgresStore implements Store {
         missing.push(i);
       }
     });
-    // Keys held by live jobs from before this batch: report their holders.
+    // Keys held by live jobs from before this batch: report their holders. A holder that finished
+    // since (outside a transaction, it can) freed its key: that job is added after all.
+    const freed: number[] = [];
     for (const i of missing) {
       const job = jobs[i]!;
       const holder = await this.dedupeHolder(client, job.queue, job.dedupeKey!);
-      out[i] = { id: holder ?? '', duplicate: true };
+      if (holder) out[i] = { id: holder, duplicate: true };
+      else freed.push(i);
+    }
+    if (freed.length > 0) {
+      const retried = await this.insertJobs(
+        client,
+        freed.map((i) => jobs[i]!),
+        { notify },
+      );
+      freed.forEach((i, k) => {
+        out[i] = retried[k]!;
+      });
     }
     return out;
   }
