@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/core/index.ts';
 import {
   AT_RISK_CODE,
   durabilityWarning,
@@ -215,6 +216,20 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
       expect(() => new RedisStore({ colour: 'red' } as RedisStoreOptions)).toThrow(
         /store\.colour.*known: url/,
       );
+    });
+
+    it('reports an unreachable server as StoreUnavailableError, so callers try again later', async () => {
+      const store = new RedisStore({
+        url: 'redis://127.0.0.1:1',
+        client: { retryStrategy: () => null },
+        onError: () => {}, // the refused connection, also reported here
+      });
+      try {
+        await expect(store.getJob('1')).rejects.toMatchObject({ code: 'SUNDIAL_STORE_UNAVAILABLE' });
+        await expect(store.addJobs([newJob()])).rejects.toBeInstanceOf(StoreUnavailableError);
+      } finally {
+        await store.close();
+      }
     });
 
     it('refuses calls once closed', async () => {

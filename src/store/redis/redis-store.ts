@@ -6,6 +6,7 @@ import {
   type Job,
   type JobState,
   StoreClosedError,
+  StoreUnavailableError,
   SundialError,
 } from '../../core/index.ts';
 import {
@@ -96,9 +97,10 @@ export class RedisStore implements Store {
     this.options = options;
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     const connection: RedisOptions = {
-      // A reply lost with the connection may belong to a script that already ran: never run a state
-      // change a second time behind the caller's back (it gets the error and decides).
-      autoResendUnfulfilledCommands: false,
+      // ioredis sends commands whose reply was lost with the connection again once it is back
+      // (turning that off leaves their promises pending for ever). A script that did run before the
+      // cut then runs twice: at least once, like everything else here. A finish or a compare-and-set
+      // run twice refuses the second time; an add run twice adds the job twice.
       connectionName: `sundial:${this.prefix}`,
       ...options.client,
       // Connect on first use, so a store can be made (and handed around) before Redis is up.
@@ -144,7 +146,7 @@ export class RedisStore implements Store {
     }
     // Listening before init returns: nothing published after it can go unheard (see wakeups.ts).
     await this.wakeups.start();
-    this.durability = await checkDurability(this.client);
+    this.durability = await this.call(() => checkDurability(this.client));
     const warning = this.durability.warning;
     if (warning) {
       if (this.options.onError) this.options.onError(warning);
@@ -258,11 +260,8 @@ export class RedisStore implements Store {
 
   async nextRunAt(queue: string): Promise<number | null> {
     this.check();
-    const [, score] = await this.client.zrange(
-      `${queueBase(this.prefix, queue)}:scheduled`,
-      '0',
-      '0',
-      'WITHSCORES',
+    const [, score] = await this.call(() =>
+      this.client.zrange(`${queueBase(this.prefix, queue)}:scheduled`, '0', '0', 'WITHSCORES'),
     );
     return score === undefined ? null : Number(score);
   }
@@ -342,12 +341,12 @@ export class RedisStore implements Store {
 
   async isQueuePaused(queue: string): Promise<boolean> {
     this.check();
-    return (await this.client.get(`${queueBase(this.prefix, queue)}:paused`)) === '1';
+    return (await this.call(() => this.client.get(`${queueBase(this.prefix, queue)}:paused`))) === '1';
   }
 
   async listQueues(): Promise<string[]> {
     this.check();
-    return byBytes(await this.client.smembers(`${globalBase(this.prefix)}:queues`));
+    return byBytes(await this.call(() => this.client.smembers(`${globalBase(this.prefix)}:queues`)));
   }
 
   async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
@@ -380,11 +379,8 @@ export class RedisStore implements Store {
 
   async nextScheduleRunAt(): Promise<number | null> {
     this.check();
-    const [, score] = await this.client.zrange(
-      `${globalBase(this.prefix)}:schedules-due`,
-      '0',
-      '0',
-      'WITHSCORES',
+    const [, score] = await this.call(() =>
+      this.client.zrange(`${globalBase(this.prefix)}:schedules-due`, '0', '0', 'WITHSCORES'),
     );
     return score === undefined ? null : Number(score);
   }
@@ -483,7 +479,7 @@ export class RedisStore implements Store {
 
   async getFlag(name: string): Promise<string | null> {
     this.check();
-    return this.client.hget(`${globalBase(this.prefix)}:flags`, name);
+    return this.call(() => this.client.hget(`${globalBase(this.prefix)}:flags`, name));
   }
 
   async setFlag(name: string, value: string | null): Promise<void> {
@@ -500,18 +496,41 @@ export class RedisStore implements Store {
    * processes hear it through pub/sub). Returns the script's result.
    */
   private async run(name: ScriptName, args: string[]): Promise<unknown> {
-    const [announced, result] = (await SCRIPTS[name].run(this.client, [
-      this.prefix,
-      this.origin,
-      ...args,
-    ])) as [string[], unknown];
+    const [announced, result] = (await this.call(() =>
+      SCRIPTS[name].run(this.client, [this.prefix, this.origin, ...args]),
+    )) as [string[], unknown];
     if (announced.length > 0) this.wakeups.wakeLocal(announced);
     return result;
+  }
+
+  /** Runs a command; connection trouble becomes `StoreUnavailableError` (try again later). */
+  private async call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw unavailableOr(error);
+    }
   }
 
   private check(): void {
     if (this.closed) throw new StoreClosedError();
   }
+}
+
+/**
+ * Connection trouble (the connection gone for longer than ioredis retries a command, a server still
+ * loading its data, a replica that is not writable yet, a full server) says nothing about the
+ * request, so callers hear `StoreUnavailableError` and try it again later, unchanged.
+ */
+function unavailableOr(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  const trouble =
+    error.name === 'MaxRetriesPerRequestError' ||
+    /^(Connection is closed|Command timed out|Stream isn't writeable)/.test(error.message) ||
+    /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM) /.test(error.message) ||
+    (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code));
+  return trouble ? new StoreUnavailableError(error) : error;
 }
 
 function addedPairs(flat: (string | number)[]): AddedJob[] {
