@@ -209,6 +209,8 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
 
     it('checks its options, naming the field and the value', () => {
       expect(() => new RedisStore({ prefix: 'a{b}' })).toThrow(/store\.prefix.*a\{b\}/);
+      // Prefixes `app` and `app:q` would share names with queue q of `app`.
+      expect(() => new RedisStore({ prefix: 'app:q' })).toThrow(/store\.prefix.*app:q/);
       expect(() => new RedisStore({ url: 'http://localhost' })).toThrow(/store\.url.*http:\/\/localhost/);
       expect(() => new RedisStore({ client: { keyPrefix: 'x:' } })).toThrow(
         /store\.client\.keyPrefix.*store\.prefix/,

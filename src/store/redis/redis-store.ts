@@ -97,11 +97,12 @@ export class RedisStore implements Store {
     this.options = options;
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     const connection: RedisOptions = {
-      // ioredis sends commands whose reply was lost with the connection again once it is back
-      // (turning that off leaves their promises pending for ever). A script that did run before the
-      // cut then runs twice: at least once, like everything else here. A finish or a compare-and-set
-      // run twice refuses the second time; an add run twice adds the job twice.
       connectionName: `sundial:${this.prefix}`,
+      // ioredis's default, on purpose: a command whose reply was lost with the connection is sent
+      // again once it is back (turned off, its promise stays pending for ever). A script that did
+      // run before the cut then runs twice: at least once, like everything else here. A finish or a
+      // compare-and-set run twice refuses the second time; an add run twice adds the job twice.
+      autoResendUnfulfilledCommands: true,
       ...options.client,
       // Connect on first use, so a store can be made (and handed around) before Redis is up.
       lazyConnect: true,
@@ -576,7 +577,10 @@ async function disconnect(client: Redis): Promise<void> {
 }
 
 const OPTION_KEYS = ['url', 'client', 'prefix', 'onError'];
-const PREFIX = /^[A-Za-z0-9_.:@/-]{1,100}$/;
+// No ':' (it separates the prefix from a queue name in `{prefix:queue}`, so prefixes `a` and `a:b`
+// would share key names and patterns), no braces (hash tags), no glob characters (the pub/sub
+// pattern), nothing a key or a CLIENT SETNAME would choke on.
+const PREFIX = /^[A-Za-z0-9_.@/-]{1,100}$/;
 
 function checkOptions(options: RedisStoreOptions): void {
   if (typeof options !== 'object' || options === null) {
@@ -616,9 +620,8 @@ function checkOptions(options: RedisStoreOptions): void {
         }
         break;
       case 'prefix':
-        // Braces would break the hash tags; spaces and the like have no place in key names.
         if (typeof value !== 'string' || !PREFIX.test(value)) {
-          throw new InvalidOptionError(field, value, 'a name of 1 to 100 letters, digits or _ . : @ / -');
+          throw new InvalidOptionError(field, value, 'a name of 1 to 100 letters, digits or _ . @ / -');
         }
         break;
       case 'onError':
