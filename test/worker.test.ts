@@ -277,6 +277,22 @@ describe('worker', () => {
     expect(stalled).toEqual([{ jobId: added.id, queue: 'q', name: 'n', recovered: true }]);
   });
 
+  it('runs a job claimed under its name whose claim answer never reached it', async () => {
+    const worker = sundial.worker(
+      'q',
+      { n: () => 'ran' },
+      { leaseMs: 300, heartbeatMs: 100, stalledCheckMs: 50, autostart: false },
+    );
+    const added = await sundial.queue('q').add('n');
+    // What a claim looks like when the connection drops before its answer: active under our name.
+    const now = Date.now();
+    await sundial.store.claimJobs({ queue: 'q', owner: worker.id, limit: 1, now, leaseExpiresAt: now + 100 });
+    worker.start();
+    const job = await settled(added.id);
+    expect(job).toMatchObject({ state: 'completed', result: 'ran', attempt: 2 });
+    expect(job.history.map((h) => h.outcome)).toEqual(['stalled', 'completed']);
+  });
+
   it('aborts a running job that is cancelled', async () => {
     let signal: AbortSignal | undefined;
     const worker = sundial.worker(

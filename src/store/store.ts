@@ -61,7 +61,7 @@ export interface Store {
    * reason `stalled`. Each gets a `stalled` attempt record. Leases of `exceptOwner` are left alone
    * (a live worker asking knows its own leases are not abandoned).
    */
-  recoverStalled(request: { now: number; queue?: string; exceptOwner?: string }): Promise<StalledJob[]>;
+  recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]>;
 
   /** The earliest `runAt` among delayed and failed jobs of the queue, or null. */
   nextRunAt(queue: string): Promise<number | null>;
@@ -295,6 +295,19 @@ export interface StalledJob {
   name: string;
   /** True when it went back to waiting, false when it became dead. */
   recovered: boolean;
+}
+
+export interface RecoverStalledRequest {
+  now: number;
+  /** Only this queue's jobs; default every queue. */
+  queue?: string;
+  /** A live worker asking: its leases are left alone… */
+  exceptOwner?: string;
+  /**
+   * …only these of them, when given: the runs it knows it holds. Any other job active under its
+   * name is an orphan (a claim whose answer never reached it) and is recovered like any stalled one.
+   */
+  exceptHeld?: readonly string[];
 }
 
 export interface ListJobsRequest {

@@ -83,6 +83,8 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   /** Outcomes waiting to be stored by the next pump round. */
   private outcomes: Finished[] = [];
+  /** Outcomes the pump round under way is storing (their jobs are still ours until it is done). */
+  private storing: Finished[] = [];
   private state: WorkerState = 'idle';
   /** The pump round under way, if any; only one runs at a time. */
   private pumping: Promise<void> | null = null;
@@ -205,6 +207,7 @@ export class Worker {
               }
             : null;
         let result: FinishAndClaimResult;
+        this.storing = finished;
         try {
           result = await this.context.store.finishAndClaim(
             finished.map((entry) => entry.outcome),
@@ -235,6 +238,8 @@ export class Worker {
     } catch (error) {
       this.reportError(error, 'storing outcomes and claiming jobs');
       this.armPollIn(this.options.pollMs);
+    } finally {
+      this.storing = [];
     }
   }
 
@@ -412,14 +417,25 @@ export class Worker {
     }
   }
 
+  /** Jobs this worker holds: running, or finished with the outcome not stored yet. */
+  private heldIds(): string[] {
+    return [
+      ...this.running.keys(),
+      ...[...this.storing, ...this.outcomes].map((finished) => finished.job.id),
+    ];
+  }
+
   private async recoverStalled(): Promise<void> {
     try {
       const stalled = await this.context.store.recoverStalled({
         now: this.context.clock.now(),
         queue: this.queue,
         // We know we are alive: a lease of ours that lapsed while our event loop was stuck is
-        // renewed by the next heartbeat, not handed to someone else.
+        // renewed by the next heartbeat, not handed to someone else. Only the runs we know of,
+        // though: a job claimed under our name whose claim never reached us (the answer was lost
+        // in a dropped connection) would otherwise wait for ever.
         exceptOwner: this.id,
+        exceptHeld: this.heldIds(),
       });
       for (const job of stalled) {
         this.context.events.emit('job.stalled', {

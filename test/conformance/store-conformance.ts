@@ -475,6 +475,25 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect(stalled.map((job) => job.id)).toEqual([other!.id]);
       });
 
+      it('recovers an owner’s leases it does not know it holds (a claim whose answer was lost)', async () => {
+        await store.addJobs([newJob(), newJob()]);
+        const [known, orphan] = await store.claimJobs({
+          queue: 'q',
+          owner: 'me',
+          limit: 2,
+          now: T0,
+          leaseExpiresAt: T0 + 10,
+        });
+        const stalled = await store.recoverStalled({
+          now: T0 + 100,
+          exceptOwner: 'me',
+          exceptHeld: [known!.id],
+        });
+        expect(stalled).toEqual([{ id: orphan!.id, queue: 'q', name: 'work', recovered: true }]);
+        expect((await store.getJob(known!.id))!.state).toBe('active');
+        expect((await store.getJob(orphan!.id))!.state).toBe('waiting');
+      });
+
       it('recovers jobs whose lease expired, and buries them after maxStalls', async () => {
         await store.addJobs([newJob({ maxStalls: 1 })]);
         const [job] = await store.claimJobs({

@@ -24,6 +24,7 @@ import {
   type LockOwner,
   type LockRecord,
   type NewJob,
+  type RecoverStalledRequest,
   SCHEDULES_CHANNEL,
   type ScheduleRecord,
   type ScheduleSync,
@@ -216,22 +217,19 @@ export class PostgresStore implements Store {
     return released;
   }
 
-  async recoverStalled(request: {
-    now: number;
-    queue?: string;
-    exceptOwner?: string;
-  }): Promise<StalledJob[]> {
+  async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
     const queue = request.queue ?? null;
     const except = request.exceptOwner ?? null;
+    const held = request.exceptHeld ? request.exceptHeld.filter(isRowId) : null;
     const stalled = await this.transaction(async (client) => {
       const recovered = await client.query<{ id: number; queue: string; name: string }>(
         `UPDATE ${this.q}.jobs SET state = 'waiting', stalls = stalls + 1, ${CLEAR_LEASE},
            history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'stalled',
              'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
          WHERE state = 'active' AND lease_expires_at < $1 AND stalls < max_stalls
-           AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR lease_owner <> $3)
+           AND ($2::text IS NULL OR queue = $2) AND ${NOT_EXCEPTED('$3', '$4')}
          RETURNING id, queue, name`,
-        [request.now, queue, except],
+        [request.now, queue, except, held],
       );
       const buried = await client.query<{ id: number; queue: string; name: string }>(
         `UPDATE ${this.q}.jobs SET state = 'dead', stalls = stalls + 1, error = $1::text, finished_at = $2, ${CLEAR_LEASE},
@@ -240,9 +238,9 @@ export class PostgresStore implements Store {
            history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'stalled',
              'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $2::bigint, 'error', $1::jsonb))
          WHERE state = 'active' AND lease_expires_at < $2 AND stalls >= max_stalls
-           AND ($3::text IS NULL OR queue = $3) AND ($4::text IS NULL OR lease_owner <> $4)
+           AND ($3::text IS NULL OR queue = $3) AND ${NOT_EXCEPTED('$4', '$5')}
          RETURNING id, queue, name`,
-        [STALLED_ERROR, request.now, queue, except],
+        [STALLED_ERROR, request.now, queue, except, held],
       );
       if (recovered.rows.length > 0) await this.notifyAll(client);
       return [
@@ -915,6 +913,9 @@ export class PostgresStore implements Store {
 }
 
 const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
+/** Not a lease the asking worker holds: another owner's, or one of its own it does not know of. */
+const NOT_EXCEPTED = (owner: string, held: string) =>
+  `(${owner}::text IS NULL OR lease_owner <> ${owner} OR (${held}::bigint[] IS NOT NULL AND NOT (id = ANY(${held}))))`;
 
 /**
  * Connection trouble (refused, reset, the server shutting down: SQLSTATE classes 08 and 57P) says

@@ -21,6 +21,7 @@ import {
   type LockOwner,
   type LockRecord,
   type NewJob,
+  type RecoverStalledRequest,
   type ScheduleRecord,
   type ScheduleSync,
   type StalledJob,
@@ -235,17 +236,14 @@ export class RedisStore implements Store {
     return (await this.run('releaseJobs', [owner, String(now), ...ids])) as number;
   }
 
-  async recoverStalled(request: {
-    now: number;
-    queue?: string;
-    exceptOwner?: string;
-  }): Promise<StalledJob[]> {
+  async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
     this.check();
     const flat = (await this.run('recoverStalled', [
       String(request.now),
       nullable(request.queue ?? null),
       nullable(request.exceptOwner ?? null),
       STALLED_ERROR,
+      request.exceptHeld ? JSON.stringify(request.exceptHeld) : '',
     ])) as (string | number)[];
     const stalled: StalledJob[] = [];
     for (let i = 0; i < flat.length; i += 4) {

@@ -347,10 +347,17 @@ end`,
 
   /**
    * ARGV[3]: now, [4]: queue (nullable: every queue), [5]: owner to leave alone (nullable), [6]: the
-   * stalled error. Result: id, queue, name, recovered flag per job; recovered ones first.
+   * stalled error, [7]: JSON array of the ids of that owner's leases to leave alone, or '' for all of
+   * them (its others are orphans of lost claim replies). Result: id, queue, name, recovered flag per
+   * job; recovered ones first.
    */
   recoverStalled: `
 local now, except, stalledError = ARGV[3], opt(ARGV[5]), ARGV[6]
+local held = nil
+if ARGV[7] ~= '' then
+  held = {}
+  for _, heldId in ipairs(cjson.decode(ARGV[7])) do held[tostring(heldId)] = true end
+end
 local queues = { opt(ARGV[4]) }
 if not queues[1] then queues = redis.call('SMEMBERS', G .. ':queues') end
 local recovered, buried = {}, {}
@@ -360,7 +367,7 @@ for _, queue in ipairs(queues) do
     local key = base .. ':job:' .. id
     local job = redis.call('HMGET', key, 'state', 'leaseOwner', 'attempt', 'startedAt', 'stalls', 'maxStalls',
       'priority', 'runAt', 'dedupeKey', 'failures', 'name')
-    if job[1] == 'active' and job[2] ~= except then
+    if job[1] == 'active' and (job[2] ~= except or (held and not held[id])) then
       local stalls = int(tonumber(job[5]) + 1)
       unindex(base, id, 'active', nil)
       redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')

@@ -24,6 +24,7 @@ import {
   type LockOwner,
   type LockRecord,
   type NewJob,
+  type RecoverStalledRequest,
   SCHEDULES_CHANNEL,
   type ScheduleRecord,
   type ScheduleSync,
@@ -231,21 +232,18 @@ export class SqliteStore implements Store {
     return released;
   }
 
-  async recoverStalled(request: {
-    now: number;
-    queue?: string;
-    exceptOwner?: string;
-  }): Promise<StalledJob[]> {
+  async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
     const s = this.prepared();
     const queue = request.queue ?? null;
     const except = request.exceptOwner ?? null;
+    const held = request.exceptHeld ? JSON.stringify(request.exceptHeld.map(Number)) : null;
     const { recovered, buried } = await this.transaction(() => ({
-      recovered: s.recoverStalled.all(request.now, queue, except) as {
+      recovered: s.recoverStalled.all(request.now, queue, except, held) as {
         id: number;
         queue: string;
         name: string;
       }[],
-      buried: s.buryStalled.all(STALLED_ERROR, request.now, queue, except) as {
+      buried: s.buryStalled.all(STALLED_ERROR, request.now, queue, except, held) as {
         id: number;
         queue: string;
         name: string;
@@ -870,7 +868,8 @@ function prepareStatements(db: DatabaseSync) {
             'attempt', attempt, 'outcome', 'stalled', 'worker', lease_owner,
             'startedAt', started_at, 'finishedAt', ?1))
       WHERE state = 'active' AND lease_expires_at < ?1 AND stalls < max_stalls
-        AND (?2 IS NULL OR queue = ?2) AND (?3 IS NULL OR lease_owner <> ?3)
+        AND (?2 IS NULL OR queue = ?2)
+        AND (?3 IS NULL OR lease_owner <> ?3 OR (?4 IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?4))))
       RETURNING id, queue, name`),
     buryStalled: db.prepare(`
       UPDATE sundial_jobs
@@ -881,7 +880,8 @@ function prepareStatements(db: DatabaseSync) {
             'attempt', attempt, 'outcome', 'stalled', 'worker', lease_owner,
             'startedAt', started_at, 'finishedAt', ?2, 'error', json(?1)))
       WHERE state = 'active' AND lease_expires_at < ?2 AND stalls >= max_stalls
-        AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR lease_owner <> ?4)
+        AND (?3 IS NULL OR queue = ?3)
+        AND (?4 IS NULL OR lease_owner <> ?4 OR (?5 IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?5))))
       RETURNING id, queue, name`),
     nextRunAt: db.prepare(
       `SELECT min(run_at) AS t FROM sundial_jobs WHERE queue = ? AND state IN ('delayed', 'failed')`,
