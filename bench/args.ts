@@ -1,16 +1,22 @@
 import { parseArgs } from 'node:util';
+import { STORE_KINDS, type StoreKind } from './stores.ts';
 
 export interface BenchArgs {
   /** Upper-cased workload ids to run; empty for all. */
   only: string[];
   runs: number;
   warmup: boolean;
+  store: StoreKind;
   help: boolean;
 }
 
-export const USAGE = `Usage: npm run bench -- [--only W1,W3] [--runs N] [--no-warmup]
+export const USAGE = `Usage: npm run bench -- [--store sqlite|postgres|redis] [--only W1,W3] [--runs N] [--no-warmup]
 
-  --only IDS    run only these workloads (comma-separated or repeated): W1 W2 W3 W4 RSS
+  --store KIND  the engine to measure (default sqlite); every run gets a fresh temp file,
+                PostgreSQL schema or Redis key prefix, removed afterwards. Servers:
+                SUNDIAL_BENCH_POSTGRES_URL (default postgres://root@127.0.0.1:5432/test),
+                SUNDIAL_BENCH_REDIS_URL (default redis://127.0.0.1:6379)
+  --only IDS    run only these workloads (comma-separated or repeated): W1 W2 W3 W4 RSS S1 S2
   --runs N      runs per workload, the median is reported (default 3)
   --no-warmup   skip the uncounted first run of the in-process workloads (W1, W2)`;
 
@@ -22,6 +28,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       only: { type: 'string', multiple: true },
       runs: { type: 'string' },
       warmup: { type: 'boolean', default: true },
+      store: { type: 'string', default: 'sqlite' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -32,9 +39,17 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   if (!Number.isInteger(runs) || runs < 1 || runs > 100) {
     throw new Error(`--runs must be a whole number from 1 to 100, got ${JSON.stringify(values.runs)}`);
   }
+  const store = values.store.trim().toLowerCase();
+  if (!isStoreKind(store)) {
+    throw new Error(`--store must be one of ${STORE_KINDS.join(', ')}, got ${JSON.stringify(values.store)}`);
+  }
   const only = (values.only ?? [])
     .flatMap((value) => value.split(','))
     .map((id) => id.trim().toUpperCase())
     .filter((id) => id !== '');
-  return { only, runs, warmup: values.warmup, help: values.help ?? false };
+  return { only, runs, warmup: values.warmup, store, help: values.help ?? false };
+}
+
+function isStoreKind(value: string): value is StoreKind {
+  return (STORE_KINDS as readonly string[]).includes(value);
 }

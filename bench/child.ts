@@ -5,6 +5,9 @@ import type { ChildMessage, ChildMessageType, ParentMessage, WorkerConfig } from
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 /** The idle worker runs the built package from plain JS, as a deployed worker would. */
 const IDLE_WORKER_SCRIPT = fileURLToPath(new URL('./idle-worker.mjs', import.meta.url));
+function scriptFor(config: WorkerConfig): string {
+  return config.mode === 'idle' ? IDLE_WORKER_SCRIPT : WORKER_SCRIPT;
+}
 
 /** Every child not yet exited, so a failing or interrupted bench can take them down with it. */
 const live = new Set<ChildProcess>();
@@ -23,7 +26,7 @@ interface Waiter {
 }
 
 /**
- * A `bench/worker-process.ts` child seen from the bench: typed messages in and out, waits with
+ * A worker process (`bench/worker-process.ts` or `bench/idle-worker.mjs`) seen from the bench: typed messages in and out, waits with
  * deadlines (a stuck child fails its run instead of hanging the bench), and a stop that always
  * ends the process.
  */
@@ -49,8 +52,7 @@ export class WorkerProcess {
 
   private constructor(config: WorkerConfig) {
     // process.execPath is the Node 24 that npm put first on PATH, which runs the .ts script directly.
-    const script = config.mode === 'idle' ? IDLE_WORKER_SCRIPT : WORKER_SCRIPT;
-    this.child = fork(script, [JSON.stringify(config)], {
+    this.child = fork(scriptFor(config), [JSON.stringify(config)], {
       execPath: process.execPath,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

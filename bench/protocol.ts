@@ -2,15 +2,16 @@
  * What the bench (parent) and a worker process (child) say to each other over the IPC channel.
  * Shared by both sides so a renamed field breaks the type check rather than a run.
  */
+import type { StoreSpec } from './stores.ts';
 
 /** How the child's worker behaves; passed as JSON in argv[2]. */
 export type WorkerConfig =
   /** Runs `noop` jobs until `expected` have completed, then reports. */
-  | { mode: 'drain'; dbPath: string; queue: string; concurrency: number; expected: number }
+  | { mode: 'drain'; store: StoreSpec; queue: string; concurrency: number; expected: number }
   /** Runs `timed` jobs, recording in the handler how long after its `sentAt` each one started. */
-  | { mode: 'latency'; dbPath: string; queue: string; concurrency: number; expected: number }
+  | { mode: 'latency'; store: StoreSpec; queue: string; concurrency: number; expected: number }
   /** Starts a worker on an empty queue, waits `idleMs`, reports its resident set size. */
-  | { mode: 'idle'; dbPath: string; queue: string; concurrency: number; idleMs: number };
+  | { mode: 'idle'; store: StoreSpec; queue: string; concurrency: number; idleMs: number };
 
 /** Payload of a `timed` job: when the producer sent it, in epoch ms with sub-ms precision. */
 export interface TimedPayload {

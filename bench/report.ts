@@ -3,7 +3,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineInfo } from './machine.ts';
 import { median } from './stats.ts';
+import type { StoreKind } from './stores.ts';
 import type { Sample, Workload } from './workloads/index.ts';
+
+/** What one workload measured over all its runs, before summing up. */
+export interface WorkloadRuns {
+  /** The first, uncounted run of an in-process workload (see `Workload.warmup`). */
+  warmup: Sample | null;
+  /** Every measured run, in order, with its secondary figures. */
+  runs: Sample[];
+  /** Why it stopped early, if it did. */
+  error: string | null;
+}
 
 /** One workload's outcome over all its runs: what the table shows and the JSON keeps. */
 export interface WorkloadResult {
@@ -12,7 +23,11 @@ export interface WorkloadResult {
   metric: string;
   unit: Workload['unit'];
   better: Workload['better'];
+  /** The engine measured. */
+  store: StoreKind;
   target: number;
+  /** Whether `target` is set for this store (see `Workload.targetFor`). */
+  targetApplies: boolean;
   reference: number | null;
   /** The first, uncounted run of an in-process workload (see `Workload.warmup`). */
   warmup: Sample | null;
@@ -22,38 +37,52 @@ export interface WorkloadResult {
   median: number | null;
   /** Median of each secondary figure over the runs. */
   details: Record<string, number>;
+  /** Against `target`; null where it does not apply (the server engines' goals are ratios to peers). */
   pass: boolean | null;
-  /** How many times better than BullMQ (>1 is better, for latency too); null without a reference. */
+  /** How many times better than BullMQ's fixed figure (>1 is better, for latency too); null without one. */
   vsReference: number | null;
   /** Why the workload stopped early, if it did. */
   error: string | null;
 }
 
-export function summarise(
-  workload: Workload,
-  { warmup, runs, error }: { warmup: Sample | null; runs: Sample[]; error: string | null },
-): WorkloadResult {
-  const value = runs.length > 0 ? median(runs.map((run) => run.value)) : null;
+function medians(runs: readonly Sample[]): { median: number | null; details: Record<string, number> } {
   const details: Record<string, number> = {};
   for (const key of Object.keys(runs[0]?.details ?? {})) {
     details[key] = median(runs.map((run) => run.details?.[key] ?? Number.NaN));
   }
+  return { median: runs.length > 0 ? median(runs.map((run) => run.value)) : null, details };
+}
+
+export function summarise(
+  workload: Workload,
+  store: StoreKind,
+  { warmup, runs, error }: WorkloadRuns,
+): WorkloadResult {
+  const { median: value, details } = medians(runs);
   const higher = workload.better === 'higher';
   const reference = workload.reference ?? null;
+  const targetApplies = !workload.targetFor || workload.targetFor.includes(store);
   return {
     id: workload.id,
     title: workload.title,
     metric: workload.metric,
     unit: workload.unit,
     better: workload.better,
+    store,
     target: workload.target,
+    targetApplies,
     reference,
     warmup,
     runs,
     median: value,
     details,
     // A partial set of runs is not a pass: a workload that errored is reported as such.
-    pass: value === null || error ? null : higher ? value >= workload.target : value <= workload.target,
+    pass:
+      !targetApplies || value === null || error
+        ? null
+        : higher
+          ? value >= workload.target
+          : value <= workload.target,
     vsReference: value === null || reference === null ? null : higher ? value / reference : reference / value,
     error,
   };
@@ -72,20 +101,11 @@ export function formatValue(value: number, unit: Workload['unit']): string {
   }
 }
 
-/** A plain-text table, one row per workload, with the median, the target and how it compares. */
-export function renderTable(results: readonly WorkloadResult[]): string {
-  const header = ['id', 'workload', 'figure', 'runs', 'median', 'target', 'result', 'BullMQ', 'vs BullMQ'];
-  const rows = results.map((r) => [
-    r.id,
-    r.title,
-    `${r.metric} (${r.unit})`,
-    r.runs.map((run) => formatValue(run.value, r.unit)).join(' / '),
-    r.median === null ? '-' : formatValue(r.median, r.unit),
-    `${r.better === 'higher' ? '≥' : '≤'} ${formatValue(r.target, r.unit)}`,
-    r.error ? 'ERROR' : r.pass ? 'PASS' : 'MISS',
-    r.reference === null ? '-' : formatValue(r.reference, r.unit),
-    r.vsReference === null ? '-' : `${r.vsReference.toFixed(2)}×`,
-  ]);
+function formatRuns(runs: readonly Sample[], unit: Workload['unit']): string {
+  return runs.map((run) => formatValue(run.value, unit)).join(' / ');
+}
+
+function layout(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => row[column]!.length)),
   );
@@ -94,6 +114,30 @@ export function renderTable(results: readonly WorkloadResult[]): string {
       .map((cell, column) => cell.padEnd(widths[column]!))
       .join('  ')
       .trimEnd();
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)];
+}
+
+/**
+ * A plain-text table, one row per workload, with the median, the target where it applies and how it
+ * compares with BullMQ's fixed figures.
+ */
+export function renderTable(results: readonly WorkloadResult[]): string {
+  const store = results[0]?.store ?? 'sqlite';
+  const header = ['id', 'workload', 'figure', 'runs', 'median', 'target', 'result', 'BullMQ', 'vs BullMQ'];
+  const rows = results.map((r) => {
+    const judged = r.targetApplies;
+    return [
+      r.id,
+      r.title,
+      `${r.metric} (${r.unit})`,
+      formatRuns(r.runs, r.unit),
+      r.median === null ? '-' : formatValue(r.median, r.unit),
+      judged ? `${r.better === 'higher' ? '≥' : '≤'} ${formatValue(r.target, r.unit)}` : '-',
+      r.error ? 'ERROR' : judged ? (r.pass ? 'PASS' : 'MISS') : '-',
+      r.reference === null ? '-' : formatValue(r.reference, r.unit),
+      r.vsReference === null ? '-' : `${r.vsReference.toFixed(2)}×`,
+    ];
+  });
   const notes = results.flatMap((r) => {
     const out: string[] = [];
     const details = Object.entries(r.details);
@@ -103,20 +147,24 @@ export function renderTable(results: readonly WorkloadResult[]): string {
     if (r.error) out.push(`${r.id} error: ${r.error}`);
     return out;
   });
-  return [
-    line(header),
-    line(widths.map((width) => '-'.repeat(width))),
-    ...rows.map(line),
-    '',
-    'vs BullMQ: times better than BullMQ on Redis on this machine (>1 is better; for latency BullMQ ÷ ours).',
-    ...notes,
-  ].join('\n');
+  const legend =
+    store === 'sqlite'
+      ? 'vs BullMQ: times better than BullMQ on Redis on this machine (>1 is better; for latency BullMQ ÷ ours).'
+      : "W1–W4 targets are the embedded engine's; this engine's goals there are ratios to its peers. " +
+        'vs BullMQ: against fixed figures measured earlier on this machine.';
+  return [...layout(header, rows), '', legend, ...notes].join('\n');
 }
 
 /** Writes the results with enough about the machine and commit to compare files later; returns the path. */
 export function writeJson(
   directory: string,
-  run: { startedAt: Date; runsPerWorkload: number; machine: MachineInfo },
+  run: {
+    startedAt: Date;
+    runsPerWorkload: number;
+    machine: MachineInfo;
+    store: StoreKind;
+    server: Record<string, string> | null;
+  },
   results: readonly WorkloadResult[],
 ): string {
   const file = join(directory, `${run.startedAt.toISOString().replaceAll(':', '-')}.json`);
@@ -125,6 +173,8 @@ export function writeJson(
     commit: gitCommit(),
     runsPerWorkload: run.runsPerWorkload,
     machine: run.machine,
+    store: run.store,
+    server: run.server,
     workloads: results,
   };
   mkdirSync(directory, { recursive: true });

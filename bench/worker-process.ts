@@ -1,11 +1,13 @@
 /**
  * A worker in its own process, as it runs in production, so its claims and completions contend with
- * the producer for the SQLite file across processes and wake-ups go through the WAL watch.
+ * the producer for the store across processes and wake-ups cross a process boundary (the WAL watch
+ * on SQLite, LISTEN/NOTIFY on PostgreSQL, pub/sub on Redis).
  * Started by `bench/child.ts`; speaks `bench/protocol.ts` over the IPC channel.
  */
 import { createSundial, type Handlers } from '../src/index.ts';
 import type { ChildMessage, ParentMessage, TimedPayload, WorkerConfig } from './protocol.ts';
 import { preciseNow } from './protocol.ts';
+import { openStore } from './stores.ts';
 
 if (!process.send)
   throw new Error('bench/worker-process.ts must be started by the bench (it needs an IPC channel)');
@@ -18,7 +20,7 @@ function send(message: ChildMessage): void {
 process.on('disconnect', () => process.exit(1));
 
 const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
-const sundial = createSundial({ store: { path: config.dbPath } });
+const sundial = createSundial({ store: openStore(config.store) });
 sundial.on('error', ({ error, context }) => send({ type: 'error', message: `${context}: ${String(error)}` }));
 // Open and migrate now, so the timed part starts with a store ready to claim from.
 await sundial.init();

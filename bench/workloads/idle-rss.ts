@@ -1,5 +1,6 @@
 import { WorkerProcess } from '../child.ts';
-import { QUEUE, withTempDb } from '../fixtures.ts';
+import { QUEUE } from '../fixtures.ts';
+import { withNamespace } from '../stores.ts';
 import type { Sample, Workload } from './workload.ts';
 
 const IDLE_MS = 2_000;
@@ -14,11 +15,11 @@ export const idleRss: Workload = {
   unit: 'MB',
   better: 'lower',
   target: 80,
-  run: () =>
-    withTempDb(async (dbPath): Promise<Sample> => {
+  run: (store) =>
+    withNamespace(store, 'rss', async (spec): Promise<Sample> => {
       const worker = await WorkerProcess.spawn({
         mode: 'idle',
-        dbPath,
+        store: spec,
         queue: QUEUE,
         concurrency: 50,
         idleMs: IDLE_MS,

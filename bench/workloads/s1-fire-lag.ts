@@ -1,7 +1,8 @@
 import { Schedule } from '../../src/index.ts';
-import { withSundial, withTempDb } from '../fixtures.ts';
+import { withSundial } from '../fixtures.ts';
 import { preciseNow } from '../protocol.ts';
 import { percentile } from '../stats.ts';
+import { withNamespace } from '../stores.ts';
 import type { Sample, Workload } from './workload.ts';
 
 const SECONDS = 15;
@@ -18,9 +19,9 @@ export const fireLag: Workload = {
   unit: 'ms',
   better: 'lower',
   target: 20,
-  run: () =>
-    withTempDb((dbPath) =>
-      withSundial(dbPath, async (sundial): Promise<Sample> => {
+  run: (store) =>
+    withNamespace(store, 's1', (spec) =>
+      withSundial(spec, async (sundial): Promise<Sample> => {
         const lags: number[] = [];
         sundial.on('task.fired', ({ scheduledFor }) => lags.push(preciseNow() - scheduledFor));
         const schedule = new Schedule();

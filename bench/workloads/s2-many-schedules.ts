@@ -1,5 +1,5 @@
 import { createSundial, FakeClock, Schedule, type Sundial } from '../../src/index.ts';
-import { withTempDb } from '../fixtures.ts';
+import { openStore, type StoreKind, withNamespace } from '../stores.ts';
 import type { Sample, Workload } from './workload.ts';
 
 const LARGE = 100_000;
@@ -21,9 +21,9 @@ export const manySchedules: Workload = {
   unit: 'ratio',
   better: 'lower',
   target: 1.5,
-  run: async (): Promise<Sample> => {
-    const small = await measure(SMALL);
-    const large = await measure(LARGE);
+  run: async (store): Promise<Sample> => {
+    const small = await measure(store, SMALL);
+    const large = await measure(store, LARGE);
     return {
       value: large.perDueUs / small.perDueUs,
       details: {
@@ -40,10 +40,10 @@ export const manySchedules: Workload = {
   },
 };
 
-async function measure(count: number) {
-  return withTempDb(async (dbPath) => {
+async function measure(store: StoreKind, count: number) {
+  return withNamespace(store, 's2', async (spec) => {
     const clock = new FakeClock(DAY0);
-    const sundial: Sundial = createSundial({ store: { path: dbPath }, clock });
+    const sundial: Sundial = createSundial({ store: openStore(spec), clock });
     try {
       const heapBefore = usedHeap();
       let started = performance.now();

@@ -1,8 +1,9 @@
-import { expectCount, QUEUE, withSundial, withTempDb } from '../fixtures.ts';
+import { expectCount, QUEUE, withSundial } from '../fixtures.ts';
+import { withNamespace } from '../stores.ts';
 import type { Sample, Workload } from './workload.ts';
 
-const TOTAL = 10_000;
-const IN_FLIGHT = 100;
+export const TOTAL = 10_000;
+export const IN_FLIGHT = 100;
 
 /**
  * Many request handlers each adding one job and awaiting it: what group commit is for. A pool of
@@ -16,11 +17,12 @@ export const singleAdds: Workload = {
   unit: 'jobs/s',
   better: 'higher',
   target: 40_000,
+  targetFor: ['sqlite'],
   reference: 19_600,
   warmup: true,
-  run: () =>
-    withTempDb((dbPath) =>
-      withSundial(dbPath, async (sundial): Promise<Sample> => {
+  run: (store) =>
+    withNamespace(store, 'w1', (spec) =>
+      withSundial(spec, async (sundial): Promise<Sample> => {
         const queue = sundial.queue(QUEUE);
         let issued = 0;
         const producer = async () => {

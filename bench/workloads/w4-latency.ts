@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Queue } from '../../src/index.ts';
 import { WorkerProcess } from '../child.ts';
-import { QUEUE, withSundial, withTempDb } from '../fixtures.ts';
+import { QUEUE, withSundial } from '../fixtures.ts';
 import { preciseNow, type TimedPayload } from '../protocol.ts';
 import { percentile } from '../stats.ts';
+import { withNamespace } from '../stores.ts';
 import type { Sample, Workload } from './workload.ts';
 
-const RATE = 200;
-const TOTAL = 2_000;
-const CONCURRENCY = 50;
+export const RATE = 200;
+export const TOTAL = 2_000;
+export const CONCURRENCY = 50;
 
 /**
  * Enqueue-to-start latency under a steady trickle, the case where a worker sits idle and must be
@@ -22,36 +22,24 @@ export const latency: Workload = {
   unit: 'ms',
   better: 'lower',
   target: 3,
+  targetFor: ['sqlite'],
   reference: 3.3,
-  run: () =>
-    withTempDb(async (dbPath): Promise<Sample> => {
+  run: (store) =>
+    withNamespace(store, 'w4', async (spec): Promise<Sample> => {
       const worker = await WorkerProcess.spawn({
         mode: 'latency',
-        dbPath,
+        store: spec,
         queue: QUEUE,
         concurrency: CONCURRENCY,
         expected: TOTAL,
       });
       try {
-        const offset = await clockOffset(worker);
-        worker.send({ type: 'start' });
-        await worker.receive('started', 5_000);
-        // Let the worker's first (empty) claim round pass, so it waits for a wake-up as in steady state.
-        await sleep(200);
-        await withSundial(dbPath, (sundial) => addPaced(sundial.queue(QUEUE)));
-        const { latencies } = await worker.receive('done', 30_000);
-        const corrected = latencies.map((ms) => ms - offset);
-        const p99 = percentile(corrected, 99);
-        return {
-          value: p99,
-          details: {
-            p50: percentile(corrected, 50),
-            p95: percentile(corrected, 95),
-            p99,
-            max: Math.max(...corrected),
-            clockOffsetMs: offset,
-          },
-        };
+        return await measureLatency(worker, () =>
+          withSundial(spec, (sundial) => {
+            const queue = sundial.queue(QUEUE);
+            return addPaced((sentAt) => queue.add<TimedPayload>('timed', { sentAt }));
+          }),
+        );
       } finally {
         await worker.stop();
       }
@@ -59,18 +47,45 @@ export const latency: Workload = {
 };
 
 /**
+ * Starts the worker process, lets `produce` add the paced jobs and collects what the worker saw,
+ * corrected for the two processes' clocks. Shared with the peers (bench/compare), so every
+ * contender is timed by the same code.
+ */
+export async function measureLatency(worker: WorkerProcess, produce: () => Promise<void>): Promise<Sample> {
+  const offset = await clockOffset(worker);
+  worker.send({ type: 'start' });
+  await worker.receive('started', 5_000);
+  // Let the worker's first (empty) claim round pass, so it waits for a wake-up as in steady state.
+  await sleep(200);
+  await produce();
+  const { latencies } = await worker.receive('done', 30_000);
+  const corrected = latencies.map((ms) => ms - offset);
+  const p99 = percentile(corrected, 99);
+  return {
+    value: p99,
+    details: {
+      p50: percentile(corrected, 50),
+      p95: percentile(corrected, 95),
+      p99,
+      max: Math.max(...corrected),
+      clockOffsetMs: offset,
+    },
+  };
+}
+
+/**
  * Adds one job per tick at `RATE`, each due at a fixed time from the start, so one late timer does
  * not shift every later add (no drift), and without awaiting the previous add (a slow add must not
  * hold back the next: the producer is an open-loop load, like independent clients).
  */
-async function addPaced(queue: Queue): Promise<void> {
+export async function addPaced(add: (sentAt: number) => Promise<unknown>): Promise<void> {
   const interval = 1000 / RATE;
   const started = performance.now();
   const adds: Promise<unknown>[] = [];
   for (let n = 0; n < TOTAL; n++) {
     const wait = started + n * interval - performance.now();
     if (wait > 0) await sleep(wait);
-    adds.push(queue.add<TimedPayload>('timed', { sentAt: preciseNow() }));
+    adds.push(add(preciseNow()));
   }
   await Promise.all(adds);
 }

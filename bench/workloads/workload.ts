@@ -1,3 +1,5 @@
+import type { StoreKind } from '../stores.ts';
+
 /** What one run of a workload measured: its headline figure and any secondary ones (p50 beside p99). */
 export interface Sample {
   value: number;
@@ -15,6 +17,11 @@ export interface Workload {
   better: 'higher' | 'lower';
   /** The figure to reach on this machine (2 cores). */
   target: number;
+  /**
+   * The stores `target` is set for; all when absent. The throughput and latency targets of W1–W4 are
+   * the embedded engine's: the server engines' goals are ratios to their peers (`--compare`).
+   */
+  targetFor?: readonly StoreKind[];
   /** BullMQ on Redis, measured on this machine with the same workload; absent where not measured. */
   reference?: number;
   /**
@@ -24,5 +31,8 @@ export interface Workload {
    * process each run, so they are cold every time alike and need none.
    */
   warmup?: boolean;
-  run(): Promise<Sample>;
+  /** The stores it makes sense on; all of them when absent. */
+  stores?: readonly StoreKind[];
+  /** One run on a fresh, empty namespace of `store`. */
+  run(store: StoreKind): Promise<Sample>;
 }
