@@ -1,11 +1,21 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, ChildMessageType, ParentMessage, WorkerConfig } from './protocol.ts';
+import type {
+  ChildMessage,
+  ChildMessageType,
+  ParentMessage,
+  PeerWorkerConfig,
+  WorkerConfig,
+} from './protocol.ts';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 /** The idle worker runs the built package from plain JS, as a deployed worker would. */
 const IDLE_WORKER_SCRIPT = fileURLToPath(new URL('./idle-worker.mjs', import.meta.url));
-function scriptFor(config: WorkerConfig): string {
+/** A peer's worker (bench/compare), which speaks the same protocol. */
+const PEER_WORKER_SCRIPT = fileURLToPath(new URL('./compare/peer-process.ts', import.meta.url));
+
+function scriptFor(config: WorkerConfig | PeerWorkerConfig): string {
+  if ('peer' in config) return PEER_WORKER_SCRIPT;
   return config.mode === 'idle' ? IDLE_WORKER_SCRIPT : WORKER_SCRIPT;
 }
 
@@ -26,7 +36,8 @@ interface Waiter {
 }
 
 /**
- * A worker process (`bench/worker-process.ts` or `bench/idle-worker.mjs`) seen from the bench: typed messages in and out, waits with
+ * A worker process (`bench/worker-process.ts`, `bench/idle-worker.mjs` or a peer's
+ * `bench/compare/peer-process.ts`) seen from the bench: typed messages in and out, waits with
  * deadlines (a stuck child fails its run instead of hanging the bench), and a stop that always
  * ends the process.
  */
@@ -39,7 +50,7 @@ export class WorkerProcess {
   private failure: Error | null = null;
 
   /** Forks the worker process and waits until its store is open. */
-  static async spawn(config: WorkerConfig, timeoutMs = 15_000): Promise<WorkerProcess> {
+  static async spawn(config: WorkerConfig | PeerWorkerConfig, timeoutMs = 15_000): Promise<WorkerProcess> {
     const worker = new WorkerProcess(config);
     try {
       await worker.receive('ready', timeoutMs);
@@ -50,7 +61,7 @@ export class WorkerProcess {
     return worker;
   }
 
-  private constructor(config: WorkerConfig) {
+  private constructor(config: WorkerConfig | PeerWorkerConfig) {
     // process.execPath is the Node 24 that npm put first on PATH, which runs the .ts script directly.
     this.child = fork(scriptFor(config), [JSON.stringify(config)], {
       execPath: process.execPath,

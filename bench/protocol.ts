@@ -1,6 +1,7 @@
 /**
  * What the bench (parent) and a worker process (child) say to each other over the IPC channel.
- * Shared by both sides so a renamed field breaks the type check rather than a run.
+ * Shared by both sides, and by the peers' worker process in bench/compare, so a renamed field breaks
+ * the type check rather than a run.
  */
 import type { StoreSpec } from './stores.ts';
 
@@ -12,6 +13,20 @@ export type WorkerConfig =
   | { mode: 'latency'; store: StoreSpec; queue: string; concurrency: number; expected: number }
   /** Starts a worker on an empty queue, waits `idleMs`, reports its resident set size. */
   | { mode: 'idle'; store: StoreSpec; queue: string; concurrency: number; idleMs: number };
+
+/**
+ * The same `drain` and `latency` work for one of the peers in bench/compare, on the PostgreSQL schema
+ * or Redis key prefix `namespace` at `url`.
+ */
+export interface PeerWorkerConfig {
+  mode: 'drain' | 'latency';
+  peer: string;
+  url: string;
+  namespace: string;
+  queue: string;
+  concurrency: number;
+  expected: number;
+}
 
 /** Payload of a `timed` job: when the producer sent it, in epoch ms with sub-ms precision. */
 export interface TimedPayload {
