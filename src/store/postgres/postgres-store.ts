@@ -178,10 +178,36 @@ export class PostgresStore implements Store {
     claim: ClaimRequest | null,
   ): Promise<FinishAndClaimResult> {
     if (outcomes.length === 0) return { applied: [], jobs: claim ? await this.claimJobs(claim) : [] };
-    const result = await this.transaction(async (client) => ({
-      applied: await this.applyOutcomes(client, outcomes),
-      jobs: claim ? await this.claimRows(client, claim) : [],
-    }));
+    const distinct = new Set(outcomes.map((outcome) => outcome.id)).size === outcomes.length;
+    let result: FinishAndClaimResult;
+    if (claim && distinct) {
+      // The usual case: one statement stores the outcomes and claims, one round trip and one commit.
+      await this.ready();
+      const { rows } = await this.pool
+        .query<JobRow & { applied: number[] | null }>({
+          name: `${this.schema}:finish-and-claim`,
+          text: `WITH ${this.outcomesCte('$6')}, ${this.claimCtes()}
+                 SELECT c.*, (SELECT array_agg(id) FROM done) AS applied
+                 FROM (SELECT 1) AS one LEFT JOIN claimed AS c ON true`,
+          values: [...this.claimValues(claim), ...outcomeValues(outcomes)],
+        })
+        .catch((error) => {
+          throw unavailableOr(error);
+        });
+      const applied = new Set((rows[0]?.applied ?? []).map(String));
+      result = {
+        applied: outcomes.map((outcome) => applied.has(outcome.id)),
+        jobs: claimedJobs(rows.filter((row) => row.id !== null)),
+      };
+    } else if (!claim) {
+      return { applied: await this.finishJobs(outcomes), jobs: [] };
+    } else {
+      // A batch that names a job twice (rare) goes in rounds (see `applyOutcomes`).
+      result = await this.transaction(async (client) => ({
+        applied: await this.applyOutcomes(client, outcomes),
+        jobs: await this.claimRows(client, claim),
+      }));
+    }
     if (outcomes.some((outcome) => outcome.kind === 'retry')) await this.announceAll();
     return result;
   }
@@ -740,33 +766,72 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Makes due delayed and failed jobs waiting, then claims with SKIP LOCKED: rows another claimer
-   * is taking are passed over rather than waited for.
+   * Makes due delayed and failed jobs waiting and claims, in one statement. Claimers lock their
+   * candidates with SKIP LOCKED: rows another claimer is taking are passed over, never waited for.
+   * The candidates are the first `limit` waiting jobs in claim order plus every due one; the best
+   * `limit` of them are claimed and the other due ones become waiting, so no row changes twice.
    */
+  private claimCtes(): string {
+    return `waiting AS (
+        SELECT id, priority, run_at FROM ${this.q}.jobs
+        WHERE queue = $1 AND state = 'waiting'
+        ORDER BY priority DESC, run_at, id LIMIT $2
+        FOR UPDATE SKIP LOCKED),
+      due AS (
+        SELECT id, priority, run_at FROM ${this.q}.jobs
+        WHERE queue = $1 AND state IN ('delayed', 'failed') AND run_at <= $5
+        FOR UPDATE SKIP LOCKED),
+      next AS (
+        SELECT id FROM (SELECT * FROM waiting UNION ALL SELECT * FROM due) AS candidate
+        WHERE NOT EXISTS (SELECT 1 FROM ${this.q}.queues WHERE name = $1 AND paused)
+        ORDER BY priority DESC, run_at, id LIMIT $2),
+      promoted AS (
+        UPDATE ${this.q}.jobs SET state = 'waiting'
+        WHERE id IN (SELECT id FROM due) AND id NOT IN (SELECT id FROM next)),
+      claimed AS (
+        UPDATE ${this.q}.jobs AS j
+        SET state = 'active', attempt = j.attempt + 1, lease_owner = $3, lease_expires_at = $4, started_at = $5
+        FROM next WHERE j.id = next.id
+        RETURNING j.*)`;
+  }
+
+  private claimValues(request: ClaimRequest): unknown[] {
+    return [request.queue, request.limit, request.owner, request.leaseExpiresAt, request.now];
+  }
+
   private async claimRows(client: Queryable, request: ClaimRequest): Promise<Job[]> {
-    await client.query(
-      `UPDATE ${this.q}.jobs SET state = 'waiting'
-       WHERE queue = $1 AND state IN ('delayed', 'failed') AND run_at <= $2`,
-      [request.queue, request.now],
-    );
-    const { rows } = await client.query<JobRow>(
-      `WITH next AS (
-         SELECT id FROM ${this.q}.jobs
-         WHERE queue = $1 AND state = 'waiting'
-           AND NOT EXISTS (SELECT 1 FROM ${this.q}.queues WHERE name = $1 AND paused)
-         ORDER BY priority DESC, run_at, id
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED)
-       UPDATE ${this.q}.jobs AS j
-       SET state = 'active', attempt = j.attempt + 1, lease_owner = $3, lease_expires_at = $4, started_at = $5
-       FROM next WHERE j.id = next.id
-       RETURNING j.*`,
-      [request.queue, request.limit, request.owner, request.leaseExpiresAt, request.now],
-    );
-    const jobs = rows.map(rowToJob);
-    // RETURNING gives rows in no promised order; hand them out in claim order.
-    jobs.sort(claimOrder);
-    return jobs;
+    const { rows } = await client.query<JobRow>({
+      name: `${this.schema}:claim`,
+      text: `WITH ${this.claimCtes()} SELECT * FROM claimed`,
+      values: this.claimValues(request),
+    });
+    return claimedJobs(rows);
+  }
+
+  /**
+   * Outcomes of distinct jobs, whatever their kinds, applied by one CTE (`done`, their ids) whose
+   * ten array parameters start at `first`. Each applies only while the job is active under that
+   * owner and attempt.
+   */
+  private outcomesCte(first: string): string {
+    const n = Number(first.slice(1));
+    const p = (offset: number) => `$${n + offset}`;
+    return `done AS (
+      UPDATE ${this.q}.jobs AS j SET
+        state = o.state,
+        result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
+        error = o.error,
+        run_at = COALESCE(o.run_at, j.run_at),
+        failures = j.failures + CASE WHEN o.state = 'completed' THEN 0 ELSE 1 END,
+        dead_letter = CASE WHEN o.state = 'dead' THEN o.dead_letter ELSE j.dead_letter END,
+        finished_at = CASE WHEN o.state = 'failed' THEN j.finished_at ELSE o.finished_at END,
+        ${CLEAR_LEASE},
+        history = j.history || jsonb_build_array(o.record::jsonb)
+      FROM unnest(${p(0)}::bigint[], ${p(1)}::text[], ${p(2)}::int[], ${p(3)}::text[], ${p(4)}::text[],
+        ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::bigint[], ${p(9)}::text[])
+        AS o(id, owner, attempt, state, result, error, run_at, dead_letter, finished_at, record)
+      WHERE j.id = o.id AND j.state = 'active' AND j.lease_owner = o.owner AND j.attempt = o.attempt
+      RETURNING j.id)`;
   }
 
   /**
@@ -794,36 +859,11 @@ export class PostgresStore implements Store {
 
   /** One statement for outcomes of distinct jobs, whatever their kinds. */
   private async applyRound(client: Queryable, outcomes: readonly JobOutcome[]): Promise<boolean[]> {
-    const column = <T>(pick: (outcome: JobOutcome) => T) => outcomes.map(pick);
-    const { rows } = await client.query<{ id: number }>(
-      `UPDATE ${this.q}.jobs AS j SET
-         state = o.state,
-         result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
-         error = o.error,
-         run_at = COALESCE(o.run_at, j.run_at),
-         failures = j.failures + CASE WHEN o.state = 'completed' THEN 0 ELSE 1 END,
-         dead_letter = CASE WHEN o.state = 'dead' THEN o.dead_letter ELSE j.dead_letter END,
-         finished_at = CASE WHEN o.state = 'failed' THEN j.finished_at ELSE o.finished_at END,
-         ${CLEAR_LEASE},
-         history = j.history || jsonb_build_array(o.record::jsonb)
-       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-         $8::text[], $9::bigint[], $10::text[]) AS o(id, owner, attempt, state, result, error, run_at, dead_letter,
-         finished_at, record)
-       WHERE j.id = o.id AND j.state = 'active' AND j.lease_owner = o.owner AND j.attempt = o.attempt
-       RETURNING j.id`,
-      [
-        column((outcome) => outcome.id),
-        column((outcome) => outcome.owner),
-        column((outcome) => outcome.attempt),
-        column((outcome) => OUTCOME_STATE[outcome.kind]),
-        column((outcome) => (outcome.kind === 'completed' ? outcome.result : null)),
-        column((outcome) => (outcome.kind === 'completed' ? null : JSON.stringify(outcome.error))),
-        column((outcome) => (outcome.kind === 'retry' ? outcome.runAt : null)),
-        column((outcome) => (outcome.kind === 'dead' ? JSON.stringify(outcome.deadLetter) : null)),
-        column((outcome) => outcome.finishedAt),
-        column((outcome) => JSON.stringify(outcome.record)),
-      ],
-    );
+    const { rows } = await client.query<{ id: number }>({
+      name: `${this.schema}:finish`,
+      text: `WITH ${this.outcomesCte('$1')} SELECT id FROM done`,
+      values: outcomeValues(outcomes),
+    });
     const applied = new Set(rows.map((row) => String(row.id)));
     return outcomes.map((outcome) => applied.has(outcome.id));
   }
@@ -947,6 +987,28 @@ function isRowId(id: string): boolean {
 
 function dedupeSlot(queue: string, key: string): string {
   return `${queue}\u0000${key}`;
+}
+
+/** The ten arrays `outcomesCte` reads, in its order. */
+function outcomeValues(outcomes: readonly JobOutcome[]): unknown[] {
+  const column = <T>(pick: (outcome: JobOutcome) => T) => outcomes.map(pick);
+  return [
+    column((outcome) => outcome.id),
+    column((outcome) => outcome.owner),
+    column((outcome) => outcome.attempt),
+    column((outcome) => OUTCOME_STATE[outcome.kind]),
+    column((outcome) => (outcome.kind === 'completed' ? outcome.result : null)),
+    column((outcome) => (outcome.kind === 'completed' ? null : JSON.stringify(outcome.error))),
+    column((outcome) => (outcome.kind === 'retry' ? outcome.runAt : null)),
+    column((outcome) => (outcome.kind === 'dead' ? JSON.stringify(outcome.deadLetter) : null)),
+    column((outcome) => outcome.finishedAt),
+    column((outcome) => JSON.stringify(outcome.record)),
+  ];
+}
+
+/** RETURNING gives rows in no promised order; claims are handed out in claim order. */
+function claimedJobs(rows: readonly JobRow[]): Job[] {
+  return rows.map(rowToJob).sort(claimOrder);
 }
 
 function claimOrder(a: Job, b: Job): number {
