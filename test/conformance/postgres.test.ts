@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/index.ts';
+import { waitFor } from '../helpers.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
 import { describeStoreConformance } from './store-conformance.ts';
 
-if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) {
+const postgresUp = await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432);
+
+if (postgresUp) {
   describeStoreConformance('postgres', async () => {
     // A schema of its own per test: tests never see each other's rows, and dropping it cleans up.
     const schema = `sundial_test_${randomBytes(6).toString('hex')}`;
@@ -30,3 +34,76 @@ if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) {
     };
   });
 }
+
+describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
+  const schema = `sundial_test_${randomBytes(6).toString('hex')}`;
+  const stores: PostgresStore[] = [];
+  const make = () => {
+    const store = new PostgresStore({
+      connectionString: POSTGRES_URL,
+      schema,
+      poolSize: 2,
+      onError: () => {},
+    });
+    stores.push(store);
+    return store;
+  };
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+
+  it('listens again after its listening connection is killed: a job added afterwards still wakes a subscriber in another store', async () => {
+    const worker = make();
+    const producer = make();
+    await Promise.all([worker.init(), producer.init()]);
+    let wakes = 0;
+    worker.subscribe('q', () => wakes++);
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      // Every connection LISTENing on this schema's channel: the worker's and the producer's.
+      const { rows } = await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE query = $1`,
+        [`LISTEN "sundial_${schema}"`],
+      );
+      expect(rows.length).toBe(2);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [
+        rows.map((r) => r.pid),
+      ]);
+    } finally {
+      await admin.end();
+    }
+    // Back and listening, it wakes its listeners once for whatever it may have missed.
+    await waitFor(() => wakes > 0, { message: 'the wake-up after listening again' });
+    const before = wakes;
+    await producer.addJobs([
+      {
+        queue: 'q',
+        name: 'work',
+        payload: 'null',
+        state: 'waiting',
+        priority: 0,
+        runAt: 0,
+        maxAttempts: 1,
+        backoff: { type: 'none' },
+        timeout: null,
+        dedupeKey: null,
+        maxStalls: 1,
+        origin: null,
+        createdAt: 0,
+      },
+    ]);
+    // The producer wakes its own process directly; only NOTIFY reaches the worker's store.
+    await waitFor(() => wakes > before, { message: 'the NOTIFY for the new job' });
+  });
+
+  it('refuses a schema name that is not a plain identifier, naming the field and value', () => {
+    expect(() => new PostgresStore({ schema: 'Robert"; DROP TABLE x;--' })).toThrow(
+      /Invalid store\.schema: "Robert\\"; DROP TABLE x;--"/,
+    );
+  });
+});
