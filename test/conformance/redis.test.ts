@@ -234,6 +234,19 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
       }
     });
 
+    it('takes 100,000 schedules in one sync (a script call that large must not overflow the stack)', async () => {
+      const store = factory.make();
+      await store.init();
+      const entries = Array.from({ length: 100_000 }, (_, i) => ({
+        id: `t${i}`,
+        specHash: 'h',
+        nextRunAt: T0 + i,
+      }));
+      await store.syncSchedules(entries, T0);
+      expect(await store.nextScheduleRunAt()).toBe(T0);
+      expect((await store.listSchedules()).length).toBe(100_000);
+    });
+
     it('refuses calls once closed', async () => {
       const store = factory.make();
       await store.init();

@@ -663,11 +663,13 @@ export class LuaScript {
   }
 
   async run(client: Redis, args: (string | number)[]): Promise<unknown> {
+    // The arguments go as one array, which ioredis flattens into the command: spreading them into
+    // the call would overflow the stack with a large batch (100,000 schedules are 300,000 arguments).
     try {
-      return await client.evalsha(this.sha, 0, ...args);
+      return await client.call('EVALSHA', ([this.sha, 0] as (string | number)[]).concat(args));
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return client.eval(this.source, 0, ...args);
+      return client.call('EVAL', ([this.source, 0] as (string | number)[]).concat(args));
     }
   }
 }
