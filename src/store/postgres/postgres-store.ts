@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import {
   type BackoffSpec,
   InvalidOptionError,
@@ -8,6 +8,7 @@ import {
   StoreClosedError,
   StoreUnavailableError,
 } from '../../core/index.ts';
+import { pgDriver } from '../drivers.ts';
 import { type JobRow, rowToJob } from '../sqlite/rows.ts';
 import {
   type AddedJob,
@@ -58,13 +59,16 @@ const STALLED_ERROR = JSON.stringify({
 
 // bigint columns as numbers (epoch ms and ids fit well within 2^53), JSON columns as their text,
 // which the shared row mapping parses. Only this store's connections are configured so.
-const TYPES = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === pg.types.builtins.INT8) return (text: string) => Number(text);
-    if (oid === pg.types.builtins.JSONB || oid === pg.types.builtins.JSON) return (text: string) => text;
-    return pg.types.getTypeParser(oid, format);
-  },
-};
+function columnTypes(): pg.CustomTypesConfig {
+  const { types } = pgDriver();
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+      if (oid === types.builtins.INT8) return (text: string) => Number(text);
+      if (oid === types.builtins.JSONB || oid === types.builtins.JSON) return (text: string) => text;
+      return types.getTypeParser(oid, format);
+    }) as pg.CustomTypesConfig['getTypeParser'],
+  };
+}
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -93,16 +97,17 @@ export class PostgresStore implements Store {
     this.q = `"${this.schema}"`;
     this.channel = `sundial_${this.schema}`;
     this.onError = options.onError ?? (() => {});
+    const types = columnTypes();
     const config: pg.PoolConfig = {
       connectionString: options.connectionString,
       max: options.poolSize ?? 10,
-      types: TYPES,
+      types,
     };
-    this.pool = new pg.Pool(config);
+    this.pool = new (pgDriver().Pool)(config);
     // An idle connection that the server dropped must not crash the process.
     this.pool.on('error', (error) => this.onError(error));
     this.wake = new PgWakeListener(
-      { connectionString: options.connectionString, types: TYPES },
+      { connectionString: options.connectionString, types },
       this.channel,
       (name) => this.wakeLocal(name === null ? 'everything' : name === '*' ? 'queues' : [name]),
       (error) => this.onError(error),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { pgDriver } from '../drivers.ts';
 import { PostgresStore } from './postgres-store.ts';
 
 /**
@@ -9,7 +9,7 @@ import { PostgresStore } from './postgres-store.ts';
 export async function postgresSchema(connectionString: string): Promise<string> {
   const scratch = `sundial_dump_${randomBytes(5).toString('hex')}`;
   const store = new PostgresStore({ connectionString, schema: scratch, poolSize: 1 });
-  const client = new pg.Client({ connectionString });
+  const client = new (pgDriver().Client)({ connectionString });
   await client.connect();
   try {
     await store.init();

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { pgDriver } from '../drivers.ts';
 
 /**
  * One connection per store that LISTENs on the schema's channel and hands each notification's
@@ -52,7 +53,7 @@ export class PgWakeListener {
   }
 
   private async connect(again: boolean): Promise<void> {
-    const client = new pg.Client(this.config);
+    const client = new (pgDriver().Client)(this.config);
     client.on('notification', (message) => this.onNotify(message.payload ?? '*'));
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, null));

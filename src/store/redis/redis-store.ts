@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import {
   InvalidOptionError,
   JOB_STATES,
@@ -9,6 +9,7 @@ import {
   StoreUnavailableError,
   SundialError,
 } from '../../core/index.ts';
+import { ioredisDriver } from '../drivers.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
@@ -108,7 +109,8 @@ export class RedisStore implements Store {
       // Connect on first use, so a store can be made (and handed around) before Redis is up.
       lazyConnect: true,
     };
-    this.client = options.url ? new Redis(options.url, connection) : new Redis(connection);
+    const { Redis: Client } = ioredisDriver();
+    this.client = options.url ? new Client(options.url, connection) : new Client(connection);
     this.subscriber = this.client.duplicate({
       connectionName: `${connection.connectionName}:wake`,
       // Subscribing waits for as long as it takes; nothing is lost by waiting.
