@@ -8,7 +8,14 @@ import type { StoreSpec } from './stores.ts';
 /** How the child's worker behaves; passed as JSON in argv[2]. */
 export type WorkerConfig =
   /** Runs `noop` jobs until `expected` have completed, then reports. */
-  | { mode: 'drain'; store: StoreSpec; queue: string; concurrency: number; expected: number }
+  | {
+      mode: 'drain';
+      store: StoreSpec;
+      queue: string;
+      concurrency: number;
+      prefetch: number;
+      expected: number;
+    }
   /** Runs `timed` jobs, recording in the handler how long after its `sentAt` each one started. */
   | { mode: 'latency'; store: StoreSpec; queue: string; concurrency: number; expected: number }
   /** Starts a worker on an empty queue, waits `idleMs`, reports its resident set size. */

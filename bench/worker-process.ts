@@ -36,6 +36,7 @@ function startWorker(): void {
       : { noop: async () => {} };
   const worker = sundial.worker(config.queue, handlers, {
     concurrency: config.concurrency,
+    prefetch: config.mode === 'drain' ? config.prefetch : 0,
     autostart: false,
   });
   if (config.mode === 'idle') {

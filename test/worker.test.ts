@@ -293,6 +293,39 @@ describe('worker', () => {
     expect(job.history.map((h) => h.outcome)).toEqual(['stalled', 'completed']);
   });
 
+  it('claims ahead with prefetch, runs no more than its concurrency, and gives prefetched jobs back on close', async () => {
+    let running = 0;
+    let most = 0;
+    const gates: (() => void)[] = [];
+    const worker = sundial.worker(
+      'q',
+      {
+        gated: () =>
+          new Promise<void>((resolve) => {
+            running++;
+            most = Math.max(most, running);
+            gates.push(() => {
+              running--;
+              resolve();
+            });
+          }),
+      },
+      { concurrency: 1, prefetch: 2 },
+    );
+    const q = sundial.queue('q');
+    await q.addBulk(Array.from({ length: 5 }, () => ({ name: 'gated' })));
+    // One running and two claimed ahead: three active in the store, one handler going.
+    await waitFor(async () => (await q.counts()).active === 3);
+    expect(running).toBe(1);
+    gates.shift()!();
+    await waitFor(async () => (await q.counts()).completed === 1 && gates.length === 1);
+    expect(running).toBe(1);
+    // Closing gives back what was claimed ahead; the running one is released after the grace.
+    await worker.close({ graceMs: 0 });
+    expect(await q.counts()).toMatchObject({ completed: 1, active: 0, waiting: 4 });
+    expect(most).toBe(1);
+  });
+
   it('aborts a running job that is cancelled', async () => {
     let signal: AbortSignal | undefined;
     const worker = sundial.worker(
