@@ -636,44 +636,45 @@ export class PostgresStore implements Store {
     { notify = false } = {},
   ): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
-    const column = <T>(pick: (job: NewJob) => T) => jobs.map(pick);
     // With `notify`, the same statement tells the queues that got jobs (delivered at its commit).
     const [before, after] = notify
       ? [
           'WITH inserted AS (',
-          `), notified AS (SELECT pg_notify($14, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues)
+          `), notified AS (SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues)
            SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`,
         ]
       : ['', ''];
+    // The batch travels as one JSON document: encoding it is much cheaper than thirteen text arrays,
+    // and PostgreSQL reads it back as rows in one pass. `i` keeps the batch order.
+    const batch = JSON.stringify(
+      jobs.map((job, i) => ({
+        q: job.queue,
+        n: job.name,
+        p: job.payload,
+        s: job.state,
+        pr: job.priority,
+        r: job.runAt,
+        m: job.maxAttempts,
+        b: backoffJson(job.backoff),
+        t: job.timeout,
+        d: job.dedupeKey,
+        ms: job.maxStalls,
+        o: job.origin,
+        c: job.createdAt,
+        i,
+      })),
+    );
     const { rows } = await client.query<{ id: number; queue: string; dedupe_key: string | null }>(
       `${before}INSERT INTO ${this.q}.jobs (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
          dedupe_key, max_stalls, origin, created_at)
-       SELECT queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms, dedupe_key,
-         max_stalls, origin::jsonb, created_at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::int[], $8::text[],
-         $9::bigint[], $10::text[], $11::int[], $12::text[], $13::bigint[])
-         WITH ORDINALITY AS batch(queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
-           dedupe_key, max_stalls, origin, created_at, position)
-       ORDER BY position
+       SELECT q, n, p, s, pr, r, m, b, t, d, ms, o::jsonb, c
+       FROM json_to_recordset($1::json) AS batch(q text, n text, p text, s text, pr int, r bigint, m int, b text,
+         t bigint, d text, ms int, o text, c bigint, i int)
+       ORDER BY i
        ON CONFLICT (queue, dedupe_key)
          WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'delayed', 'failed', 'active') DO NOTHING
        RETURNING id, queue, dedupe_key${after}`,
-      [
-        column((job) => job.queue),
-        column((job) => job.name),
-        column((job) => job.payload),
-        column((job) => job.state),
-        column((job) => job.priority),
-        column((job) => job.runAt),
-        column((job) => job.maxAttempts),
-        column((job) => backoffJson(job.backoff)),
-        column((job) => job.timeout),
-        column((job) => job.dedupeKey),
-        column((job) => job.maxStalls),
-        column((job) => job.origin),
-        column((job) => job.createdAt),
-        ...(notify ? [this.channel] : []),
-      ],
+      notify ? [batch, this.channel] : [batch],
     );
     rows.sort((a, b) => a.id - b.id);
     const insertedByKey = new Map<string, number>();
