@@ -326,6 +326,32 @@ describe('worker', () => {
     expect(most).toBe(1);
   });
 
+  it('starts a job claimed ahead as soon as the running one is interrupted', async () => {
+    const started: number[] = [];
+    sundial.worker(
+      'q',
+      {
+        step: (payload: { n: number }, ctx) =>
+          new Promise((resolve) => {
+            started.push(payload.n);
+            if (payload.n === 2) resolve('second');
+            ctx.signal.addEventListener('abort', () => resolve(null));
+          }),
+      },
+      { concurrency: 1, prefetch: 1 },
+    );
+    const q = sundial.queue('q');
+    const [first, second] = await q.addBulk([
+      { name: 'step', payload: { n: 1 } },
+      { name: 'step', payload: { n: 2 } },
+    ]);
+    await waitFor(async () => started.length === 1 && (await q.counts()).active === 2);
+    await q.cancel(first!.id);
+    const done = await settled(second!.id);
+    expect(done).toMatchObject({ state: 'completed', result: 'second' });
+    expect(started).toEqual([1, 2]);
+  });
+
   it('aborts a running job that is cancelled', async () => {
     let signal: AbortSignal | undefined;
     const worker = sundial.worker(

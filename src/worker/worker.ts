@@ -90,6 +90,7 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   /** Claimed ahead (`prefetch`), in claim order, waiting for a free slot. */
   private readonly prefetched: Job[] = [];
+  private starting = false;
   /** Outcomes waiting to be stored by the next pump round. */
   private outcomes: Finished[] = [];
   /** Outcomes the pump round under way is storing (their jobs are still ours until it is done). */
@@ -124,7 +125,7 @@ export class Worker {
     const unsubscribeJobs = this.context.store.subscribe(this.queue, this.wake);
     // A job cancelled while it runs (an interrupt): renew leases now to find out whether it is ours.
     const unsubscribeCancels = this.context.store.subscribe(CANCELS_CHANNEL, () => {
-      if (this.running.size > 0) void this.heartbeat();
+      if (this.running.size > 0 || this.prefetched.length > 0) void this.heartbeat();
     });
     this.unsubscribe = () => {
       unsubscribeJobs();
@@ -245,10 +246,9 @@ export class Worker {
           await this.release(result.jobs);
           return;
         }
-        for (const job of result.jobs) {
-          if (this.running.size < this.options.concurrency) this.execute(job);
-          else this.prefetched.push(job);
-        }
+        // In claim order, after any claimed earlier and still waiting for a slot.
+        this.prefetched.push(...result.jobs);
+        this.startPrefetched();
         // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
         if (claim && result.jobs.length < claim.limit) void this.armPoll();
       } while (this.pumpAgain);
@@ -317,7 +317,8 @@ export class Worker {
       job,
       handler,
       controller,
-      startedAt: job.startedAt ?? this.context.clock.now(),
+      // When it starts here: a job claimed ahead may have waited since its claim.
+      startedAt: this.context.clock.now(),
       timeout: null,
       done: false,
     };
@@ -374,18 +375,26 @@ export class Worker {
       settled,
     });
     this.outcomes.push({ job: run.job, outcome, settled });
-    this.startPrefetched();
     this.wake();
   }
 
-  /** Starts jobs claimed ahead while slots are free. */
+  /**
+   * Starts claimed jobs (and those claimed ahead) while slots are free. Not re-entered: a job that
+   * ends at once frees its slot inside `execute`, and this loop, not a nested call, takes the next.
+   */
   private startPrefetched(): void {
-    while (
-      this.prefetched.length > 0 &&
-      this.running.size < this.options.concurrency &&
-      this.state === 'running'
-    ) {
-      this.execute(this.prefetched.shift()!);
+    if (this.starting) return;
+    this.starting = true;
+    try {
+      while (
+        this.prefetched.length > 0 &&
+        this.running.size < this.options.concurrency &&
+        this.state === 'running'
+      ) {
+        this.execute(this.prefetched.shift()!);
+      }
+    } finally {
+      this.starting = false;
     }
   }
 
@@ -394,6 +403,8 @@ export class Worker {
     run.done = true;
     if (run.timeout) clearTimeout(run.timeout);
     if (this.running.get(run.job.id) === run) this.running.delete(run.job.id);
+    // Any slot that frees (a finish, a drop) goes to a job claimed ahead, if one waits.
+    if (this.prefetched.length > 0 && !this.starting) queueMicrotask(() => this.startPrefetched());
     if (this.running.size === 0) this.notifyIdle();
   }
 

@@ -44,6 +44,16 @@ export async function migratePostgres(
   schema: string,
   quotedSchema: string,
 ): Promise<void> {
+  // Up to date already (the usual start): no DDL, so a role with only data privileges can start.
+  const latest = pgMigrations().at(-1)!.version;
+  try {
+    const { rows } = await client.query<{ v: number | null }>(
+      `SELECT max(version) AS v FROM ${quotedSchema}.migrations`,
+    );
+    if (rows[0]?.v === latest) return;
+  } catch {
+    // No schema or no migrations table yet: migrate below.
+  }
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sundial:${schema}`]);
@@ -58,7 +68,6 @@ export async function migratePostgres(
     );
     const current = rows[0]?.v ?? 0;
     const all = pgMigrations();
-    const latest = all.at(-1)!.version;
     if (current > latest) {
       throw new SundialError(
         'SUNDIAL_SCHEMA_TOO_NEW',

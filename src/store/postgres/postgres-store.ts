@@ -50,7 +50,8 @@ export interface PostgresStoreOptions {
 
 /** Jobs removed per statement when pruning: short transactions, so workers are not held up. */
 const PRUNE_CHUNK = 5000;
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// Up to 55 characters: the NOTIFY channel is `sundial_<schema>`, and channel names stop at 63.
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,54}$/;
 const STALLED_ERROR = JSON.stringify({
   name: 'StalledError',
   message: 'The job stalled too many times (its worker stopped renewing its lease)',
@@ -102,12 +103,15 @@ export class PostgresStore implements Store {
       connectionString: options.connectionString,
       max: options.poolSize ?? 10,
       types,
+      // A connection half-open after a failover must not hang a worker's round for ever.
+      keepAlive: true,
+      connectionTimeoutMillis: 10_000,
     };
     this.pool = new (pgDriver().Pool)(config);
     // An idle connection that the server dropped must not crash the process.
     this.pool.on('error', (error) => this.onError(error));
     this.wake = new PgWakeListener(
-      { connectionString: options.connectionString, types },
+      { connectionString: options.connectionString, types, keepAlive: true, connectionTimeoutMillis: 10_000 },
       this.channel,
       (name) => this.wakeLocal(name === null ? 'everything' : name === '*' ? 'queues' : [name]),
       (error) => this.onError(error),
@@ -130,6 +134,7 @@ export class PostgresStore implements Store {
         client.off('error', onError);
         client.release();
       }
+      if (this.closed) return;
       // Listening before anything else happens: a notification sent before LISTEN is lost.
       this.wake.start();
       await this.wake.listening();
@@ -191,8 +196,9 @@ export class PostgresStore implements Store {
       const { rows } = await this.pool
         .query<JobRow & { applied: number[] | null }>({
           name: `${this.schema}:finish-and-claim`,
-          text: `WITH ${this.outcomesCte('$6')}, ${this.claimCtes()}
-                 SELECT c.*, (SELECT array_agg(id) FROM done) AS applied
+          text: `WITH ${this.outcomesCte('$7')}, ${this.claimCtes()}
+                 SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')},
+                   (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken
                  FROM (SELECT 1) AS one LEFT JOIN claimed AS c ON true`,
           values: [...this.claimValues(claim), ...outcomeValues(outcomes)],
         })
@@ -620,9 +626,13 @@ export class PostgresStore implements Store {
     await client.query('SELECT pg_notify($1, $2)', [this.channel, '*']);
   }
 
+  /**
+   * After a commit that scheduled retries: other workers re-arm their timers. A failure here must
+   * not report the committed work as failed (their backstop poll covers a lost notice).
+   */
   private async announceAll(): Promise<void> {
-    await this.query('SELECT pg_notify($1, $2)', [this.channel, '*']);
     this.wakeLocal('queues');
+    await this.query('SELECT pg_notify($1, $2)', [this.channel, '*']).catch((error) => this.onError(error));
   }
 
   /**
@@ -676,7 +686,12 @@ export class PostgresStore implements Store {
        RETURNING id, queue, dedupe_key${after}`,
       notify ? [batch, this.channel] : [batch],
     );
-    rows.sort((a, b) => a.id - b.id);
+    // Identity values follow the insert order, which follows the batch order: the unkeyed jobs'
+    // new ids, in order, are the unkeyed rows' ids, in order. Keyed jobs are found by their key.
+    const unkeyed = rows
+      .filter((row) => row.dedupe_key === null)
+      .map((row) => row.id)
+      .sort((a, b) => a - b);
     const insertedByKey = new Map<string, number>();
     for (const row of rows)
       if (row.dedupe_key !== null) insertedByKey.set(dedupeSlot(row.queue, row.dedupe_key), row.id);
@@ -685,23 +700,17 @@ export class PostgresStore implements Store {
     const claimedKeys = new Set<string>();
     let next = 0;
     jobs.forEach((job, i) => {
-      // The new rows come in batch order: the next one belongs to this job if it was inserted.
-      const row = rows[next];
       if (job.dedupeKey === null) {
-        out[i] = { id: String(row!.id), duplicate: false };
-        next++;
+        out[i] = { id: String(unkeyed[next++]!), duplicate: false };
         return;
       }
       const slot = dedupeSlot(job.queue, job.dedupeKey);
       const inserted = insertedByKey.get(slot);
-      if (inserted !== undefined && !claimedKeys.has(slot)) {
+      if (inserted === undefined) missing.push(i);
+      else {
+        // The first job with the key is the one stored; later ones in the batch are its duplicates.
+        out[i] = { id: String(inserted), duplicate: claimedKeys.has(slot) };
         claimedKeys.add(slot);
-        out[i] = { id: String(inserted), duplicate: false };
-        next++;
-      } else if (inserted !== undefined) {
-        out[i] = { id: String(inserted), duplicate: true };
-      } else {
-        missing.push(i);
       }
     });
     // Keys held by live jobs from before this batch: report their holders. A holder that finished
@@ -793,25 +802,34 @@ export class PostgresStore implements Store {
         ORDER BY priority DESC, run_at, id LIMIT $2),
       promoted AS (
         UPDATE ${this.q}.jobs SET state = 'waiting'
-        WHERE id IN (SELECT id FROM due) AND id NOT IN (SELECT id FROM next)),
+        WHERE id IN (SELECT id FROM due) AND id NOT IN (SELECT id FROM next)
+        RETURNING id),
+      -- Jobs this statement made waiting, or held locked without claiming, were invisible to other
+      -- claimers meanwhile: tell them, or they sleep until their poll.
+      woken AS (
+        SELECT pg_notify($6, $1) WHERE EXISTS (SELECT 1 FROM promoted)
+          OR EXISTS (SELECT 1 FROM waiting WHERE id NOT IN (SELECT id FROM next))),
       claimed AS (
         UPDATE ${this.q}.jobs AS j
         SET state = 'active', attempt = j.attempt + 1, lease_owner = $3, lease_expires_at = $4, started_at = $5
         FROM next WHERE j.id = next.id
-        RETURNING j.*)`;
+        RETURNING ${JOB_COLUMNS.map((column) => `j.${column}`).join(', ')})`;
   }
 
   private claimValues(request: ClaimRequest): unknown[] {
-    return [request.queue, request.limit, request.owner, request.leaseExpiresAt, request.now];
+    return [request.queue, request.limit, request.owner, request.leaseExpiresAt, request.now, this.channel];
   }
 
   private async claimRows(client: Queryable, request: ClaimRequest): Promise<Job[]> {
     const { rows } = await client.query<JobRow>({
       name: `${this.schema}:claim`,
-      text: `WITH ${this.claimCtes()} SELECT * FROM claimed`,
+      // One row at least (nulls when nothing was claimed), so `woken` is always evaluated.
+      text: `WITH ${this.claimCtes()}
+             SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')}, (SELECT count(*) FROM woken) AS woken
+             FROM (SELECT 1) AS one LEFT JOIN claimed AS c ON true`,
       values: this.claimValues(request),
     });
-    return claimedJobs(rows);
+    return claimedJobs(rows.filter((row) => row.id !== null));
   }
 
   /**
@@ -959,22 +977,70 @@ export class PostgresStore implements Store {
 }
 
 const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
+/**
+ * The columns a claim returns, named: a prepared statement with `*` fails on every pooled
+ * connection once a newer version's migration adds a column ("cached plan must not change result
+ * type"), which would stop older workers in a rolling upgrade.
+ */
+const JOB_COLUMNS = [
+  'id',
+  'queue',
+  'name',
+  'payload',
+  'state',
+  'priority',
+  'run_at',
+  'attempt',
+  'max_attempts',
+  'failures',
+  'backoff',
+  'timeout_ms',
+  'dedupe_key',
+  'stalls',
+  'max_stalls',
+  'lease_owner',
+  'lease_expires_at',
+  'result',
+  'error',
+  'dead_letter',
+  'history',
+  'origin',
+  'created_at',
+  'started_at',
+  'finished_at',
+];
 /** Not a lease the asking worker holds: another owner's, or one of its own it does not know of. */
 const NOT_EXCEPTED = (owner: string, held: string) =>
   `(${owner}::text IS NULL OR lease_owner <> ${owner} OR (${held}::bigint[] IS NOT NULL AND NOT (id = ANY(${held}))))`;
 
 /**
- * Connection trouble (refused, reset, the server shutting down: SQLSTATE classes 08 and 57P) says
- * nothing about the request, so callers hear `StoreUnavailableError` and try again later.
+ * Trouble that says nothing about the request, so callers hear `StoreUnavailableError` and try
+ * again later: the connection (refused, reset, the server shutting down: SQLSTATE classes 08 and
+ * 57P, names that do not resolve), too many connections (53300), a statement or lock timeout
+ * (57014, 55P03), and a deadlock or serialization failure outside a retried transaction.
  */
+const PASSING_TROUBLE = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '53300',
+  '57014',
+  '55P03',
+  '40P01',
+  '40001',
+];
+
 function unavailableOr(error: unknown): unknown {
   const code = (error as { code?: unknown })?.code;
   const message = (error as Error)?.message ?? '';
   const connectionTrouble =
     (typeof code === 'string' &&
-      (code.startsWith('08') ||
-        code.startsWith('57P') ||
-        ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) ||
+      (code.startsWith('08') || code.startsWith('57P') || PASSING_TROUBLE.includes(code))) ||
     /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
       message,
     );
@@ -1082,7 +1148,7 @@ function checkOptions(options: PostgresStoreOptions): void {
           throw new InvalidOptionError(
             field,
             value,
-            'a schema name of lowercase letters, digits and _ (up to 63)',
+            'a schema name of lowercase letters, digits and _ (up to 55)',
           );
         break;
       case 'poolSize':
