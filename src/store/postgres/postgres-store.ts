@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import {
-  type BackoffSpec,
   InvalidOptionError,
   type Job,
   type JobState,
@@ -9,6 +8,7 @@ import {
   StoreUnavailableError,
 } from '../../core/index.ts';
 import { pgDriver } from '../drivers.ts';
+import { backoffJson, claimOrder } from '../encoding.ts';
 import { type JobRow, rowToJob } from '../sqlite/rows.ts';
 import {
   type AddedJob,
@@ -1081,22 +1081,6 @@ function outcomeValues(outcomes: readonly JobOutcome[]): unknown[] {
 /** RETURNING gives rows in no promised order; claims are handed out in claim order. */
 function claimedJobs(rows: readonly JobRow[]): Job[] {
   return rows.map(rowToJob).sort(claimOrder);
-}
-
-function claimOrder(a: Job, b: Job): number {
-  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
-}
-
-// Most jobs share one backoff object (the queue's default): serialise each object once.
-const backoffTexts = new WeakMap<BackoffSpec, string>();
-
-function backoffJson(spec: BackoffSpec): string {
-  let text = backoffTexts.get(spec);
-  if (text === undefined) {
-    text = JSON.stringify(spec);
-    backoffTexts.set(spec, text);
-  }
-  return text;
 }
 
 interface LockRow {

@@ -1,21 +1,10 @@
 import type { BackoffSpec, Job, JobState } from '../../core/index.ts';
+import { backoffJson } from '../encoding.ts';
 import type { NewJob } from '../store.ts';
 
 /** A nullable script argument: '' for null, '=' and the value otherwise (see scripts.ts). */
 export function nullable(value: string | number | null): string {
   return value === null ? '' : `=${value}`;
-}
-
-// Most jobs share one backoff object (the queue's default): serialise each object once.
-const backoffTexts = new WeakMap<BackoffSpec, string>();
-
-function backoffJson(spec: BackoffSpec): string {
-  let text = backoffTexts.get(spec);
-  if (text === undefined) {
-    text = JSON.stringify(spec);
-    backoffTexts.set(spec, text);
-  }
-  return text;
 }
 
 /** Appends the 13 script arguments of a new job (the order `insertAt` in scripts.ts reads). */

@@ -2,13 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
-  type BackoffSpec,
   InvalidOptionError,
   type Job,
   type JobState,
   LIVE_STATES,
   StoreClosedError,
 } from '../../core/index.ts';
+import { backoffJson, claimOrder } from '../encoding.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
@@ -708,18 +708,6 @@ function isRowId(id: string): boolean {
   return /^[1-9][0-9]{0,18}$/.test(id);
 }
 
-// Most jobs share one backoff object (the queue's default): serialise each object once.
-const backoffTexts = new WeakMap<BackoffSpec, string>();
-
-function backoffJson(spec: BackoffSpec): string {
-  let text = backoffTexts.get(spec);
-  if (text === undefined) {
-    text = JSON.stringify(spec);
-    backoffTexts.set(spec, text);
-  }
-  return text;
-}
-
 const OPTION_KEYS = ['path', 'synchronous', 'busyTimeoutMs', 'checkpointIntervalMs', 'wakeSignal', 'onError'];
 
 function checkOptions(options: SqliteStoreOptions): void {
@@ -767,10 +755,6 @@ export function rollback(db: DatabaseSync): void {
   } catch {
     // "no transaction is active": nothing to undo.
   }
-}
-
-function claimOrder(a: Job, b: Job): number {
-  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
 }
 
 const APPEND_RECORD = `history = json_insert(history, '$[#]', json(?))`;

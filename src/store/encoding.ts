@@ -1,0 +1,20 @@
+import type { BackoffSpec, Job } from '../core/index.ts';
+
+/** What every engine shares in how it stores and hands out jobs. */
+
+// Most jobs share one backoff object (the queue's default): serialise each object once.
+const backoffTexts = new WeakMap<BackoffSpec, string>();
+
+export function backoffJson(spec: BackoffSpec): string {
+  let text = backoffTexts.get(spec);
+  if (text === undefined) {
+    text = JSON.stringify(spec);
+    backoffTexts.set(spec, text);
+  }
+  return text;
+}
+
+/** The order claims hand jobs out in: priority (high first), then run-at, then id. */
+export function claimOrder(a: Job, b: Job): number {
+  return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);
+}
