@@ -14,6 +14,18 @@ export function backoffJson(spec: BackoffSpec): string {
   return text;
 }
 
+// Most jobs of a queue share one backoff; parsing each distinct spec once keeps claims cheap.
+const backoffCache = new Map<string, BackoffSpec>();
+
+export function parseBackoff(text: string): BackoffSpec {
+  let spec = backoffCache.get(text);
+  if (spec === undefined) {
+    spec = Object.freeze(JSON.parse(text)) as BackoffSpec;
+    if (backoffCache.size < 1000) backoffCache.set(text, spec);
+  }
+  return spec;
+}
+
 /** The order claims hand jobs out in: priority (high first), then run-at, then id. */
 export function claimOrder(a: Job, b: Job): number {
   return b.priority - a.priority || a.runAt - b.runAt || Number(a.id) - Number(b.id);

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/index.ts';
 import { waitFor } from '../helpers.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
-import { describeStoreConformance } from './store-conformance.ts';
+import { describeStoreConformance, newJob } from './store-conformance.ts';
 
 const postgresUp = await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432);
 
@@ -80,23 +80,7 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     // Back and listening, it wakes its listeners once for whatever it may have missed.
     await waitFor(() => wakes > 0, { message: 'the wake-up after listening again' });
     const before = wakes;
-    await producer.addJobs([
-      {
-        queue: 'q',
-        name: 'work',
-        payload: 'null',
-        state: 'waiting',
-        priority: 0,
-        runAt: 0,
-        maxAttempts: 1,
-        backoff: { type: 'none' },
-        timeout: null,
-        dedupeKey: null,
-        maxStalls: 1,
-        origin: null,
-        createdAt: 0,
-      },
-    ]);
+    await producer.addJobs([newJob()]);
     // The producer wakes its own process directly; only NOTIFY reaches the worker's store.
     await waitFor(() => wakes > before, { message: 'the NOTIFY for the new job' });
   });

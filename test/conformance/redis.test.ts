@@ -5,7 +5,6 @@ import { StoreUnavailableError } from '../../src/core/index.ts';
 import {
   AT_RISK_CODE,
   durabilityWarning,
-  type NewJob,
   RedisStore,
   type RedisStoreOptions,
   UNCHECKED_CODE,
@@ -13,28 +12,7 @@ import {
 import { keyPattern } from '../../src/store/redis/keys.ts';
 import { waitFor } from '../helpers.ts';
 import { engineUnderTest, REDIS_URL } from './servers.ts';
-import { describeStoreConformance } from './store-conformance.ts';
-
-const T0 = Date.UTC(2026, 0, 1);
-
-function newJob(overrides: Partial<NewJob> = {}): NewJob {
-  return {
-    queue: 'q',
-    name: 'work',
-    payload: '{}',
-    state: 'waiting',
-    priority: 0,
-    runAt: T0,
-    maxAttempts: 3,
-    backoff: { type: 'none' },
-    timeout: null,
-    dedupeKey: null,
-    maxStalls: 1,
-    origin: null,
-    createdAt: T0,
-    ...overrides,
-  };
-}
+import { describeStoreConformance, newJob, T0 } from './store-conformance.ts';
 
 /** A prefix no other test shares: tests never see each other's keys. */
 function testPrefix(): string {

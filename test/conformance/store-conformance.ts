@@ -15,10 +15,12 @@ export interface StoreHarness {
   cleanup: () => Promise<void>;
 }
 
-const T0 = Date.UTC(2026, 0, 1);
+/** The suite's epoch: every time in it is T0 plus something. */
+export const T0 = Date.UTC(2026, 0, 1);
 const NO_BACKOFF: BackoffSpec = { type: 'none' };
 
-function newJob(overrides: Partial<NewJob> = {}): NewJob {
+/** A job to add, with `overrides`; engine-specific tests use it too. */
+export function newJob(overrides: Partial<NewJob> = {}): NewJob {
   return {
     queue: 'q',
     name: 'work',

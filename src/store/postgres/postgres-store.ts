@@ -9,7 +9,8 @@ import {
 } from '../../core/index.ts';
 import { pgDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
-import { type JobRow, rowToJob } from '../sqlite/rows.ts';
+import { type JobRow, rowToJob } from '../job-rows.ts';
+import { Listeners, type WakeTarget } from '../listeners.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
@@ -19,7 +20,6 @@ import {
   type FinishAndClaimResult,
   type FireScheduleRequest,
   type HeldLease,
-  isChannel,
   type JobOutcome,
   type ListJobsRequest,
   type LockOwner,
@@ -86,7 +86,7 @@ export class PostgresStore implements Store {
   private readonly q: string;
   /** The NOTIFY channel of this schema: each notification's payload names a queue or a channel. */
   private readonly channel: string;
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly listeners: Listeners;
   private readonly wake: PgWakeListener;
   private initialised: Promise<void> | null = null;
   private closed = false;
@@ -98,6 +98,7 @@ export class PostgresStore implements Store {
     this.q = `"${this.schema}"`;
     this.channel = `sundial_${this.schema}`;
     this.onError = options.onError ?? (() => {});
+    this.listeners = new Listeners(this.onError);
     const types = columnTypes();
     const config: pg.PoolConfig = {
       connectionString: options.connectionString,
@@ -585,33 +586,12 @@ export class PostgresStore implements Store {
 
   subscribe(queue: string, listener: () => void): () => void {
     if (!this.closed) this.wake.start();
-    let set = this.listeners.get(queue);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(queue, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(queue);
-    };
+    return this.listeners.add(queue, listener);
   }
 
-  /**
-   * Calls this process's listeners: named queues or channels, every queue (`queues`), or everything
-   * after the listening connection came back (notifications sent meanwhile were lost).
-   */
-  private wakeLocal(names: Iterable<string> | 'queues' | 'everything'): void {
-    const chosen =
-      names === 'everything'
-        ? [...this.listeners.keys()]
-        : names === 'queues'
-          ? [...this.listeners.keys()].filter((name) => !isChannel(name))
-          : names;
-    for (const name of chosen) {
-      const set = this.listeners.get(name);
-      if (set) for (const listener of set) listener();
-    }
+  /** Calls this process's listeners (see `Listeners.wake`). */
+  private wakeLocal(target: WakeTarget): void {
+    this.listeners.wake(target);
   }
 
   /** NOTIFY inside the transaction: delivered when it commits, never before. */

@@ -1,5 +1,5 @@
-import type { BackoffSpec, Job, JobState } from '../../core/index.ts';
-import { backoffJson } from '../encoding.ts';
+import type { Job, JobState } from '../../core/index.ts';
+import { backoffJson, parseBackoff } from '../encoding.ts';
 import type { NewJob } from '../store.ts';
 
 /** A nullable script argument: '' for null, '=' and the value otherwise (see scripts.ts). */
@@ -33,18 +33,6 @@ export function fields(flat: FlatHash): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) map.set(flat[i]!, flat[i + 1]!);
   return map;
-}
-
-// Most jobs of a queue share one backoff; parsing each distinct spec once keeps claims cheap.
-const backoffCache = new Map<string, BackoffSpec>();
-
-function parseBackoff(text: string): BackoffSpec {
-  let spec = backoffCache.get(text);
-  if (spec === undefined) {
-    spec = Object.freeze(JSON.parse(text)) as BackoffSpec;
-    if (backoffCache.size < 1000) backoffCache.set(text, spec);
-  }
-  return spec;
 }
 
 function numberOrNull(text: string | undefined): number | null {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { isChannel } from '../store.ts';
+import { Listeners, type WakeTarget } from '../listeners.ts';
 import { wakeChannel } from './keys.ts';
 
 /**
@@ -20,7 +20,7 @@ import { wakeChannel } from './keys.ts';
  * connection comes back (ioredis reconnects and resubscribes; what was published meanwhile is gone).
  */
 export class Wakeups {
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly listeners: Listeners;
   private readonly connection: Redis;
   private readonly pattern: string;
   private readonly channelStart: string;
@@ -37,6 +37,7 @@ export class Wakeups {
     this.pattern = `${this.channelStart}*`;
     this.origin = origin;
     this.onError = onError;
+    this.listeners = new Listeners(onError);
     connection.on('pmessage', (_pattern: string, channel: string, message: string) => {
       if (message === this.origin || !channel.startsWith(this.channelStart)) return;
       this.wakeLocal([channel.slice(this.channelStart.length)]);
@@ -50,7 +51,7 @@ export class Wakeups {
   /** Subscribes to the pattern (once); resolves when the server confirmed it. */
   start(): Promise<void> {
     this.starting ??= this.connection.psubscribe(this.pattern).then(
-      () => this.wakeLocal('all'), // queue listeners added before now may have missed jobs
+      () => this.wakeLocal('queues'), // queue listeners added before now may have missed jobs
       (error: unknown) => {
         this.starting = null; // the next subscribe() or init() tries again
         throw error;
@@ -60,37 +61,18 @@ export class Wakeups {
   }
 
   subscribe(name: string, listener: () => void): () => void {
-    let set = this.listeners.get(name);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(name, set);
-    }
-    set.add(listener);
+    const remove = this.listeners.add(name, listener);
     if (!this.starting && !this.closed) {
       this.start().catch((error: unknown) => {
         if (!this.closed) this.onError(error);
       });
     }
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(name) === set) this.listeners.delete(name);
-    };
+    return remove;
   }
 
-  /** Calls this process's listeners; 'all' means every queue's, not the channels'. */
-  wakeLocal(names: Iterable<string> | 'all'): void {
-    const list = names === 'all' ? [...this.listeners.keys()].filter((name) => !isChannel(name)) : names;
-    for (const name of list) {
-      const set = this.listeners.get(name);
-      if (!set) continue;
-      for (const listener of [...set]) {
-        try {
-          listener();
-        } catch (error) {
-          this.onError(error);
-        }
-      }
-    }
+  /** Calls this process's listeners (see `Listeners.wake`). */
+  wakeLocal(target: WakeTarget): void {
+    this.listeners.wake(target);
   }
 
   close(): void {
@@ -111,7 +93,6 @@ export class Wakeups {
       if (!this.closed) this.onError(error);
       return;
     }
-    this.wakeLocal('all');
-    this.wakeLocal([...this.listeners.keys()].filter(isChannel));
+    this.wakeLocal('everything');
   }
 }

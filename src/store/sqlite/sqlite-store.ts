@@ -9,6 +9,8 @@ import {
   StoreClosedError,
 } from '../../core/index.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
+import { type JobRow, rowToJob } from '../job-rows.ts';
+import { Listeners } from '../listeners.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
@@ -36,7 +38,6 @@ import {
 import { retryWhileBusy } from './busy.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { migrate } from './migrations.ts';
-import { type JobRow, rowToJob } from './rows.ts';
 import { WakeSignal } from './wake-signal.ts';
 
 export interface SqliteStoreOptions {
@@ -88,7 +89,7 @@ export class SqliteStore implements Store {
   private db: DatabaseSync | null = null;
   private closed = false;
   private statements: Statements | null = null;
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly listeners: Listeners;
   private readonly wakeSignal: WakeSignal | null;
   /** One file per channel (`<db>-wake-schedules`, `<db>-wake-cancels`). */
   private readonly channelSignals = new Map<string, WakeSignal>();
@@ -109,6 +110,7 @@ export class SqliteStore implements Store {
         : null;
     const wakeSignal = options.wakeSignal ?? this.path !== ':memory:';
     const onError = (error: unknown) => this.options.onError?.(error);
+    this.listeners = new Listeners(onError);
     // A file per channel: job commits are frequent and must not make every scheduler re-read its
     // schedules, nor every worker renew its leases.
     this.wakeSignal = wakeSignal
@@ -500,16 +502,7 @@ export class SqliteStore implements Store {
   }
 
   subscribe(queue: string, listener: () => void): () => void {
-    let set = this.listeners.get(queue);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(queue, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(queue);
-    };
+    return this.listeners.add(queue, listener);
   }
 
   /**
@@ -537,11 +530,7 @@ export class SqliteStore implements Store {
 
   /** Calls local listeners; 'all' means every queue's, not the channels'. */
   private wakeLocal(queues: Iterable<string> | 'all'): void {
-    const names = queues === 'all' ? [...this.listeners.keys()].filter((name) => !isChannel(name)) : queues;
-    for (const name of names) {
-      const set = this.listeners.get(name);
-      if (set) for (const listener of set) listener();
-    }
+    this.listeners.wake(queues === 'all' ? 'queues' : queues);
   }
 
   private prepared(): Statements {

@@ -1,6 +1,10 @@
-import type { BackoffSpec, Job, JobState } from '../../core/index.ts';
+import type { Job, JobState } from '../core/index.ts';
+import { parseBackoff } from './encoding.ts';
 
-/** A row of `sundial_jobs` as node:sqlite returns it (integers as numbers). */
+/**
+ * A job row as the SQL engines read it: SQLite's `sundial_jobs` and PostgreSQL's `jobs`, integers as
+ * numbers and JSON columns as their text (the PostgreSQL store configures its connections so).
+ */
 export interface JobRow {
   id: number;
   queue: string;
@@ -27,18 +31,6 @@ export interface JobRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
-}
-
-// Most jobs of a queue share one backoff; parsing each distinct spec once keeps claims cheap.
-const backoffCache = new Map<string, BackoffSpec>();
-
-function parseBackoff(text: string): BackoffSpec {
-  let spec = backoffCache.get(text);
-  if (spec === undefined) {
-    spec = Object.freeze(JSON.parse(text)) as BackoffSpec;
-    if (backoffCache.size < 1000) backoffCache.set(text, spec);
-  }
-  return spec;
 }
 
 function parseOrNull<T>(text: string | null): T | null {
