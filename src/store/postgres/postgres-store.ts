@@ -9,7 +9,14 @@ import {
 } from '../../core/index.ts';
 import { pgDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
-import { type JobRow, rowToJob } from '../job-rows.ts';
+import {
+  type JobRow,
+  type LockRow,
+  lockFromRow,
+  rowToJob,
+  type ScheduleRow,
+  scheduleFromRow,
+} from '../rows.ts';
 import { Listeners, type WakeTarget } from '../listeners.ts';
 import {
   type AddedJob,
@@ -484,15 +491,7 @@ export class PostgresStore implements Store {
 
   async listSchedules(): Promise<ScheduleRecord[]> {
     const { rows } = await this.query<ScheduleRow>(`SELECT * FROM ${this.q}.schedules ORDER BY id`);
-    return rows.map((row) => ({
-      id: row.id,
-      specHash: row.spec_hash,
-      nextRunAt: row.next_run_at,
-      lastRunAt: row.last_run_at,
-      paused: row.paused,
-      note: row.note,
-      updatedAt: row.updated_at,
-    }));
+    return rows.map(scheduleFromRow);
   }
 
   async setSchedulePaused(
@@ -1061,36 +1060,6 @@ function outcomeValues(outcomes: readonly JobOutcome[]): unknown[] {
 /** RETURNING gives rows in no promised order; claims are handed out in claim order. */
 function claimedJobs(rows: readonly JobRow[]): Job[] {
   return rows.map(rowToJob).sort(claimOrder);
-}
-
-interface LockRow {
-  name: string;
-  owner: string;
-  token: number;
-  acquired_at: number;
-  heartbeat_at: number;
-  ttl_ms: number;
-}
-
-function lockFromRow(row: LockRow): LockRecord {
-  return {
-    name: row.name,
-    owner: JSON.parse(row.owner) as LockOwner,
-    token: row.token,
-    acquiredAt: row.acquired_at,
-    heartbeatAt: row.heartbeat_at,
-    ttlMs: row.ttl_ms,
-  };
-}
-
-interface ScheduleRow {
-  id: string;
-  spec_hash: string;
-  next_run_at: number | null;
-  last_run_at: number | null;
-  paused: boolean;
-  note: string | null;
-  updated_at: number;
 }
 
 const OPTION_KEYS = ['connectionString', 'schema', 'poolSize', 'onError'];

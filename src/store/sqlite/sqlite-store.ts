@@ -9,7 +9,14 @@ import {
   StoreClosedError,
 } from '../../core/index.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
-import { type JobRow, rowToJob } from '../job-rows.ts';
+import {
+  type JobRow,
+  type LockRow,
+  lockFromRow,
+  rowToJob,
+  type ScheduleRow,
+  scheduleFromRow,
+} from '../rows.ts';
 import { Listeners } from '../listeners.ts';
 import {
   type AddedJob,
@@ -428,15 +435,7 @@ export class SqliteStore implements Store {
 
   async listSchedules(): Promise<ScheduleRecord[]> {
     const rows = await this.read(() => this.prepared().listSchedules.all() as unknown as ScheduleRow[]);
-    return rows.map((row) => ({
-      id: row.id,
-      specHash: row.spec_hash,
-      nextRunAt: row.next_run_at,
-      lastRunAt: row.last_run_at,
-      paused: row.paused === 1,
-      note: row.note,
-      updatedAt: row.updated_at,
-    }));
+    return rows.map(scheduleFromRow);
   }
 
   async setSchedulePaused(
@@ -751,36 +750,6 @@ const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
 const HELD_BY = `id = ? AND state = 'active' AND lease_owner = ? AND attempt = ?`;
 
 type Statements = ReturnType<typeof prepareStatements>;
-
-interface LockRow {
-  name: string;
-  owner: string;
-  token: number;
-  acquired_at: number;
-  heartbeat_at: number;
-  ttl_ms: number;
-}
-
-function lockFromRow(row: LockRow): LockRecord {
-  return {
-    name: row.name,
-    owner: JSON.parse(row.owner) as LockOwner,
-    token: row.token,
-    acquiredAt: row.acquired_at,
-    heartbeatAt: row.heartbeat_at,
-    ttlMs: row.ttl_ms,
-  };
-}
-
-interface ScheduleRow {
-  id: string;
-  spec_hash: string;
-  next_run_at: number | null;
-  last_run_at: number | null;
-  paused: number;
-  note: string | null;
-  updated_at: number;
-}
 
 function prepareStatements(db: DatabaseSync) {
   return {

@@ -1,5 +1,8 @@
 import type { Job, JobState } from '../core/index.ts';
 import { parseBackoff } from './encoding.ts';
+import type { LockOwner, LockRecord, ScheduleRecord } from './store.ts';
+
+/** Rows of the SQL engines (SQLite and PostgreSQL) and what they become. */
 
 /**
  * A job row as the SQL engines read it: SQLite's `sundial_jobs` and PostgreSQL's `jobs`, integers as
@@ -64,5 +67,49 @@ export function rowToJob(row: JobRow): Job {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+  };
+}
+
+export interface LockRow {
+  name: string;
+  /** JSON of a `LockOwner`. */
+  owner: string;
+  token: number;
+  acquired_at: number;
+  heartbeat_at: number;
+  ttl_ms: number;
+}
+
+export function lockFromRow(row: LockRow): LockRecord {
+  return {
+    name: row.name,
+    owner: JSON.parse(row.owner) as LockOwner,
+    token: row.token,
+    acquiredAt: row.acquired_at,
+    heartbeatAt: row.heartbeat_at,
+    ttlMs: row.ttl_ms,
+  };
+}
+
+export interface ScheduleRow {
+  id: string;
+  spec_hash: string;
+  next_run_at: number | null;
+  last_run_at: number | null;
+  /** SQLite has no booleans: 0 or 1 there, true or false on PostgreSQL. */
+  paused: boolean | number;
+  note: string | null;
+  updated_at: number;
+}
+
+export function scheduleFromRow(row: ScheduleRow): ScheduleRecord {
+  return {
+    id: row.id,
+    specHash: row.spec_hash,
+    nextRunAt: row.next_run_at,
+    lastRunAt: row.last_run_at,
+    paused: row.paused === true || row.paused === 1,
+    note: row.note,
+    updatedAt: row.updated_at,
   };
 }
