@@ -9,6 +9,7 @@ import {
 } from '../../core/index.ts';
 import { pgDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
+import { Listeners, type WakeTarget } from '../listeners.ts';
 import {
   type JobRow,
   type LockRow,
@@ -17,7 +18,6 @@ import {
   type ScheduleRow,
   scheduleFromRow,
 } from '../rows.ts';
-import { Listeners, type WakeTarget } from '../listeners.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,

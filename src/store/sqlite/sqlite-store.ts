@@ -9,6 +9,7 @@ import {
   StoreClosedError,
 } from '../../core/index.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
+import { Listeners } from '../listeners.ts';
 import {
   type JobRow,
   type LockRow,
@@ -17,7 +18,6 @@ import {
   type ScheduleRow,
   scheduleFromRow,
 } from '../rows.ts';
-import { Listeners } from '../listeners.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
