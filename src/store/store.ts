@@ -11,6 +11,14 @@ export interface Store {
   /** `sqlite`, `postgres`, `redis`: for logs and the conformance suite, never for branching. */
   readonly engine: string;
 
+  /**
+   * How many `finishAndClaim` rounds a worker keeps under way at once. 1 where the engine works in
+   * the caller's thread (SQLite): a second round would only queue behind the first. 2 for a server:
+   * it answers one round while the worker runs the jobs of the other, and a busy worker's store
+   * time and run time overlap instead of taking turns.
+   */
+  readonly pipelineDepth: number;
+
   /** Creates or migrates the schema. Safe to call from many processes at once; idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;

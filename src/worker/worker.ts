@@ -93,12 +93,13 @@ export class Worker {
   private starting = false;
   /** Outcomes waiting to be stored by the next pump round. */
   private outcomes: Finished[] = [];
-  /** Outcomes the pump round under way is storing (their jobs are still ours until it is done). */
-  private storing: Finished[] = [];
+  /** Outcomes the rounds under way are storing (their jobs are still ours until they are done). */
+  private readonly storing = new Set<Finished[]>();
   private state: WorkerState = 'idle';
-  /** The pump round under way, if any; only one runs at a time. */
-  private pumping: Promise<void> | null = null;
-  private pumpAgain = false;
+  /** The pump rounds under way: at most the store's `pipelineDepth`. */
+  private readonly rounds = new Set<Promise<void>>();
+  /** Free slots the claims of the rounds under way are filling. */
+  private claiming = 0;
   private pumpScheduled = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private pollReads = 0;
@@ -160,16 +161,9 @@ export class Worker {
     return this.closing;
   }
 
-  /**
-   * Schedules a pump round; many wake-ups in one turn cost one round. Wake-ups that arrive during a
-   * round make it go round once more.
-   */
+  /** Schedules pump rounds; many wake-ups in one turn cost one look at what there is to do. */
   private readonly wake = (): void => {
     if (this.state === 'idle' || this.state === 'closed') return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => {
@@ -178,85 +172,87 @@ export class Worker {
     });
   };
 
+  /**
+   * Starts rounds while there is something to store or a slot to fill, up to the store's
+   * `pipelineDepth` at once; resolves when every round under way has ended. A round that ends
+   * wakes the worker again, so work that came meanwhile gets the next one.
+   */
   private pump(): Promise<void> {
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return this.pumping;
+    const depth = this.context.store.pipelineDepth;
+    while (this.rounds.size < depth) {
+      const finished = this.outcomes;
+      const capacity = this.options.concurrency + this.options.prefetch;
+      const free =
+        this.state === 'running' ? capacity - this.running.size - this.prefetched.length - this.claiming : 0;
+      if (finished.length === 0 && free <= 0) break;
+      this.outcomes = [];
+      // With two rounds under way the slots are split between them: while the store answers one,
+      // the jobs of the other run, instead of one big round and a worker that waits for it.
+      const limit = Math.min(free, Math.ceil(capacity / depth));
+      const round: Promise<void> = this.pumpRound(finished, limit).then((stored) => {
+        this.rounds.delete(round);
+        if (stored) this.wake();
+      });
+      this.rounds.add(round);
     }
-    this.pumping = this.pumpRounds().finally(() => {
-      this.pumping = null;
-      // A wake-up that came after the last round's check but before this point.
-      if (this.pumpAgain) {
-        this.pumpAgain = false;
-        this.wake();
-      }
-    });
-    return this.pumping;
+    return this.roundsEnded();
+  }
+
+  private async roundsEnded(): Promise<void> {
+    while (this.rounds.size > 0) await Promise.all(this.rounds);
   }
 
   /**
-   * One store transaction per round: store the outcomes of finished attempts and claim jobs for
-   * the free slots (none once closing). Full slots end the loop; a finishing job wakes it again.
+   * One store call: stores the outcomes of finished attempts and claims up to `limit` jobs (none
+   * once closing). False when the store failed, so the next round waits for the backstop poll
+   * instead of hammering a store that is away.
    */
-  private async pumpRounds(): Promise<void> {
+  private async pumpRound(finished: Finished[], limit: number): Promise<boolean> {
+    const now = this.context.clock.now();
+    const claim =
+      limit > 0
+        ? { queue: this.queue, owner: this.id, limit, now, leaseExpiresAt: now + this.options.leaseMs }
+        : null;
+    this.storing.add(finished);
+    this.claiming += claim?.limit ?? 0;
     try {
-      do {
-        this.pumpAgain = false;
-        const finished = this.outcomes;
-        const free =
-          this.state === 'running'
-            ? this.options.concurrency + this.options.prefetch - this.running.size - this.prefetched.length
-            : 0;
-        if (finished.length === 0 && free <= 0) return;
-        this.outcomes = [];
-        const now = this.context.clock.now();
-        const claim =
-          free > 0
-            ? {
-                queue: this.queue,
-                owner: this.id,
-                limit: free,
-                now,
-                leaseExpiresAt: now + this.options.leaseMs,
-              }
-            : null;
-        let result: FinishAndClaimResult;
-        this.storing = finished;
-        try {
-          result = await this.context.store.finishAndClaim(
-            finished.map((entry) => entry.outcome),
-            claim,
-          );
-        } catch (error) {
-          if (finished.length === 0) throw error;
-          if (error instanceof StoreUnavailableError) {
-            this.outcomes = finished.concat(this.outcomes); // kept for when the store is back
-            throw error;
-          }
-          // Perhaps one outcome the store cannot take: store them one at a time, so a bad one can
-          // block neither the others nor every later claim.
-          this.reportError(error, 'storing outcomes');
-          await this.storeOneByOne(finished);
-          this.pumpAgain = true;
-          continue;
+      let result: FinishAndClaimResult;
+      try {
+        result = await this.context.store.finishAndClaim(
+          finished.map((entry) => entry.outcome),
+          claim,
+        );
+      } catch (error) {
+        if (finished.length === 0) throw error;
+        if (error instanceof StoreUnavailableError) {
+          this.outcomes = finished.concat(this.outcomes); // kept for when the store is back
+          throw error;
         }
-        for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
-        if (this.state !== 'running') {
-          // close() began while this claim was under way: hand the jobs straight back.
-          await this.release(result.jobs);
-          return;
-        }
-        // In claim order, after any claimed earlier and still waiting for a slot.
-        this.prefetched.push(...result.jobs);
-        this.startPrefetched();
-        // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
-        if (claim && result.jobs.length < claim.limit) void this.armPoll();
-      } while (this.pumpAgain);
+        // Perhaps one outcome the store cannot take: store them one at a time, so a bad one can
+        // block neither the others nor every later claim.
+        this.reportError(error, 'storing outcomes');
+        await this.storeOneByOne(finished);
+        return true;
+      }
+      for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
+      if (this.state !== 'running') {
+        // close() began while this claim was under way: hand the jobs straight back.
+        await this.release(result.jobs);
+        return true;
+      }
+      // After any claimed earlier and still waiting for a slot.
+      this.prefetched.push(...result.jobs);
+      this.startPrefetched();
+      // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
+      if (claim && result.jobs.length < claim.limit) void this.armPoll();
+      return true;
     } catch (error) {
       this.reportError(error, 'storing outcomes and claiming jobs');
       this.armPollIn(this.options.pollMs);
+      return false;
     } finally {
-      this.storing = [];
+      this.storing.delete(finished);
+      this.claiming -= claim?.limit ?? 0;
     }
   }
 
@@ -476,7 +472,8 @@ export class Worker {
     return [
       ...this.running.keys(),
       ...this.prefetched.map((job) => job.id),
-      ...[...this.storing, ...this.outcomes].map((finished) => finished.job.id),
+      ...[...this.storing].flat().map((finished) => finished.job.id),
+      ...this.outcomes.map((finished) => finished.job.id),
     ];
   }
 
@@ -512,8 +509,8 @@ export class Worker {
     this.unsubscribe?.();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     if (this.stalledTimer) clearInterval(this.stalledTimer);
-    // A claim under way finishes first; what it took after we began closing goes straight back.
-    await this.pumping;
+    // Claims under way finish first; what they took after we began closing goes straight back.
+    await this.roundsEnded();
     // Jobs claimed ahead never started: back to waiting at once, for other workers.
     let released = await this.release(this.prefetched.splice(0));
 
@@ -535,7 +532,7 @@ export class Worker {
 
   /** Stores the outcomes still waiting (the pump claims nothing once closing), retrying a little. */
   private async flushOutcomes(): Promise<void> {
-    for (let round = 0; round < 5 && (this.pumping || this.outcomes.length > 0); round++) {
+    for (let round = 0; round < 5 && (this.rounds.size > 0 || this.outcomes.length > 0); round++) {
       await this.pump();
       if (this.outcomes.length > 0) await new Promise((resolve) => setTimeout(resolve, 100 * round));
     }

@@ -658,6 +658,41 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect(await store.pruneJobs({ queue: 'q', states: ['cancelled'], finishedBefore: T0 + 1 })).toBe(1);
       });
 
+      it('prunes past one chunk, old jobs among newer ones, and keeps the newer ones', async () => {
+        const total = 12_000;
+        for (let at = 0; at < total; at += 4000)
+          await store.addJobs(Array.from({ length: 4000 }, () => newJob()));
+        const jobs = await claim(total);
+        // Every other job finished late: a pruning pass must step over them, not stop at them.
+        await store.finishJobs(
+          jobs.map((job, i) => ({
+            kind: 'completed' as const,
+            id: job.id,
+            owner: 'w1',
+            attempt: 1,
+            finishedAt: i % 2 === 0 ? T0 : T0 + 1000,
+            result: 'null',
+            record: record(1, 'completed'),
+          })),
+        );
+        expect(await store.pruneJobs({ queue: 'q', states: ['completed'], finishedBefore: T0 + 500 })).toBe(
+          total / 2,
+        );
+        expect(await store.countJobs('q')).toMatchObject({ completed: total / 2 });
+        const kept = await store.listJobs({ queue: 'q', state: 'completed', limit: 10 });
+        expect(kept.every((job) => job.finishedAt === T0 + 1000)).toBe(true);
+      });
+
+      it('hands out payloads of any text unchanged through a claim', async () => {
+        const payload = {
+          text: 'ü 雪 🎉 </script> "quoted" back\\slash \u2028 tab\t nul\u0000',
+          n: 2 ** 53 - 1,
+        };
+        await store.addJobs([newJob({ payload: JSON.stringify(payload) })]);
+        const [job] = await claim(1);
+        expect(job!.payload).toEqual(payload);
+      });
+
       it('lists queues that have jobs or a pause flag', async () => {
         await store.addJobs([newJob({ queue: 'a' }), newJob({ queue: 'b' })]);
         await store.setQueuePaused('c', true);

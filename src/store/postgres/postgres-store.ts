@@ -88,6 +88,7 @@ type Queryable = pg.Pool | pg.PoolClient;
  */
 export class PostgresStore implements Store {
   readonly engine = 'postgres';
+  readonly pipelineDepth = 2;
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly q: string;
@@ -200,14 +201,17 @@ export class PostgresStore implements Store {
     let result: FinishAndClaimResult;
     if (claim && distinct) {
       // The usual case: one statement stores the outcomes and claims, one round trip and one commit.
+      // The applied ids come once, on the first row: on every row they cost a quadratic parse.
       await this.ready();
       const { rows } = await this.pool
         .query<JobRow & { applied: number[] | null }>({
           name: `${this.schema}:finish-and-claim`,
           text: `WITH ${this.outcomesCte('$7')}, ${this.claimCtes()}
                  SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')},
-                   (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken
-                 FROM (SELECT 1) AS one LEFT JOIN claimed AS c ON true`,
+                   CASE WHEN c.n IS NULL OR c.n = 1 THEN head.applied END AS applied, head.woken
+                 FROM (SELECT (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken)
+                   AS head
+                 LEFT JOIN (SELECT *, row_number() OVER () AS n FROM claimed) AS c ON true`,
           values: [...this.claimValues(claim), ...outcomeValues(outcomes)],
         })
         .catch((error) => {
@@ -395,16 +399,25 @@ export class PostgresStore implements Store {
     finishedBefore: number;
   }): Promise<number> {
     if (request.states.length === 0) return 0;
+    // In id order, each chunk starting after the last: the rows an earlier chunk deleted stay in the
+    // table as dead rows until vacuum, and starting over each time would step over them again.
     let total = 0;
+    let after = 0;
     for (;;) {
-      const { rowCount } = await this.query(
-        `DELETE FROM ${this.q}.jobs WHERE id IN (
-           SELECT id FROM ${this.q}.jobs WHERE queue = $1 AND state = ANY($2::text[]) AND finished_at < $3
-           LIMIT $4)`,
-        [request.queue, request.states, request.finishedBefore, PRUNE_CHUNK],
+      const { rows } = await this.query<{ n: number; last: number | null }>(
+        `WITH gone AS (
+           DELETE FROM ${this.q}.jobs WHERE id IN (
+             SELECT id FROM ${this.q}.jobs
+             WHERE id > $5 AND queue = $1 AND state = ANY($2::text[]) AND finished_at < $3
+             ORDER BY id LIMIT $4)
+           RETURNING id)
+         SELECT count(*)::int AS n, max(id) AS last FROM gone`,
+        [request.queue, request.states, request.finishedBefore, PRUNE_CHUNK, after],
       );
-      total += rowCount ?? 0;
-      if ((rowCount ?? 0) < PRUNE_CHUNK) return total;
+      const { n, last } = rows[0]!;
+      total += n;
+      if (n < PRUNE_CHUNK || last === null) return total;
+      after = last;
     }
   }
 

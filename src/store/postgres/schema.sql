@@ -67,17 +67,15 @@ CREATE UNIQUE INDEX flags_pkey ON sundial.flags USING btree (name);
 
 CREATE INDEX jobs_by_schedule ON sundial.jobs USING btree (((origin ->> 'schedule'::text)), id) WHERE (origin IS NOT NULL);
 
-CREATE INDEX jobs_by_state ON sundial.jobs USING btree (queue, state, id);
-
 CREATE INDEX jobs_claimable ON sundial.jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'waiting'::text);
 
 CREATE UNIQUE INDEX jobs_dedupe ON sundial.jobs USING btree (queue, dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (state = ANY (ARRAY['waiting'::text, 'delayed'::text, 'failed'::text, 'active'::text])));
 
-CREATE INDEX jobs_leases ON sundial.jobs USING btree (lease_expires_at) WHERE (state = 'active'::text);
-
 CREATE UNIQUE INDEX jobs_pkey ON sundial.jobs USING btree (id);
 
 CREATE INDEX jobs_scheduled ON sundial.jobs USING btree (queue, run_at) WHERE (state = ANY (ARRAY['delayed'::text, 'failed'::text]));
+
+CREATE INDEX jobs_unfinished ON sundial.jobs USING btree (state, queue, id) WHERE (state <> 'completed'::text);
 
 CREATE UNIQUE INDEX locks_pkey ON sundial.locks USING btree (name);
 

@@ -82,6 +82,7 @@ const STALLED_ERROR = JSON.stringify({
  */
 export class RedisStore implements Store {
   readonly engine = 'redis';
+  readonly pipelineDepth = 2;
   readonly prefix: string;
   /** What `init()` found about eviction and persistence; null before it ran. */
   durability: DurabilityCheck | null = null;
@@ -220,8 +221,11 @@ export class RedisStore implements Store {
         String(claim.leaseExpiresAt),
       );
     }
-    const [applied, jobs] = (await this.run('finishAndClaim', args)) as [number[], FlatHash[]];
-    return { applied: applied.map((flag) => flag === 1), jobs: jobs.map(jobFromHash) };
+    const [applied, jobs] = (await this.run('finishAndClaim', args)) as [number[], string];
+    return {
+      applied: applied.map((flag) => flag === 1),
+      jobs: (JSON.parse(jobs) as FlatHash[]).map(jobFromHash),
+    };
   }
 
   async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {

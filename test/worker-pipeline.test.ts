@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSundial, SqliteStore, type Store, type Sundial } from '../src/index.ts';
+import { storeFromEnv } from './fixtures/store-from-env.ts';
+import { interpose, waitFor } from './helpers.ts';
+import { enginesUnderTest, useSharedStore } from './process/children.ts';
+
+/**
+ * The worker keeps as many finish-and-claim rounds under way as its store's `pipelineDepth` (one on
+ * SQLite, two on a server), splitting its free slots between them. What a user relies on: no job
+ * runs twice, every outcome is stored, and the worker never holds more jobs than its concurrency
+ * plus prefetch, however the rounds interleave.
+ */
+describe.each(await enginesUnderTest())('worker rounds on %s', (engine) => {
+  const shared = useSharedStore(engine);
+  let observed: Sundial | null = null;
+  afterEach(async () => {
+    await observed?.close({ graceMs: 0 });
+    observed = null;
+  });
+
+  /** A Sundial on the shared store whose finish-and-claim calls are counted as they overlap. */
+  function watchedSundial() {
+    const opened = storeFromEnv(shared.env);
+    const store: Store = 'engine' in opened ? opened : new SqliteStore(opened);
+    const rounds = { underWay: 0, most: 0, limits: [] as number[] };
+    const watched = interpose(store, {
+      finishAndClaim: async (outcomes, claim) => {
+        rounds.underWay++;
+        rounds.most = Math.max(rounds.most, rounds.underWay);
+        if (claim) rounds.limits.push(claim.limit);
+        try {
+          return await store.finishAndClaim(outcomes, claim);
+        } finally {
+          rounds.underWay--;
+        }
+      },
+    });
+    observed = createSundial({ store: watched });
+    return { sundial: observed, store, rounds };
+  }
+
+  it('drains a burst with its rounds overlapping up to the store depth, each job run once', async () => {
+    const { sundial, store, rounds } = watchedSundial();
+    const q = sundial.queue('q');
+    const added = await q.addBulk(Array.from({ length: 2000 }, (_, n) => ({ name: 'noop', payload: { n } })));
+    const ran: string[] = [];
+    sundial.worker(
+      'q',
+      { noop: async (_payload, ctx) => void ran.push(ctx.job.id) },
+      {
+        concurrency: 10,
+        prefetch: 10,
+      },
+    );
+    await waitFor(async () => (await q.counts()).completed === 2000, { timeoutMs: 60_000 });
+    expect(ran.sort()).toEqual(added.map((job) => job.id).sort());
+    expect(rounds.most).toBe(store.pipelineDepth);
+    // Each round claims at most its share of the slots, so together they never exceed them.
+    expect(Math.max(...rounds.limits)).toBeLessThanOrEqual(Math.ceil(20 / store.pipelineDepth));
+    for (const offset of [0, 1000]) {
+      const jobs = await q.listJobs('completed', { limit: 1000, offset });
+      expect(jobs.filter((job) => job.attempt !== 1 || job.history.length !== 1)).toEqual([]);
+    }
+  });
+
+  it('never holds more jobs than concurrency plus prefetch while rounds overlap', async () => {
+    const { sundial } = watchedSundial();
+    const q = sundial.queue('q');
+    await q.addBulk(Array.from({ length: 30 }, () => ({ name: 'gated' })));
+    const gates: (() => void)[] = [];
+    const worker = sundial.worker(
+      'q',
+      { gated: () => new Promise<void>((resolve) => gates.push(resolve)) },
+      { concurrency: 3, prefetch: 2 },
+    );
+    // Let a few jobs finish one by one, each freeing a slot while other rounds may be under way.
+    for (let done = 0; done < 10; done++) {
+      await waitFor(async () => gates.length > 0 && (await q.counts()).active === 5, {
+        message: 'five jobs held (three running, two claimed ahead)',
+      });
+      expect(gates.length).toBeLessThanOrEqual(3);
+      gates.shift()!();
+    }
+    await waitFor(async () => (await q.counts()).completed === 10);
+    await waitFor(async () => (await q.counts()).active === 5);
+    await worker.close({ graceMs: 0 });
+    expect(await q.counts()).toMatchObject({ completed: 10, active: 0, waiting: 20 });
+  });
+});
