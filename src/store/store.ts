@@ -281,6 +281,12 @@ export interface FinishAndClaimResult {
   applied: boolean[];
   /** What the claim took, as `claimJobs` returns it; empty without a claim. */
   jobs: Job[];
+  /**
+   * When a claim took fewer jobs than its limit, an engine that could read it in the same step may
+   * say when the queue's next delayed or failed job is due (null: none), as `nextRunAt` would, so
+   * an idle worker sets its timer without another round trip. Absent: ask `nextRunAt`.
+   */
+  nextRunAt?: number | null;
 }
 
 interface OutcomeBase {

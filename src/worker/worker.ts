@@ -243,8 +243,11 @@ export class Worker {
       // After any claimed earlier and still waiting for a slot.
       this.prefetched.push(...result.jobs);
       this.startPrefetched();
-      // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
-      if (claim && result.jobs.length < claim.limit) void this.armPoll();
+      if (claim && result.jobs.length < claim.limit) {
+        if (result.nextRunAt !== undefined) this.armPollUntil(result.nextRunAt);
+        // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
+        else void this.armPoll();
+      }
       return true;
     } catch (error) {
       this.reportError(error, 'storing outcomes and claiming jobs');
@@ -289,14 +292,20 @@ export class Worker {
   private async armPoll(): Promise<void> {
     // Reads may finish out of order: only the latest one sets the timer.
     const read = ++this.pollReads;
-    let untilDue = this.options.pollMs;
+    let next: number | null = null;
     try {
-      const next = await this.context.store.nextRunAt(this.queue);
-      if (next !== null) untilDue = next - this.context.clock.now();
+      next = await this.context.store.nextRunAt(this.queue);
     } catch (error) {
       this.reportError(error, 'reading when the next delayed job is due');
     }
     if (read !== this.pollReads) return;
+    this.armPollUntil(next);
+  }
+
+  /** Sleeps until `next` (a job's run-at, or null for none) or the backstop poll, whichever is sooner. */
+  private armPollUntil(next: number | null): void {
+    ++this.pollReads; // a read still under way is older than this
+    const untilDue = next === null ? this.options.pollMs : next - this.context.clock.now();
     this.armPollIn(Math.max(0, Math.min(this.options.pollMs, untilDue)));
   }
 

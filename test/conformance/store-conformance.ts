@@ -250,6 +250,46 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect(await store.nextRunAt('q')).toBeNull();
       });
 
+      it('tells a claim that came up short when the next scheduled job is due', async () => {
+        const request = (now: number) => ({
+          queue: 'q',
+          owner: 'w1',
+          limit: 10,
+          now,
+          leaseExpiresAt: now + 30_000,
+        });
+        await store.addJobs([
+          newJob({ state: 'delayed', runAt: T0 - 1 }),
+          newJob({ state: 'delayed', runAt: T0 + 5000 }),
+          newJob({ state: 'delayed', runAt: T0 + 9000, queue: 'other' }),
+        ]);
+        // The due job is claimed, so the next one due is the later one, of this queue only.
+        const first = await store.finishAndClaim([], request(T0));
+        expect(first.jobs).toHaveLength(1);
+        expect(first.nextRunAt).toBe(T0 + 5000);
+        // A retry stored in the same round counts as soon as it is due first, or the engine leaves
+        // it to nextRunAt (undefined), never an answer that misses it.
+        const retried = await store.finishAndClaim(
+          [
+            {
+              kind: 'retry',
+              id: first.jobs[0]!.id,
+              owner: 'w1',
+              attempt: 1,
+              finishedAt: T0 + 1,
+              runAt: T0 + 100,
+              error: ERROR,
+              record: record(1, 'failed'),
+            },
+          ],
+          request(T0 + 1),
+        );
+        expect(retried.applied).toEqual([true]);
+        expect([T0 + 100, undefined]).toContain(retried.nextRunAt);
+        expect(await store.nextRunAt('q')).toBe(T0 + 100);
+        expect((await store.finishAndClaim([], request(T0 + 6000))).nextRunAt).toBeNull();
+      });
+
       it('only claims from its own queue', async () => {
         await store.addJobs([newJob({ queue: 'other' })]);
         expect(await claim()).toHaveLength(0);

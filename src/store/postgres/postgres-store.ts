@@ -176,7 +176,7 @@ export class PostgresStore implements Store {
   async claimJobs(request: ClaimRequest): Promise<Job[]> {
     await this.ready();
     try {
-      return await this.claimRows(this.pool, request, { asyncCommit: true });
+      return (await this.claimRows(this.pool, request, { asyncCommit: true })).jobs;
     } catch (error) {
       throw unavailableOr(error);
     }
@@ -196,7 +196,15 @@ export class PostgresStore implements Store {
     outcomes: readonly JobOutcome[],
     claim: ClaimRequest | null,
   ): Promise<FinishAndClaimResult> {
-    if (outcomes.length === 0) return { applied: [], jobs: claim ? await this.claimJobs(claim) : [] };
+    if (outcomes.length === 0) {
+      if (!claim) return { applied: [], jobs: [] };
+      await this.ready();
+      try {
+        return { applied: [], ...(await this.claimRows(this.pool, claim, { asyncCommit: true })) };
+      } catch (error) {
+        throw unavailableOr(error);
+      }
+    }
     const distinct = new Set(outcomes.map((outcome) => outcome.id)).size === outcomes.length;
     let result: FinishAndClaimResult;
     if (claim && distinct) {
@@ -204,13 +212,13 @@ export class PostgresStore implements Store {
       // The applied ids come once, on the first row: on every row they cost a quadratic parse.
       await this.ready();
       const { rows } = await this.pool
-        .query<JobRow & { applied: number[] | null }>({
+        .query<JobRow & { applied: number[] | null; next_run_at: number | null }>({
           name: `${this.schema}:finish-and-claim`,
           text: `WITH ${this.outcomesCte('$7')}, ${this.claimCtes()}
                  SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')},
-                   CASE WHEN c.n IS NULL OR c.n = 1 THEN head.applied END AS applied, head.woken
-                 FROM (SELECT (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken)
-                   AS head
+                   CASE WHEN c.n IS NULL OR c.n = 1 THEN head.applied END AS applied, head.woken, head.next_run_at
+                 FROM (SELECT (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken,
+                   ${this.nextDue()}) AS head
                  LEFT JOIN (SELECT *, row_number() OVER () AS n FROM claimed) AS c ON true`,
           values: [...this.claimValues(claim), ...outcomeValues(outcomes)],
         })
@@ -221,6 +229,8 @@ export class PostgresStore implements Store {
       result = {
         applied: outcomes.map((outcome) => applied.has(outcome.id)),
         jobs: claimedJobs(rows.filter((row) => row.id !== null)),
+        // A retry stored by this statement is not in its snapshot: then the caller asks afterwards.
+        ...(outcomes.some((outcome) => outcome.kind === 'retry') ? {} : { nextRunAt: rows[0]!.next_run_at }),
       };
     } else if (!claim) {
       return { applied: await this.finishJobs(outcomes), jobs: [] };
@@ -228,7 +238,7 @@ export class PostgresStore implements Store {
       // A batch that names a job twice (rare) goes in rounds (see `applyOutcomes`).
       result = await this.transaction(async (client) => ({
         applied: await this.applyOutcomes(client, outcomes),
-        jobs: await this.claimRows(client, claim),
+        ...(await this.claimRows(client, claim)),
       }));
     }
     if (outcomes.some((outcome) => outcome.kind === 'retry')) await this.announceAll();
@@ -825,18 +835,28 @@ export class PostgresStore implements Store {
     client: Queryable,
     request: ClaimRequest,
     { asyncCommit = false } = {},
-  ): Promise<Job[]> {
+  ): Promise<{ jobs: Job[]; nextRunAt: number | null }> {
     const relax = asyncCommit ? `, set_config('synchronous_commit', 'off', true) AS relaxed` : '';
-    const { rows } = await client.query<JobRow>({
+    const { rows } = await client.query<JobRow & { next_run_at: number | null }>({
       name: `${this.schema}:claim${asyncCommit ? '-async-commit' : ''}`,
       // One row at least (nulls when nothing was claimed), so `woken` and `relaxed` are evaluated.
       text: `WITH ${this.claimCtes()}
              SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')}, head.*
-             FROM (SELECT (SELECT count(*) FROM woken) AS woken${relax}) AS head
+             FROM (SELECT (SELECT count(*) FROM woken) AS woken, ${this.nextDue()}${relax}) AS head
              LEFT JOIN claimed AS c ON true`,
       values: this.claimValues(request),
     });
-    return claimedJobs(rows.filter((row) => row.id !== null));
+    return { jobs: claimedJobs(rows.filter((row) => row.id !== null)), nextRunAt: rows[0]!.next_run_at };
+  }
+
+  /**
+   * When the queue's next delayed or failed job is due, for the idle worker's timer (see
+   * `FinishAndClaimResult.nextRunAt`), read by the claim itself. The statement's snapshot still sees
+   * the due jobs it promoted or claimed as they were, so those are left out by id.
+   */
+  private nextDue(): string {
+    return `(SELECT min(run_at) FROM ${this.q}.jobs
+      WHERE queue = $1 AND state IN ('delayed', 'failed') AND id NOT IN (SELECT id FROM due)) AS next_run_at`;
   }
 
   /**

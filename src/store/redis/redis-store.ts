@@ -221,10 +221,15 @@ export class RedisStore implements Store {
         String(claim.leaseExpiresAt),
       );
     }
-    const [applied, jobs] = (await this.run('finishAndClaim', args)) as [number[], string];
+    const [applied, jobs, nextDue] = (await this.run('finishAndClaim', args)) as [
+      number[],
+      string,
+      string | null,
+    ];
     return {
       applied: applied.map((flag) => flag === 1),
       jobs: (JSON.parse(jobs) as FlatHash[]).map(jobFromHash),
+      ...(claim ? { nextRunAt: nextDue === null ? null : Number(nextDue) } : {}),
     };
   }
 

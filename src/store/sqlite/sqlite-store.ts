@@ -213,13 +213,20 @@ export class SqliteStore implements Store {
     claim: ClaimRequest | null,
   ): Promise<FinishAndClaimResult> {
     const s = this.prepared();
-    if (outcomes.length === 0 && (!claim || !this.mayClaim(s, claim))) return { applied: [], jobs: [] };
-    const { applied, rows } = await this.transaction(() => ({
+    const nextDue = (queue: string) => (s.nextRunAt.get(queue) as { t: number | null }).t;
+    if (outcomes.length === 0) {
+      if (!claim) return { applied: [], jobs: [] };
+      if (!this.mayClaim(s, claim))
+        return { applied: [], jobs: [], nextRunAt: await this.read(() => nextDue(claim.queue)) };
+    }
+    // The next due time is read in the same transaction, after the outcomes (a retry counts).
+    const { applied, rows, nextRunAt } = await this.transaction(() => ({
       applied: this.applyOutcomes(s, outcomes),
       rows: claim ? this.claimRows(s, claim) : [],
+      nextRunAt: claim ? nextDue(claim.queue) : undefined,
     }));
     this.announceRetries(outcomes);
-    return { applied, jobs: this.claimed(rows) };
+    return { applied, jobs: this.claimed(rows), ...(nextRunAt === undefined ? {} : { nextRunAt }) };
   }
 
   async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
