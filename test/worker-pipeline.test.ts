@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSundial, SqliteStore, type Store, type Sundial } from '../src/index.ts';
 import { storeFromEnv } from './fixtures/store-from-env.ts';
-import { interpose, waitFor } from './helpers.ts';
+import { interpose, sleep, waitFor } from './helpers.ts';
 import { enginesUnderTest, useSharedStore } from './process/children.ts';
 
 /**
@@ -61,6 +61,18 @@ describe.each(await enginesUnderTest())('worker rounds on %s', (engine) => {
       const jobs = await q.listJobs('completed', { limit: 1000, offset });
       expect(jobs.filter((job) => job.attempt !== 1 || job.history.length !== 1)).toEqual([]);
     }
+  });
+
+  it('sits still on an empty queue, and a wake-up still reaches it', async () => {
+    const { sundial, rounds } = watchedSundial();
+    // A one-minute poll: within this test only a wake-up can bring the job in.
+    sundial.worker('q', { noop: async () => {} }, { concurrency: 10, prefetch: 10, pollMs: 60_000 });
+    await sleep(1000);
+    // The first rounds (one per share of the slots) found nothing, and it stopped there.
+    expect(rounds.limits.length).toBeGreaterThan(0);
+    expect(rounds.limits.length).toBeLessThanOrEqual(4);
+    await sundial.queue('q').add('noop');
+    await waitFor(async () => (await sundial.queue('q').counts()).completed === 1, { timeoutMs: 20_000 });
   });
 
   it('never holds more jobs than concurrency plus prefetch while rounds overlap', async () => {

@@ -101,6 +101,8 @@ export class Worker {
   /** Free slots the claims of the rounds under way are filling. */
   private claiming = 0;
   private pumpScheduled = false;
+  /** A wake-up came while the rounds under way were as many as the store takes. */
+  private pumpAgain = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private pollReads = 0;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -161,9 +163,16 @@ export class Worker {
     return this.closing;
   }
 
-  /** Schedules pump rounds; many wake-ups in one turn cost one look at what there is to do. */
+  /**
+   * Schedules pump rounds; many wake-ups in one turn cost one look at what there is to do. A
+   * wake-up while the rounds under way are as many as the store takes is kept for when one ends.
+   */
   private readonly wake = (): void => {
     if (this.state === 'idle' || this.state === 'closed') return;
+    if (this.rounds.size >= this.context.store.pipelineDepth) {
+      this.pumpAgain = true;
+      return;
+    }
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => {
@@ -175,7 +184,7 @@ export class Worker {
   /**
    * Starts rounds while there is something to store or a slot to fill, up to the store's
    * `pipelineDepth` at once; resolves when every round under way has ended. A round that ends
-   * wakes the worker again, so work that came meanwhile gets the next one.
+   * passes on a wake-up that found no room meanwhile; otherwise an idle worker would spin.
    */
   private pump(): Promise<void> {
     const depth = this.context.store.pipelineDepth;
@@ -191,7 +200,10 @@ export class Worker {
       const limit = Math.min(free, Math.ceil(capacity / depth));
       const round: Promise<void> = this.pumpRound(finished, limit).then((stored) => {
         this.rounds.delete(round);
-        if (stored) this.wake();
+        if (stored && this.pumpAgain) {
+          this.pumpAgain = false;
+          this.wake();
+        }
       });
       this.rounds.add(round);
     }
@@ -232,6 +244,7 @@ export class Worker {
         // block neither the others nor every later claim.
         this.reportError(error, 'storing outcomes');
         await this.storeOneByOne(finished);
+        this.pumpAgain = true; // the claim did not happen: go round again
         return true;
       }
       for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
