@@ -67,6 +67,8 @@ CREATE UNIQUE INDEX flags_pkey ON sundial.flags USING btree (name);
 
 CREATE INDEX jobs_by_schedule ON sundial.jobs USING btree (((origin ->> 'schedule'::text)), id) WHERE (origin IS NOT NULL);
 
+CREATE INDEX jobs_by_state_sparse ON sundial.jobs USING btree (state, queue, id) WHERE (state <> ALL (ARRAY['waiting'::text, 'completed'::text]));
+
 CREATE INDEX jobs_claimable ON sundial.jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'waiting'::text);
 
 CREATE UNIQUE INDEX jobs_dedupe ON sundial.jobs USING btree (queue, dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (state = ANY (ARRAY['waiting'::text, 'delayed'::text, 'failed'::text, 'active'::text])));
@@ -74,8 +76,6 @@ CREATE UNIQUE INDEX jobs_dedupe ON sundial.jobs USING btree (queue, dedupe_key) 
 CREATE UNIQUE INDEX jobs_pkey ON sundial.jobs USING btree (id);
 
 CREATE INDEX jobs_scheduled ON sundial.jobs USING btree (queue, run_at) WHERE (state = ANY (ARRAY['delayed'::text, 'failed'::text]));
-
-CREATE INDEX jobs_unfinished ON sundial.jobs USING btree (state, queue, id) WHERE (state <> 'completed'::text);
 
 CREATE UNIQUE INDEX locks_pkey ON sundial.locks USING btree (name);
 
