@@ -67,7 +67,7 @@ CREATE UNIQUE INDEX flags_pkey ON sundial.flags USING btree (name);
 
 CREATE INDEX jobs_by_schedule ON sundial.jobs USING btree (((origin ->> 'schedule'::text)), id) WHERE (origin IS NOT NULL);
 
-CREATE INDEX jobs_by_state_sparse ON sundial.jobs USING btree (state, queue, id) WHERE (state <> ALL (ARRAY['waiting'::text, 'completed'::text]));
+CREATE INDEX jobs_by_state_sparse ON sundial.jobs USING btree (queue, state, id) WHERE (state <> ALL (ARRAY['waiting'::text, 'completed'::text]));
 
 CREATE INDEX jobs_claimable ON sundial.jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'waiting'::text);
 
