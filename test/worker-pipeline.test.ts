@@ -75,6 +75,40 @@ describe.each(await enginesUnderTest())('worker rounds on %s', (engine) => {
     await waitFor(async () => (await sundial.queue('q').counts()).completed === 1, { timeoutMs: 20_000 });
   });
 
+  it('does not lose a wake-up that comes while a claim that looked too early is under way', async () => {
+    const opened = storeFromEnv(shared.env);
+    const store: Store = 'engine' in opened ? opened : new SqliteStore(opened);
+    let open!: () => void;
+    let gate: Promise<void> | null = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let held = 0;
+    observed = createSundial({
+      store: interpose(store, {
+        // The first round looks (finding nothing) and is then held, as if slow to answer.
+        finishAndClaim: async (outcomes, claim) => {
+          const result = await store.finishAndClaim(outcomes, claim);
+          if (gate) {
+            held++;
+            await gate;
+          }
+          return result;
+        },
+      }),
+    });
+    // One slot, so the held round's claim covers it and the wake-up cannot start another round;
+    // a one-minute poll, so only that wake-up can bring the job in within the test.
+    observed.worker('q', { noop: async () => {} }, { concurrency: 1, pollMs: 60_000 });
+    await waitFor(() => held > 0);
+    await observed.queue('q').add('noop');
+    // Every wake-up the add sends (in-process, and through the server or the wake file) arrives
+    // while the round is still held.
+    await sleep(500);
+    gate = null;
+    open();
+    await waitFor(async () => (await observed!.queue('q').counts()).completed === 1, { timeoutMs: 20_000 });
+  });
+
   it('never holds more jobs than concurrency plus prefetch while rounds overlap', async () => {
     const { sundial } = watchedSundial();
     const q = sundial.queue('q');

@@ -101,10 +101,16 @@ export class Worker {
   /** Free slots the claims of the rounds under way are filling. */
   private claiming = 0;
   private pumpScheduled = false;
-  /** A wake-up came while the rounds under way were as many as the store takes. */
-  private pumpAgain = false;
+  /**
+   * Counts wake-ups. A round notes the count when it starts; one that ends after more came goes
+   * round again, since its claim may have looked before what they announced.
+   */
+  private wakeUps = 0;
   private pollTimer: NodeJS.Timeout | null = null;
+  /** Numbers the reads of when the next job is due as they start (round or `nextRunAt`)... */
   private pollReads = 0;
+  /** ...and the latest-started one that set the timer: an older answer arriving later is stale. */
+  private pollReadApplied = 0;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stalledTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -163,28 +169,28 @@ export class Worker {
     return this.closing;
   }
 
-  /**
-   * Schedules pump rounds; many wake-ups in one turn cost one look at what there is to do. A
-   * wake-up while the rounds under way are as many as the store takes is kept for when one ends.
-   */
+  /** Something to do, or perhaps a job to claim: schedules a look (see `wakeUps`). */
   private readonly wake = (): void => {
+    this.wakeUps++;
+    this.schedulePump();
+  };
+
+  /** Many wake-ups in one turn cost one look at what there is to do. */
+  private schedulePump(): void {
     if (this.state === 'idle' || this.state === 'closed') return;
-    if (this.rounds.size >= this.context.store.pipelineDepth) {
-      this.pumpAgain = true;
-      return;
-    }
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => {
       this.pumpScheduled = false;
       void this.pump();
     });
-  };
+  }
 
   /**
    * Starts rounds while there is something to store or a slot to fill, up to the store's
-   * `pipelineDepth` at once; resolves when every round under way has ended. A round that ends
-   * passes on a wake-up that found no room meanwhile; otherwise an idle worker would spin.
+   * `pipelineDepth` at once; resolves when every round under way has ended. A round that ends goes
+   * round again only for wake-ups that came while it was under way (not for its own ending, or an
+   * idle worker would spin): their jobs may have been added after its claim looked.
    */
   private pump(): Promise<void> {
     const depth = this.context.store.pipelineDepth;
@@ -198,13 +204,16 @@ export class Worker {
       // With two rounds under way the slots are split between them: while the store answers one,
       // the jobs of the other run, instead of one big round and a worker that waits for it.
       const limit = Math.min(free, Math.ceil(capacity / depth));
-      const round: Promise<void> = this.pumpRound(finished, limit).then((stored) => {
-        this.rounds.delete(round);
-        if (stored && this.pumpAgain) {
-          this.pumpAgain = false;
-          this.wake();
-        }
-      });
+      const wakeUpsBefore = this.wakeUps;
+      let again = false;
+      const round: Promise<void> = this.pumpRound(finished, limit)
+        .then((next) => {
+          again = next === 'again' || (next === 'stored' && this.wakeUps !== wakeUpsBefore);
+        })
+        .finally(() => {
+          this.rounds.delete(round);
+          if (again) this.schedulePump();
+        });
       this.rounds.add(round);
     }
     return this.roundsEnded();
@@ -216,11 +225,12 @@ export class Worker {
 
   /**
    * One store call: stores the outcomes of finished attempts and claims up to `limit` jobs (none
-   * once closing). False when the store failed, so the next round waits for the backstop poll
-   * instead of hammering a store that is away.
+   * once closing). `failed` when the store failed, so the next round waits for the backstop poll
+   * instead of hammering a store that is away; `again` when the claim did not happen.
    */
-  private async pumpRound(finished: Finished[], limit: number): Promise<boolean> {
+  private async pumpRound(finished: Finished[], limit: number): Promise<'stored' | 'again' | 'failed'> {
     const now = this.context.clock.now();
+    const read = ++this.pollReads;
     const claim =
       limit > 0
         ? { queue: this.queue, owner: this.id, limit, now, leaseExpiresAt: now + this.options.leaseMs }
@@ -244,28 +254,27 @@ export class Worker {
         // block neither the others nor every later claim.
         this.reportError(error, 'storing outcomes');
         await this.storeOneByOne(finished);
-        this.pumpAgain = true; // the claim did not happen: go round again
-        return true;
+        return 'again';
       }
       for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
       if (this.state !== 'running') {
         // close() began while this claim was under way: hand the jobs straight back.
         await this.release(result.jobs);
-        return true;
+        return 'stored';
       }
       // After any claimed earlier and still waiting for a slot.
       this.prefetched.push(...result.jobs);
       this.startPrefetched();
       if (claim && result.jobs.length < claim.limit) {
-        if (result.nextRunAt !== undefined) this.armPollUntil(result.nextRunAt);
+        if (result.nextRunAt !== undefined) this.armPollUntil(read, result.nextRunAt);
         // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
         else void this.armPoll();
       }
-      return true;
+      return 'stored';
     } catch (error) {
       this.reportError(error, 'storing outcomes and claiming jobs');
       this.armPollIn(this.options.pollMs);
-      return false;
+      return 'failed';
     } finally {
       this.storing.delete(finished);
       this.claiming -= claim?.limit ?? 0;
@@ -303,7 +312,6 @@ export class Worker {
 
   /** Sleeps until the next delayed job is due, or the backstop poll, whichever is sooner. */
   private async armPoll(): Promise<void> {
-    // Reads may finish out of order: only the latest one sets the timer.
     const read = ++this.pollReads;
     let next: number | null = null;
     try {
@@ -311,13 +319,17 @@ export class Worker {
     } catch (error) {
       this.reportError(error, 'reading when the next delayed job is due');
     }
-    if (read !== this.pollReads) return;
-    this.armPollUntil(next);
+    this.armPollUntil(read, next);
   }
 
-  /** Sleeps until `next` (a job's run-at, or null for none) or the backstop poll, whichever is sooner. */
-  private armPollUntil(next: number | null): void {
-    ++this.pollReads; // a read still under way is older than this
+  /**
+   * Sleeps until `next` (a job's run-at, or null for none) or the backstop poll, whichever is
+   * sooner. Reads finish out of order: one that started before the read that set the timer last
+   * is stale and ignored.
+   */
+  private armPollUntil(read: number, next: number | null): void {
+    if (read < this.pollReadApplied) return;
+    this.pollReadApplied = read;
     const untilDue = next === null ? this.options.pollMs : next - this.context.clock.now();
     this.armPollIn(Math.max(0, Math.min(this.options.pollMs, untilDue)));
   }

@@ -225,7 +225,7 @@ export class PostgresStore implements Store {
         .catch((error) => {
           throw unavailableOr(error);
         });
-      const applied = new Set((rows[0]?.applied ?? []).map(String));
+      const applied = new Set((rows.find((row) => row.applied !== null)?.applied ?? []).map(String));
       result = {
         applied: outcomes.map((outcome) => applied.has(outcome.id)),
         jobs: claimedJobs(rows.filter((row) => row.id !== null)),
