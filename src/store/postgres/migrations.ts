@@ -27,6 +27,13 @@ export function pgMigrations(): PgMigration[] {
       file,
       sql: readFileSync(new URL(file, FOLDER), 'utf8'),
     }));
+  // Two files with one number would both run, or fail halfway on the version's primary key.
+  const clash = loaded.find((migration, i) => i > 0 && migration.version === loaded![i - 1]!.version);
+  if (clash) {
+    throw new Error(
+      `Two PostgreSQL migrations are numbered ${clash.version} in ${FOLDER.pathname}: remove the stale one`,
+    );
+  }
   return loaded;
 }
 
