@@ -107,6 +107,9 @@ local function locate(id)
   return base, base .. ':job:' .. id, queue
 end
 
+-- Queues this script has listed in G:queues already: a batch of adds lists its queue once.
+local listedQueues = {}
+
 -- Inserts one job unless a live job of its queue holds its dedupe key; returns the id and 1 for a
 -- duplicate (the holder's id) or 0.
 local function insert(queue, name, payload, state, priority, runAt, maxAttempts, backoff, timeout, dedupeKey,
@@ -137,7 +140,10 @@ local function insert(queue, name, payload, state, priority, runAt, maxAttempts,
     end
   end
   redis.call('HSET', G .. ':jobs', id, queue)
-  redis.call('SADD', G .. ':queues', queue)
+  if not listedQueues[queue] then
+    redis.call('SADD', G .. ':queues', queue)
+    listedQueues[queue] = true
+  end
   redis.call('ZADD', base .. ':all', id, id)
   index(base, id, state, priority, runAt, nil)
   announce(queue)
