@@ -75,7 +75,7 @@ export class Sundial {
       store: this.store,
       clock: this.clock,
       events: this.events,
-      addBatcher: new Batcher((jobs) => this.store.addJobs(jobs), 1000),
+      addBatcher: new Batcher((jobs) => this.store.addJobs(jobs), 1000, this.store.addBatchParts),
     };
   }
 

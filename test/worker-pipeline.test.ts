@@ -133,3 +133,16 @@ describe.each(await enginesUnderTest())('worker rounds on %s', (engine) => {
     expect(await q.counts()).toMatchObject({ completed: 10, active: 0, waiting: 20 });
   });
 });
+
+describe.each(await enginesUnderTest())('single adds in one turn on %s', (engine) => {
+  const shared = useSharedStore(engine);
+
+  it('keep their order: ids follow the order of the add() calls, however the burst is split', async () => {
+    const q = shared.sundial.queue('q');
+    const added = await Promise.all(Array.from({ length: 300 }, (_, n) => q.add('noop', { n })));
+    const ids = added.map((job) => BigInt(job.id));
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+    const stored = await q.listJobs('waiting', { limit: 300 });
+    expect(stored.map((job) => (job.payload as { n: number }).n)).toEqual(added.map((_, n) => n));
+  });
+});

@@ -11,10 +11,17 @@ export class Batcher<Item, Output> {
 
   private readonly flush: (items: Item[]) => Promise<Output[]> | Output[];
   private readonly maxBatch: number;
+  private readonly parts: number;
 
-  constructor(flush: (items: Item[]) => Promise<Output[]> | Output[], maxBatch = 1000) {
+  /**
+   * `parts`: how many flushes one turn's items are split into, all under way at once. With more
+   * than one, the callers of the first part hear back, and send more, while the store still works
+   * on the next; only for a store that keeps such flushes in order (see `Store.addBatchParts`).
+   */
+  constructor(flush: (items: Item[]) => Promise<Output[]> | Output[], maxBatch = 1000, parts = 1) {
     this.flush = flush;
     this.maxBatch = maxBatch;
+    this.parts = parts;
   }
 
   push(item: Item): Promise<Output> {
@@ -41,11 +48,14 @@ export class Batcher<Item, Output> {
   private run(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
-    const batch = this.pending;
+    const items = this.pending;
     this.pending = [];
-    const done = this.execute(batch);
-    this.inFlight.add(done);
-    void done.finally(() => this.inFlight.delete(done));
+    const size = Math.ceil(items.length / this.parts);
+    for (let at = 0; at < items.length; at += size) {
+      const done = this.execute(items.slice(at, at + size));
+      this.inFlight.add(done);
+      void done.finally(() => this.inFlight.delete(done));
+    }
   }
 
   private async execute(batch: typeof this.pending): Promise<void> {

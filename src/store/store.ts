@@ -19,6 +19,15 @@ export interface Store {
    */
   readonly pipelineDepth: number;
 
+  /**
+   * How many `addJobs` calls a burst of single adds (group commit) is split into, sent at once.
+   * More than 1 only where the calls are stored in the order they were sent, so ids still follow
+   * the order of the adds: Redis, whose one connection runs them one after the other while the
+   * client builds the next. 1 on SQLite (one thread) and PostgreSQL (concurrent inserts that
+   * notify were much slower here).
+   */
+  readonly addBatchParts: number;
+
   /** Creates or migrates the schema. Safe to call from many processes at once; idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;

@@ -13,6 +13,33 @@ describe('group commit batcher', () => {
     expect(flushes).toEqual([[1, 2, 3]]);
   });
 
+  it('splits one turn into parts sent at once, whose callers hear back part by part', async () => {
+    const flushes: number[][] = [];
+    const gates: (() => void)[] = [];
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        flushes.push(items);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        return items;
+      },
+      1000,
+      2,
+    );
+    const heard: number[] = [];
+    const all = Promise.all([1, 2, 3, 4, 5].map((n) => batcher.push(n).then((v) => heard.push(v))));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushes).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    gates[0]!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(heard).toEqual([1, 2, 3]);
+    gates[1]!();
+    await all;
+    expect(heard).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('collects calls issued from microtasks of the same turn', async () => {
     const flushes: number[][] = [];
     const batcher = new Batcher<number, number>((items) => {

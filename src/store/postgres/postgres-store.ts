@@ -89,6 +89,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 export class PostgresStore implements Store {
   readonly engine = 'postgres';
   readonly pipelineDepth = 2;
+  readonly addBatchParts = 1;
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly q: string;

@@ -83,6 +83,7 @@ const STALLED_ERROR = JSON.stringify({
 export class RedisStore implements Store {
   readonly engine = 'redis';
   readonly pipelineDepth = 2;
+  readonly addBatchParts = 2;
   readonly prefix: string;
   /** What `init()` found about eviction and persistence; null before it ran. */
   durability: DurabilityCheck | null = null;

@@ -93,6 +93,7 @@ const STALLED_ERROR = JSON.stringify({
 export class SqliteStore implements Store {
   readonly engine = 'sqlite';
   readonly pipelineDepth = 1;
+  readonly addBatchParts = 1;
   readonly path: string;
   private db: DatabaseSync | null = null;
   private closed = false;
