@@ -21,7 +21,7 @@ export class Batcher<Item, Output> {
   constructor(flush: (items: Item[]) => Promise<Output[]> | Output[], maxBatch = 1000, parts = 1) {
     this.flush = flush;
     this.maxBatch = maxBatch;
-    this.parts = parts;
+    this.parts = Number.isInteger(parts) && parts > 0 ? parts : 1;
   }
 
   push(item: Item): Promise<Output> {

@@ -15,18 +15,19 @@ export interface Store {
    * How many `finishAndClaim` rounds a worker keeps under way at once. 1 where the engine works in
    * the caller's thread (SQLite): a second round would only queue behind the first. 2 for a server:
    * it answers one round while the worker runs the jobs of the other, and a busy worker's store
-   * time and run time overlap instead of taking turns.
+   * time and run time overlap instead of taking turns. Absent (a store written before it): 1.
    */
-  readonly pipelineDepth: number;
+  readonly pipelineDepth?: number;
 
   /**
    * How many `addJobs` calls a burst of single adds (group commit) is split into, sent at once.
    * More than 1 only where the calls are stored in the order they were sent, so ids still follow
    * the order of the adds: Redis, whose one connection runs them one after the other while the
    * client builds the next. 1 on SQLite (one thread) and PostgreSQL (concurrent inserts that
-   * notify were much slower here).
+   * notify were much slower here). The order holds while nothing fails: a part that fails is
+   * retried add by add, after the next part was stored. Absent: 1.
    */
-  readonly addBatchParts: number;
+  readonly addBatchParts?: number;
 
   /** Creates or migrates the schema. Safe to call from many processes at once; idempotent. */
   init(): Promise<void>;

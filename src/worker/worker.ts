@@ -193,7 +193,9 @@ export class Worker {
    * idle worker would spin): their jobs may have been added after its claim looked.
    */
   private pump(): Promise<void> {
-    const depth = this.context.store.pipelineDepth;
+    // A store written before the property (or a bad value) gets one round at a time.
+    const declared = this.context.store.pipelineDepth ?? 1;
+    const depth = Number.isInteger(declared) && declared > 0 ? declared : 1;
     while (this.rounds.size < depth) {
       const finished = this.outcomes;
       const capacity = this.options.concurrency + this.options.prefetch;

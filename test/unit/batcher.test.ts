@@ -40,6 +40,22 @@ describe('group commit batcher', () => {
     expect(heard).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('takes a part count that is not a whole number above zero as one part', async () => {
+    for (const parts of [0, -1, Number.NaN, 1.5]) {
+      const flushes: number[][] = [];
+      const batcher = new Batcher<number, number>(
+        (items) => {
+          flushes.push(items);
+          return items;
+        },
+        1000,
+        parts,
+      );
+      expect(await Promise.all([1, 2, 3].map((n) => batcher.push(n)))).toEqual([1, 2, 3]);
+      expect(flushes).toEqual([[1, 2, 3]]);
+    }
+  });
+
   it('collects calls issued from microtasks of the same turn', async () => {
     const flushes: number[][] = [];
     const batcher = new Batcher<number, number>((items) => {
