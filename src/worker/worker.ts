@@ -96,8 +96,10 @@ export class Worker {
   /** Outcomes the rounds under way are storing (their jobs are still ours until they are done). */
   private readonly storing = new Set<Finished[]>();
   private state: WorkerState = 'idle';
-  /** The pump rounds under way: at most the store's `pipelineDepth`. */
+  /** The pump rounds under way: at most `depth`. */
   private readonly rounds = new Set<Promise<void>>();
+  /** The store's `pipelineDepth`; 1 for a store written before it (or a bad value). */
+  private readonly depth: number;
   /** Free slots the claims of the rounds under way are filling. */
   private claiming = 0;
   private pumpScheduled = false;
@@ -124,6 +126,8 @@ export class Worker {
     this.handlers = normaliseHandlers(handlers);
     this.options = resolveOptions(options);
     this.id = newOwnerId('worker');
+    const declared = context.store.pipelineDepth ?? 1;
+    this.depth = Number.isInteger(declared) && declared > 0 ? declared : 1;
     if (options.autostart ?? true) this.start();
   }
 
@@ -193,9 +197,7 @@ export class Worker {
    * idle worker would spin): their jobs may have been added after its claim looked.
    */
   private pump(): Promise<void> {
-    // A store written before the property (or a bad value) gets one round at a time.
-    const declared = this.context.store.pipelineDepth ?? 1;
-    const depth = Number.isInteger(declared) && declared > 0 ? declared : 1;
+    const depth = this.depth;
     while (this.rounds.size < depth) {
       const finished = this.outcomes;
       const capacity = this.options.concurrency + this.options.prefetch;
@@ -207,14 +209,11 @@ export class Worker {
       // the jobs of the other run, instead of one big round and a worker that waits for it.
       const limit = Math.min(free, Math.ceil(capacity / depth));
       const wakeUpsBefore = this.wakeUps;
-      let again = false;
       const round: Promise<void> = this.pumpRound(finished, limit)
+        .catch(() => 'failed' as const) // it reports its own errors; this only keeps `rounds` right
         .then((next) => {
-          again = next === 'again' || (next === 'stored' && this.wakeUps !== wakeUpsBefore);
-        })
-        .finally(() => {
           this.rounds.delete(round);
-          if (again) this.schedulePump();
+          if (next === 'again' || (next === 'stored' && this.wakeUps !== wakeUpsBefore)) this.schedulePump();
         });
       this.rounds.add(round);
     }

@@ -175,12 +175,7 @@ export class PostgresStore implements Store {
   }
 
   async claimJobs(request: ClaimRequest): Promise<Job[]> {
-    await this.ready();
-    try {
-      return (await this.claimRows(this.pool, request, { asyncCommit: true })).jobs;
-    } catch (error) {
-      throw unavailableOr(error);
-    }
+    return (await this.claimAlone(request)).jobs;
   }
 
   async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
@@ -197,15 +192,9 @@ export class PostgresStore implements Store {
     outcomes: readonly JobOutcome[],
     claim: ClaimRequest | null,
   ): Promise<FinishAndClaimResult> {
-    if (outcomes.length === 0) {
-      if (!claim) return { applied: [], jobs: [] };
-      await this.ready();
-      try {
-        return { applied: [], ...(await this.claimRows(this.pool, claim, { asyncCommit: true })) };
-      } catch (error) {
-        throw unavailableOr(error);
-      }
-    }
+    if (outcomes.length === 0)
+      return { applied: [], ...(claim ? await this.claimAlone(claim) : { jobs: [] }) };
+    const retried = outcomes.some((outcome) => outcome.kind === 'retry');
     const distinct = new Set(outcomes.map((outcome) => outcome.id)).size === outcomes.length;
     let result: FinishAndClaimResult;
     if (claim && distinct) {
@@ -231,7 +220,7 @@ export class PostgresStore implements Store {
         applied: outcomes.map((outcome) => applied.has(outcome.id)),
         jobs: claimedJobs(rows.filter((row) => row.id !== null)),
         // A retry stored by this statement is not in its snapshot: then the caller asks afterwards.
-        ...(outcomes.some((outcome) => outcome.kind === 'retry') ? {} : { nextRunAt: rows[0]!.next_run_at }),
+        ...(retried ? {} : { nextRunAt: rows[0]!.next_run_at }),
       };
     } else if (!claim) {
       return { applied: await this.finishJobs(outcomes), jobs: [] };
@@ -242,8 +231,18 @@ export class PostgresStore implements Store {
         ...(await this.claimRows(client, claim)),
       }));
     }
-    if (outcomes.some((outcome) => outcome.kind === 'retry')) await this.announceAll();
+    if (retried) await this.announceAll();
     return result;
+  }
+
+  /** A claim in its own statement and implicit transaction, so it may commit asynchronously. */
+  private async claimAlone(request: ClaimRequest): Promise<{ jobs: Job[]; nextRunAt: number | null }> {
+    await this.ready();
+    try {
+      return await this.claimRows(this.pool, request, { asyncCommit: true });
+    } catch (error) {
+      throw unavailableOr(error);
+    }
   }
 
   async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
