@@ -2,11 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeEach } from 'vitest';
 import { createSundial, type Sundial } from '../../src/index.ts';
 import { engineUnderTest, POSTGRES_URL, REDIS_URL } from '../conformance/servers.ts';
 import { storeFromEnv } from '../fixtures/store-from-env.ts';
 import { tempDir } from '../helpers.ts';
+import { redisServerInstalled } from './private-redis.ts';
+import { startRedisCluster } from './redis-cluster.ts';
 
 const WORKER = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
 const SCHEDULER = fileURLToPath(new URL('../fixtures/scheduler-process.ts', import.meta.url));
@@ -102,16 +104,33 @@ export function useSharedDatabase(file: string): {
   };
 }
 
-export type Engine = 'sqlite' | 'postgres' | 'redis';
+export type Engine = 'sqlite' | 'postgres' | 'redis' | 'redis-cluster';
 
-/** The engines whose servers answer (SQLite always); under CI a silent server is a failing test. */
+/** The node URLs of the Redis Cluster this test file started, comma-separated. */
+let clusterUrls = '';
+
+/**
+ * The engines whose servers answer (SQLite always); under CI a silent server is a failing test.
+ * A Redis Cluster of three primaries is started for the file (and stopped after it) where
+ * redis-server is installed.
+ */
 export async function enginesUnderTest(): Promise<Engine[]> {
   const engines: Engine[] = ['sqlite'];
   if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) engines.push('postgres');
-  // The Redis engine joins once it is exported.
-  const hasRedis = 'RedisStore' in (await import('../../src/store/index.ts'));
-  if (hasRedis && (await engineUnderTest('Redis', REDIS_URL, 6379))) engines.push('redis');
+  if (await engineUnderTest('Redis', REDIS_URL, 6379)) engines.push('redis');
+  if (redisServerInstalled()) {
+    const cluster = await startRedisCluster(3);
+    afterAll(() => cluster.stop());
+    clusterUrls = cluster.urls.join(',');
+    engines.push('redis-cluster');
+  }
   return engines;
+}
+
+/** Where a child finds the server of `engine`. */
+function serverUrl(engine: Exclude<Engine, 'sqlite'>): string {
+  if (engine === 'postgres') return POSTGRES_URL;
+  return engine === 'redis' ? REDIS_URL : clusterUrls;
 }
 
 /**
@@ -135,7 +154,7 @@ export function useSharedStore(engine: Engine): {
         ? { SUNDIAL_STORE: 'sqlite', SUNDIAL_DB: join(dir.path, 'shared.db') }
         : {
             SUNDIAL_STORE: engine,
-            SUNDIAL_URL: engine === 'postgres' ? POSTGRES_URL : REDIS_URL,
+            SUNDIAL_URL: serverUrl(engine),
             SUNDIAL_NAMESPACE: namespace,
           };
     sundial = createSundial({ store: storeFromEnv(env) });
@@ -169,6 +188,7 @@ async function dropNamespace(engine: Engine, env: Record<string, string>): Promi
     await admin.query(`DROP SCHEMA IF EXISTS "${env.SUNDIAL_NAMESPACE}" CASCADE`);
     await admin.end();
   } else if (engine === 'redis') {
+    // (A Cluster's keys go with the Cluster, at the end of the file.)
     const { Redis } = await import('ioredis');
     const redis = new Redis(env.SUNDIAL_URL!);
     let cursor = '0';

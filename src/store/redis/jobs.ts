@@ -1,6 +1,6 @@
 import type { Job, JobState } from '../../core/index.ts';
 import { backoffJson, parseBackoff } from '../encoding.ts';
-import type { NewJob } from '../store.ts';
+import type { JobOutcome, NewJob } from '../store.ts';
 
 /** A nullable script argument: '' for null, '=' and the value otherwise (see scripts.ts). */
 export function nullable(value: string | number | null): string {
@@ -24,6 +24,29 @@ export function pushJobArgs(args: string[], job: NewJob): void {
     nullable(job.origin),
     String(job.createdAt),
   );
+}
+
+/** Appends the 8 script arguments of an outcome (the order `finish` in scripts.ts reads). */
+export function pushOutcomeArgs(args: string[], outcome: JobOutcome): void {
+  args.push(
+    outcome.kind,
+    outcome.id,
+    outcome.owner,
+    String(outcome.attempt),
+    String(outcome.finishedAt),
+    JSON.stringify(outcome.record),
+  );
+  switch (outcome.kind) {
+    case 'completed':
+      args.push(outcome.result, '');
+      break;
+    case 'retry':
+      args.push(String(outcome.runAt), JSON.stringify(outcome.error));
+      break;
+    case 'dead':
+      args.push(JSON.stringify(outcome.error), JSON.stringify(outcome.deadLetter));
+      break;
+  }
 }
 
 /** A hash as HGETALL returns it inside a script: field, value, field, value. */

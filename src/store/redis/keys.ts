@@ -22,14 +22,15 @@
  * - `{P:q}:finished:<state>` zset: completed, dead, cancelled jobs by finish time (pruning)
  * - `{P:q}:dedupe`           hash: dedupe key -> the live job holding it
  * - `{P:q}:paused`           '1' or '0' once the queue was paused or resumed
+ * - `{P:q}:fired`            hash: schedule id -> the last occurrence it fired into this queue (Cluster)
  *
  * Wake-ups go out on the pub/sub channel `P:wake:<queue or #channel>`.
  *
- * Redis Cluster: one queue's keys live in one slot and the global keys in another, but adding jobs,
- * firing a schedule, finishing or moving a job by id (the id index), removing and pruning touch both
- * in one script, because each of them is one atomic step by contract. A Cluster refuses such
- * scripts (CROSSSLOT), so this engine needs a single Redis primary (replicas and Sentinel are fine).
- * The tags keep each queue together so that a later Cluster mode has less to move.
+ * Redis Cluster: one queue's keys live in one slot and the global keys in another, and a script may
+ * touch only one slot. On a single Redis, adding jobs, firing a schedule, finishing or moving a job by
+ * id, removing and pruning each touch both in one script. On a Cluster (`RedisStore({ cluster })`)
+ * the same scripts are built without their global part (`CLUSTER` in scripts.ts), and the client
+ * runs that part as its own step, before or after (cluster.ts says in which order and why).
  */
 
 /** The tag of the global keys. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import {
   InvalidOptionError,
   JOB_STATES,
@@ -30,9 +30,17 @@ import {
   type TransitionRequest,
   type TransitionResult,
 } from '../store.ts';
-import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
+import {
+  addedPairs,
+  addJobsOnCluster,
+  byQueue,
+  firedEntries,
+  fireScheduleOnCluster,
+  type ScriptRunner,
+} from './cluster.ts';
+import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs, pushOutcomeArgs } from './jobs.ts';
 import { globalBase, queueBase } from './keys.ts';
-import { SCRIPTS, type ScriptName } from './scripts.ts';
+import { CLUSTER_SCRIPTS, SCRIPTS, type ScriptName, type Scripts } from './scripts.ts';
 import { checkDurability, type DurabilityCheck } from './server-check.ts';
 import { Wakeups } from './wakeups.ts';
 
@@ -41,6 +49,12 @@ export { AT_RISK_CODE, type DurabilityCheck, durabilityWarning, UNCHECKED_CODE }
 export interface RedisStoreOptions {
   /** Where Redis is, e.g. `redis://user:secret@host:6379/0`. Default `redis://127.0.0.1:6379`. */
   url?: string;
+  /**
+   * A Redis Cluster instead: some of its nodes, e.g. `['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379']`
+   * (the others are found from them). Each queue's keys live in one slot, so queues spread over the
+   * primaries. Not together with `url`.
+   */
+  cluster?: string[];
   /**
    * More ioredis connection options (TLS, Sentinel, timeouts, retry strategy). Values in `url` win
    * over the same ones here. Two connections are made: one for commands, one for wake-ups.
@@ -71,25 +85,33 @@ const STALLED_ERROR = JSON.stringify({
 
 /**
  * The Redis engine: every state change is one Lua script (scripts.ts), so it is one atomic step
- * however many processes share the Redis; wake-ups go through pub/sub (wakeups.ts). Needs a single
- * Redis primary (see keys.ts for the layout and Redis Cluster); warns at `init()` when the server
- * may evict or forget keys.
+ * however many processes share the Redis; wake-ups go through pub/sub (wakeups.ts). On a Redis
+ * Cluster, changes that span a queue and the global keys take a few single-slot steps instead
+ * (cluster.ts; keys.ts has the layout). Warns at `init()` when the server may evict or forget keys.
  *
  * @example
  * ```ts
  * const sundial = createSundial({ store: new RedisStore({ url: 'redis://127.0.0.1:6379' }) });
  * ```
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store, ScriptRunner {
   readonly engine = 'redis';
   readonly pipelineDepth = 2;
   readonly addBatchParts = 2;
   readonly prefix: string;
   /** What `init()` found about eviction and persistence; null before it ran. */
   durability: DurabilityCheck | null = null;
-  private readonly client: Redis;
-  private readonly subscriber: Redis;
+  /** On a Cluster: see cluster.ts for how its changes differ. */
+  readonly onCluster: boolean;
+  private readonly scripts: Scripts;
+  private readonly client: Redis | Cluster;
+  private readonly subscriber: Redis | Cluster;
   private readonly wakeups: Wakeups;
+  /**
+   * On a Cluster, the queue of each job this instance claimed and has not finished or released yet:
+   * a finish goes to its queue's node, and this saves asking the global id index first.
+   */
+  private readonly claimedQueues = new Map<string, string>();
   /** Sent with every wake-up this instance publishes, so it can skip its own echoes. */
   private readonly origin = randomUUID();
   private readonly options: RedisStoreOptions;
@@ -111,13 +133,26 @@ export class RedisStore implements Store {
       // Connect on first use, so a store can be made (and handed around) before Redis is up.
       lazyConnect: true,
     };
-    const { Redis: Client } = ioredisDriver();
-    this.client = options.url ? new Client(options.url, connection) : new Client(connection);
-    this.subscriber = this.client.duplicate({
+    const subscriberConnection: RedisOptions = {
       connectionName: `${connection.connectionName}:wake`,
       // Subscribing waits for as long as it takes; nothing is lost by waiting.
       maxRetriesPerRequest: null,
-    });
+    };
+    const { Redis: Client, Cluster: ClusterClient } = ioredisDriver();
+    this.onCluster = options.cluster !== undefined;
+    this.scripts = this.onCluster ? CLUSTER_SCRIPTS : SCRIPTS;
+    if (options.cluster) {
+      const nodes = options.cluster.map(clusterNode);
+      const { lazyConnect, ...redisOptions } = { ...connection, ...credentials(options.cluster[0]!) };
+      this.client = new ClusterClient(nodes, { redisOptions, lazyConnect });
+      this.subscriber = this.client.duplicate(nodes, {
+        redisOptions: { ...redisOptions, ...subscriberConnection },
+        lazyConnect,
+      });
+    } else {
+      this.client = options.url ? new Client(options.url, connection) : new Client(connection);
+      this.subscriber = this.client.duplicate(subscriberConnection);
+    }
     const onError = (error: unknown) => {
       if (!this.closed) this.options.onError?.(error);
     };
@@ -142,7 +177,7 @@ export class RedisStore implements Store {
   }
 
   private async initialise(): Promise<void> {
-    const stored = Number(await this.run('init', [String(LAYOUT_VERSION)]));
+    const stored = Number(await this.run('init', this.global, [String(LAYOUT_VERSION)]));
     if (stored > LAYOUT_VERSION) {
       throw new SundialError(
         'SUNDIAL_SCHEMA_TOO_NEW',
@@ -152,7 +187,7 @@ export class RedisStore implements Store {
     }
     // Listening before init returns: nothing published after it can go unheard (see wakeups.ts).
     await this.wakeups.start();
-    this.durability = await this.call(() => checkDurability(this.client));
+    this.durability = await this.call(() => this.checkDurability());
     const warning = this.durability.warning;
     if (warning) {
       if (this.options.onError) this.options.onError(warning);
@@ -170,9 +205,10 @@ export class RedisStore implements Store {
   async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
     this.check();
     if (jobs.length === 0) return [];
+    if (this.onCluster) return addJobsOnCluster(this, jobs);
     const args: string[] = [];
     for (const job of jobs) pushJobArgs(args, job);
-    return addedPairs((await this.run('addJobs', args)) as (string | number)[]);
+    return addedPairs((await this.run('addJobs', this.global, args)) as unknown[]);
   }
 
   async claimJobs(request: ClaimRequest): Promise<Job[]> {
@@ -190,29 +226,18 @@ export class RedisStore implements Store {
   ): Promise<FinishAndClaimResult> {
     this.check();
     if (outcomes.length === 0 && !claim) return { applied: [], jobs: [] };
+    if (this.onCluster) return this.finishAndClaimOnCluster(outcomes, claim);
+    return this.finishAndClaimIn(this.global, outcomes, claim);
+  }
+
+  /** One finishAndClaim script, sent as `base`. */
+  private async finishAndClaimIn(
+    base: string,
+    outcomes: readonly JobOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<FinishAndClaimResult> {
     const args: string[] = [String(outcomes.length)];
-    for (const outcome of outcomes) {
-      const record = JSON.stringify(outcome.record);
-      const head = [
-        outcome.kind,
-        outcome.id,
-        outcome.owner,
-        String(outcome.attempt),
-        String(outcome.finishedAt),
-        record,
-      ];
-      switch (outcome.kind) {
-        case 'completed':
-          args.push(...head, outcome.result, '');
-          break;
-        case 'retry':
-          args.push(...head, String(outcome.runAt), JSON.stringify(outcome.error));
-          break;
-        case 'dead':
-          args.push(...head, JSON.stringify(outcome.error), JSON.stringify(outcome.deadLetter));
-          break;
-      }
-    }
+    for (const outcome of outcomes) pushOutcomeArgs(args, outcome);
     if (claim) {
       args.push(
         claim.queue,
@@ -222,7 +247,7 @@ export class RedisStore implements Store {
         String(claim.leaseExpiresAt),
       );
     }
-    const [applied, jobs, nextDue] = (await this.run('finishAndClaim', args)) as [
+    const [applied, jobs, nextDue] = (await this.run('finishAndClaim', base, args)) as [
       number[],
       string,
       string | null,
@@ -234,23 +259,116 @@ export class RedisStore implements Store {
     };
   }
 
+  /**
+   * On a Cluster, outcomes go to their queues' nodes: those of the claim's queue with the claim in
+   * one script, as on a single Redis, the others in one script per queue at the same time.
+   */
+  private async finishAndClaimOnCluster(
+    outcomes: readonly JobOutcome[],
+    claim: ClaimRequest | null,
+  ): Promise<FinishAndClaimResult> {
+    const queues = await this.queuesOf(outcomes.map((outcome) => outcome.id));
+    const groups = byQueue(outcomes, (outcome) => queues.get(outcome.id));
+    if (claim && !groups.has(claim.queue)) groups.set(claim.queue, []);
+    const applied: boolean[] = outcomes.map(() => false);
+    let claimed: FinishAndClaimResult = { applied: [], jobs: [] };
+    await Promise.all(
+      [...groups].map(async ([queue, positions]) => {
+        const ownClaim = claim?.queue === queue ? claim : null;
+        const result = await this.finishAndClaimIn(
+          queueBase(this.prefix, queue),
+          positions.map((i) => outcomes[i]!),
+          ownClaim,
+        );
+        positions.forEach((position, k) => {
+          applied[position] = result.applied[k]!;
+        });
+        if (ownClaim) claimed = result;
+      }),
+    );
+    for (const outcome of outcomes) this.claimedQueues.delete(outcome.id);
+    for (const job of claimed.jobs) this.claimedQueues.set(job.id, job.queue);
+    return { ...claimed, applied };
+  }
+
   async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
     this.check();
     if (leases.length === 0) return [];
-    const args = [owner, String(leaseExpiresAt)];
-    for (const lease of leases) args.push(lease.id, String(lease.attempt));
-    return (await this.run('renewLeases', args)) as string[];
+    const renew = async (base: string, some: readonly HeldLease[]) => {
+      const args = [owner, String(leaseExpiresAt)];
+      for (const lease of some) args.push(lease.id, String(lease.attempt));
+      return (await this.run('renewLeases', base, args)) as string[];
+    };
+    if (!this.onCluster) return renew(this.global, leases);
+    const renewed = await this.perQueue(leases, (lease) => lease.id, renew);
+    return renewed.flat();
   }
 
   async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
     this.check();
     if (ids.length === 0) return 0;
-    return (await this.run('releaseJobs', [owner, String(now), ...ids])) as number;
+    const release = async (base: string, some: readonly string[]) =>
+      (await this.run('releaseJobs', base, [owner, String(now), ...some])) as number;
+    if (!this.onCluster) return release(this.global, ids);
+    const released = await this.perQueue(ids, (id) => id, release);
+    for (const id of ids) this.claimedQueues.delete(id);
+    return released.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * On a Cluster: runs `work` once per queue of the jobs, each with that queue's items, at the same
+   * time. Jobs found in no queue are left out (as a script leaves out an unknown id).
+   */
+  private async perQueue<T, R>(
+    items: readonly T[],
+    idOf: (item: T) => string,
+    work: (base: string, some: readonly T[]) => Promise<R>,
+  ): Promise<R[]> {
+    const queues = await this.queuesOf(items.map(idOf));
+    const groups = byQueue(items, (item) => queues.get(idOf(item)));
+    return Promise.all(
+      [...groups].map(([queue, positions]) =>
+        work(
+          queueBase(this.prefix, queue),
+          positions.map((i) => items[i]!),
+        ),
+      ),
+    );
+  }
+
+  /** The queue of each job that has one: from what this instance claimed, else the id index. */
+  private async queuesOf(ids: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const unknown: string[] = [];
+    for (const id of ids) {
+      const queue = this.claimedQueues.get(id);
+      if (queue === undefined) unknown.push(id);
+      else found.set(id, queue);
+    }
+    if (unknown.length > 0) {
+      const queues = await this.call(() => this.client.hmget(`${this.global}:jobs`, ...unknown));
+      unknown.forEach((id, i) => {
+        const queue = queues[i];
+        if (typeof queue === 'string') found.set(id, queue);
+      });
+    }
+    return found;
   }
 
   async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
     this.check();
-    const flat = (await this.run('recoverStalled', [
+    if (!this.onCluster || request.queue !== undefined) return this.recoverStalledIn(request);
+    // A Cluster's scripts reach one queue each; recovered ones first, as from one script.
+    const found = await Promise.all(
+      (await this.listQueues()).map((queue) => this.recoverStalledIn({ ...request, queue })),
+    );
+    const stalled = found.flat();
+    return [...stalled.filter((job) => job.recovered), ...stalled.filter((job) => !job.recovered)];
+  }
+
+  private async recoverStalledIn(request: RecoverStalledRequest): Promise<StalledJob[]> {
+    const base = request.queue === undefined ? this.global : queueBase(this.prefix, request.queue);
+    const flat = (await this.run('recoverStalled', base, [
       String(request.now),
       nullable(request.queue ?? null),
       nullable(request.exceptOwner ?? null),
@@ -281,13 +399,19 @@ export class RedisStore implements Store {
     this.check();
     // Ids are the counter's integers; '1.0' or ' 1' must not find job 1.
     if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
-    const flat = (await this.run('getJob', [id])) as FlatHash;
+    let base = this.global;
+    if (this.onCluster) {
+      const queue = (await this.queuesOf([id])).get(id);
+      if (queue === undefined) return null;
+      base = queueBase(this.prefix, queue);
+    }
+    const flat = (await this.run('getJob', base, [id])) as FlatHash;
     return flat.length === 0 ? null : jobFromHash(flat);
   }
 
   async listJobs(request: ListJobsRequest): Promise<Job[]> {
     this.check();
-    const flat = (await this.run('listJobs', [
+    const flat = (await this.run('listJobs', queueBase(this.prefix, request.queue), [
       request.queue,
       request.state ?? '',
       String(request.offset ?? 0),
@@ -299,7 +423,10 @@ export class RedisStore implements Store {
 
   async countJobs(queue: string): Promise<Record<JobState, number>> {
     this.check();
-    const counts = (await this.run('countJobs', [queue, ...JOB_STATES])) as number[];
+    const counts = (await this.run('countJobs', queueBase(this.prefix, queue), [
+      queue,
+      ...JOB_STATES,
+    ])) as number[];
     return Object.fromEntries(JOB_STATES.map((state, i) => [state, counts[i] ?? 0])) as Record<
       JobState,
       number
@@ -309,20 +436,36 @@ export class RedisStore implements Store {
   async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
     this.check();
     return transitionResult(
-      await this.run('retryJob', [id, request.queue, String(request.now), ...request.from]),
+      await this.run('retryJob', queueBase(this.prefix, request.queue), [
+        id,
+        request.queue,
+        String(request.now),
+        ...request.from,
+      ]),
     );
   }
 
   async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
     this.check();
     return transitionResult(
-      await this.run('cancelJob', [id, request.queue, String(request.now), ...request.from]),
+      await this.run('cancelJob', queueBase(this.prefix, request.queue), [
+        id,
+        request.queue,
+        String(request.now),
+        ...request.from,
+      ]),
     );
   }
 
   async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
     this.check();
-    return transitionResult(await this.run('removeJob', [id, request.queue, ...request.from]));
+    return transitionResult(
+      await this.run('removeJob', queueBase(this.prefix, request.queue), [
+        id,
+        request.queue,
+        ...request.from,
+      ]),
+    );
   }
 
   async pruneJobs(request: {
@@ -334,7 +477,7 @@ export class RedisStore implements Store {
     if (request.states.length === 0) return 0;
     let total = 0;
     for (;;) {
-      const removed = (await this.run('pruneJobs', [
+      const removed = (await this.run('pruneJobs', queueBase(this.prefix, request.queue), [
         request.queue,
         String(request.finishedBefore),
         String(PRUNE_CHUNK),
@@ -347,7 +490,9 @@ export class RedisStore implements Store {
 
   async setQueuePaused(queue: string, paused: boolean): Promise<void> {
     this.check();
-    await this.run('setQueuePaused', [queue, paused ? '1' : '0']);
+    // On a Cluster the queue list is in another slot: listed first, so it is never missing a queue.
+    if (this.onCluster) await this.call(() => this.client.sadd(`${this.global}:queues`, queue));
+    await this.run('setQueuePaused', queueBase(this.prefix, queue), [queue, paused ? '1' : '0']);
   }
 
   async isQueuePaused(queue: string): Promise<boolean> {
@@ -357,7 +502,7 @@ export class RedisStore implements Store {
 
   async listQueues(): Promise<string[]> {
     this.check();
-    return byBytes(await this.call(() => this.client.smembers(`${globalBase(this.prefix)}:queues`)));
+    return byBytes(await this.call(() => this.client.smembers(`${this.global}:queues`)));
   }
 
   async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
@@ -365,11 +510,12 @@ export class RedisStore implements Store {
     if (entries.length === 0) return;
     const args = [String(now)];
     for (const entry of entries) args.push(entry.id, entry.specHash, nullable(entry.nextRunAt));
-    await this.run('syncSchedules', args);
+    await this.run('syncSchedules', this.global, args);
   }
 
   async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
     this.check();
+    if (this.onCluster) return fireScheduleOnCluster(this, request);
     const args = [
       request.id,
       String(request.expectedNextRunAt),
@@ -379,26 +525,24 @@ export class RedisStore implements Store {
       BUFFERED_KEY_SUFFIX,
     ];
     for (const job of request.jobs) pushJobArgs(args, job);
-    const [fired, added] = (await this.run('fireSchedule', args)) as [number, [string, number, string][]];
-    return {
-      fired: fired === 1,
-      added: added.map(([id, duplicate, replaced]) =>
-        replaced === '' ? { id, duplicate: duplicate === 1 } : { id, duplicate: duplicate === 1, replaced },
-      ),
-    };
+    const [fired, added] = (await this.run('fireSchedule', this.global, args)) as [
+      number,
+      [string, number, string][],
+    ];
+    return { fired: fired === 1, added: firedEntries(added) };
   }
 
   async nextScheduleRunAt(): Promise<number | null> {
     this.check();
     const [, score] = await this.call(() =>
-      this.client.zrange(`${globalBase(this.prefix)}:schedules-due`, '0', '0', 'WITHSCORES'),
+      this.client.zrange(`${this.global}:schedules-due`, '0', '0', 'WITHSCORES'),
     );
     return score === undefined ? null : Number(score);
   }
 
   async listSchedules(): Promise<ScheduleRecord[]> {
     this.check();
-    const rows = (await this.run('listSchedules', [])) as [string, FlatHash][];
+    const rows = (await this.run('listSchedules', this.global, [])) as [string, FlatHash][];
     return rows.map(([id, flat]) => {
       const f = fields(flat);
       return {
@@ -415,8 +559,23 @@ export class RedisStore implements Store {
 
   async latestRuns(): Promise<Map<string, Job>> {
     this.check();
-    const rows = (await this.run('latestRuns', [])) as [string, FlatHash][];
+    if (this.onCluster) return this.latestRunsOnCluster();
+    const rows = (await this.run('latestRuns', this.global, [])) as [string, FlatHash][];
     return new Map(rows.map(([schedule, flat]) => [schedule, jobFromHash(flat)]));
+  }
+
+  /** The newest job of each schedule from the global runs index, then each job from its queue. */
+  private async latestRunsOnCluster(): Promise<Map<string, Job>> {
+    const heads = (await this.run('runHeads', this.global, [])) as [string, string, string][];
+    const runs = await Promise.all(
+      heads.map(async ([schedule, id, queue]) => {
+        const flat = (await this.run('getJob', queueBase(this.prefix, queue), [id])) as FlatHash;
+        return [schedule, flat] as const;
+      }),
+    );
+    return new Map(
+      runs.filter(([, flat]) => flat.length > 0).map(([schedule, flat]) => [schedule, jobFromHash(flat)]),
+    );
   }
 
   async setSchedulePaused(
@@ -428,7 +587,7 @@ export class RedisStore implements Store {
   ): Promise<boolean> {
     this.check();
     const resume = resumeAt === undefined ? '' : `+${nullable(resumeAt)}`;
-    const changed = await this.run('setSchedulePaused', [
+    const changed = await this.run('setSchedulePaused', this.global, [
       id,
       paused ? '1' : '0',
       nullable(note),
@@ -445,7 +604,7 @@ export class RedisStore implements Store {
     now: number;
   }): Promise<LockRecord | null> {
     this.check();
-    const token = (await this.run('acquireLock', [
+    const token = (await this.run('acquireLock', this.global, [
       request.name,
       JSON.stringify(request.owner),
       String(request.now),
@@ -464,17 +623,17 @@ export class RedisStore implements Store {
 
   async renewLock(name: string, token: number, now: number): Promise<boolean> {
     this.check();
-    return (await this.run('renewLock', [name, String(token), String(now)])) === 1;
+    return (await this.run('renewLock', this.global, [name, String(token), String(now)])) === 1;
   }
 
   async releaseLock(name: string, token?: number): Promise<boolean> {
     this.check();
-    return (await this.run('releaseLock', [name, nullable(token ?? null)])) === 1;
+    return (await this.run('releaseLock', this.global, [name, nullable(token ?? null)])) === 1;
   }
 
   async listLocks(): Promise<LockRecord[]> {
     this.check();
-    const rows = (await this.run('listLocks', [])) as [string, FlatHash][];
+    const rows = (await this.run('listLocks', this.global, [])) as [string, FlatHash][];
     return rows.map(([name, flat]) => {
       const f = fields(flat);
       return {
@@ -490,12 +649,12 @@ export class RedisStore implements Store {
 
   async getFlag(name: string): Promise<string | null> {
     this.check();
-    return this.call(() => this.client.hget(`${globalBase(this.prefix)}:flags`, name));
+    return this.call(() => this.client.hget(`${this.global}:flags`, name));
   }
 
   async setFlag(name: string, value: string | null): Promise<void> {
     this.check();
-    await this.run('setFlag', [name, nullable(value)]);
+    await this.run('setFlag', this.global, [name, nullable(value)]);
   }
 
   subscribe(queue: string, listener: () => void): () => void {
@@ -503,15 +662,29 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs a script as this instance and wakes this process's listeners of what it announced (other
-   * processes hear it through pub/sub). Returns the script's result.
+   * Runs a script as this instance, sent as `base` (a queue's or the global one), and wakes this
+   * process's listeners of what it announced (other processes hear it through pub/sub). On a
+   * Cluster, then removes the global index entries of the jobs it deleted. Returns its result.
    */
-  private async run(name: ScriptName, args: string[]): Promise<unknown> {
-    const [announced, result] = (await this.call(() =>
-      SCRIPTS[name].run(this.client, [this.prefix, this.origin, ...args]),
-    )) as [string[], unknown];
+  async run(name: ScriptName, base: string, args: string[]): Promise<unknown> {
+    const [announced, result, forgotten] = (await this.call(() =>
+      this.scripts[name].run(this.client, base, [this.prefix, this.origin, ...args]),
+    )) as [string[], unknown, string[]];
     if (announced.length > 0) this.wakeups.wakeLocal(announced);
+    if (forgotten.length > 0) await this.run('updateIndex', this.global, ['0', ...forgotten]);
     return result;
+  }
+
+  /** The base of the global keys. */
+  private get global(): string {
+    return globalBase(this.prefix);
+  }
+
+  /** The durability of the server, or on a Cluster of its first primary found at risk. */
+  private async checkDurability(): Promise<DurabilityCheck> {
+    if (!this.onCluster) return checkDurability(this.client as Redis);
+    const checks = await Promise.all((this.client as Cluster).nodes('master').map(checkDurability));
+    return checks.find((check) => check.warning) ?? checks[0]!;
   }
 
   /** Runs a command; connection trouble becomes `StoreUnavailableError` (try again later). */
@@ -538,16 +711,14 @@ function unavailableOr(error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
   const trouble =
     error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'ClusterAllFailedError' ||
+    /^(Failed to refresh slots cache|Cluster isn't ready|None of startup nodes is available)/.test(
+      error.message,
+    ) ||
     /^(Connection is closed|Command timed out|Stream isn't writeable)/.test(error.message) ||
     /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM) /.test(error.message) ||
     (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code));
   return trouble ? new StoreUnavailableError(error) : error;
-}
-
-function addedPairs(flat: (string | number)[]): AddedJob[] {
-  const added: AddedJob[] = [];
-  for (let i = 0; i < flat.length; i += 2) added.push({ id: String(flat[i]), duplicate: flat[i + 1] === 1 });
-  return added;
 }
 
 function transitionResult(reply: unknown): TransitionResult {
@@ -573,8 +744,24 @@ function byBytes(names: string[]): string[] {
   return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
+/** A Cluster node's address from its URL (its credentials go to every node: see `credentials`). */
+function clusterNode(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: parsed.port === '' ? 6379 : Number(parsed.port) };
+}
+
+/** The user, password and TLS of a Redis URL, as connection options. */
+function credentials(url: string): RedisOptions {
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
 /** Says goodbye when connected; otherwise just stops (and stops reconnecting). */
-async function disconnect(client: Redis): Promise<void> {
+async function disconnect(client: Redis | Cluster): Promise<void> {
   if (client.status === 'ready') {
     try {
       await client.quit();
@@ -586,7 +773,7 @@ async function disconnect(client: Redis): Promise<void> {
   client.disconnect();
 }
 
-const OPTION_KEYS = ['url', 'client', 'prefix', 'onError'];
+const OPTION_KEYS = ['url', 'cluster', 'client', 'prefix', 'onError'];
 // No ':' (it separates the prefix from a queue name in `{prefix:queue}`, so prefixes `a` and `a:b`
 // would share key names and patterns), no braces (hash tags), no glob characters (the pub/sub
 // pattern), nothing a key or a CLIENT SETNAME would choke on.
@@ -604,6 +791,27 @@ function checkOptions(options: RedisStoreOptions): void {
         if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
           throw new InvalidOptionError(field, value, 'a redis:// or rediss:// URL');
         }
+        if (options.cluster !== undefined) {
+          throw new InvalidOptionError(
+            field,
+            value,
+            'not together with store.cluster (give the nodes there)',
+          );
+        }
+        break;
+      case 'cluster':
+        if (!Array.isArray(value) || value.length === 0) {
+          throw new InvalidOptionError(field, value, 'a list of redis:// URLs of Cluster nodes');
+        }
+        value.forEach((url: unknown, i) => {
+          if (typeof url !== 'string' || !/^rediss?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
+            throw new InvalidOptionError(
+              `${field}[${i}]`,
+              url,
+              'a redis:// or rediss:// URL of a Cluster node',
+            );
+          }
+        });
         break;
       case 'client':
         if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { CANCELS_CHANNEL, SCHEDULES_CHANNEL } from '../store.ts';
 import { LUA_KEYS } from './keys.ts';
 
@@ -9,16 +9,23 @@ import { LUA_KEYS } from './keys.ts';
  *
  * - ARGV[1] is the key prefix and ARGV[2] the id of the store instance that runs the script (it
  *   goes out as the pub/sub message, so that instance can skip its own wake-ups); the script's own
- *   arguments start at ARGV[3]. No KEYS: most scripts find a job's queue inside the script and
- *   build its keys there (see keys.ts for the layout and what that means on Redis Cluster).
+ *   arguments start at ARGV[3]. KEYS[1] is the base of the keys the script is for: a queue's
+ *   (`{P:q}`) or the global one (`{P}`). It routes the script to its node on a Redis Cluster; most
+ *   scripts build their other keys inside, from names in their arguments or in the job.
+ * - Each script exists twice: for a single Redis (`CLUSTER` false), where one script may touch the
+ *   global keys and a queue's together, and for a Cluster (`CLUSTER` true), where it must stay in
+ *   the slot of KEYS[1]. There the global part of a change (the id index, the runs index, the queue
+ *   list) is a separate step that the client runs before or after (see redis-store.ts and keys.ts).
  * - Values travel as strings and stay strings: Lua numbers are doubles that `..` would print as
  *   1.7e+12, so arithmetic results go through `int()`.
  * - A nullable argument is '' for null and '=' followed by the value otherwise (so '' stays a
  *   possible dedupe key or note).
- * - Every script returns { announced, result }: the queues and #channels it woke through pub/sub,
- *   which the calling instance then wakes in its own process directly.
+ * - Every script returns { announced, result, forgotten }: the queues and #channels it woke through
+ *   pub/sub, which the calling instance then wakes in its own process directly; and on a Cluster
+ *   the jobs it deleted (id, schedule or ''), whose global index entries the client then removes.
  */
 const LIB = `${LUA_KEYS}
+local forgotten = {}
 local CANCELS = ${JSON.stringify(CANCELS_CHANNEL)}
 local SCHEDULES = ${JSON.stringify(SCHEDULES_CHANNEL)}
 local LIVE = { waiting = true, delayed = true, failed = true, active = true }
@@ -99,9 +106,15 @@ local function runRecord(attempt, outcome, worker, startedAt, finishedAt, errorJ
   return record .. '}'
 end
 
--- The queue's keys and the job's key, from the id alone; false for an unknown id.
+-- The queue's keys and the job's key, from the id alone; false for an unknown id. On a Cluster the
+-- client found the queue (the id index is in another slot) and sent the script to it as KEYS[1].
 local function locate(id)
-  local queue = redis.call('HGET', G .. ':jobs', id)
+  local queue
+  if CLUSTER then
+    queue = redis.call('HGET', KEYS[1] .. ':job:' .. id, 'queue')
+  else
+    queue = redis.call('HGET', G .. ':jobs', id)
+  end
   if not queue then return false end
   local base = queueBase(queue)
   return base, base .. ':job:' .. id, queue
@@ -109,17 +122,58 @@ end
 
 -- Queues this script has listed in G:queues already: a batch of adds lists its queue once.
 local listedQueues = {}
+local function listQueue(queue)
+  if listedQueues[queue] then return end
+  redis.call('SADD', G .. ':queues', queue)
+  listedQueues[queue] = true
+end
+
+-- The global indexes of jobs a schedule fired (for latestRuns) and of ids (for finding a job by id).
+local function indexRun(id, schedule)
+  redis.call('ZADD', G .. ':runs:' .. schedule, id, id)
+  redis.call('SADD', G .. ':runs', schedule)
+end
+
+local function forgetJob(id, schedule)
+  if schedule and schedule ~= '' then
+    local runs = G .. ':runs:' .. schedule
+    redis.call('ZREM', runs, id)
+    if redis.call('ZCARD', runs) == 0 then redis.call('SREM', G .. ':runs', schedule) end
+  end
+  redis.call('HDEL', G .. ':jobs', id)
+end
+
+-- The global steps of a Cluster's changes. Reserves consecutive ids for the queues named from
+-- ARGV[from] on (one per id), each indexed to its queue before its job exists (which reads as not
+-- found), and lists the queues; returns the first id.
+local function reserveIds(from)
+  local count = #ARGV - from + 1
+  local first = redis.call('INCRBY', G .. ':ids', count) - count + 1
+  for i = 0, count - 1 do
+    redis.call('HSET', G .. ':jobs', int(first + i), ARGV[from + i])
+    listQueue(ARGV[from + i])
+  end
+  return int(first)
+end
+
+-- From ARGV[at]: how many id and schedule pairs to add to the runs index, those pairs, then id and
+-- schedule ('' for none) pairs to forget: ids reserved but not used, or of deleted jobs.
+local function updateIndex(at)
+  local forget = at + 1 + 2 * tonumber(ARGV[at])
+  for i = at + 1, forget - 1, 2 do indexRun(ARGV[i], ARGV[i + 1]) end
+  for i = forget, #ARGV, 2 do forgetJob(ARGV[i], ARGV[i + 1]) end
+end
 
 -- Inserts one job unless a live job of its queue holds its dedupe key; returns the id and 1 for a
--- duplicate (the holder's id) or 0.
+-- duplicate (the holder's id) or 0. \`presetId\`: the id the client reserved (Cluster), else nil.
 local function insert(queue, name, payload, state, priority, runAt, maxAttempts, backoff, timeout, dedupeKey,
-    maxStalls, origin, createdAt)
+    maxStalls, origin, createdAt, presetId)
   local base = queueBase(queue)
   if dedupeKey then
     local holder = redis.call('HGET', base .. ':dedupe', dedupeKey)
     if holder then return holder, 1 end
   end
-  local id = int(redis.call('INCR', G .. ':ids'))
+  local id = presetId or int(redis.call('INCR', G .. ':ids'))
   local key = base .. ':job:' .. id
   redis.call('HSET', key, 'id', id, 'queue', queue, 'name', name, 'payload', payload, 'state', state,
     'priority', priority, 'runAt', runAt, 'attempt', '0', 'maxAttempts', maxAttempts, 'failures', '0',
@@ -135,14 +189,12 @@ local function insert(queue, name, payload, state, priority, runAt, maxAttempts,
     local ok, parsed = pcall(cjson.decode, origin)
     if ok and type(parsed) == 'table' and type(parsed.schedule) == 'string' then
       redis.call('HSET', key, 'schedule', parsed.schedule)
-      redis.call('ZADD', G .. ':runs:' .. parsed.schedule, id, id)
-      redis.call('SADD', G .. ':runs', parsed.schedule)
+      if not CLUSTER then indexRun(id, parsed.schedule) end
     end
   end
-  redis.call('HSET', G .. ':jobs', id, queue)
-  if not listedQueues[queue] then
-    redis.call('SADD', G .. ':queues', queue)
-    listedQueues[queue] = true
+  if not CLUSTER then
+    redis.call('HSET', G .. ':jobs', id, queue)
+    listQueue(queue)
   end
   redis.call('ZADD', base .. ':all', id, id)
   index(base, id, state, priority, runAt, nil)
@@ -152,29 +204,39 @@ end
 
 local JOB_FIELDS = 13
 -- Inserts the job whose 13 fields start at ARGV[at]; \`keySuffix\` is added to its dedupe key.
-local function insertAt(at, keySuffix)
+local function insertAt(at, keySuffix, presetId)
   local dedupeKey = opt(ARGV[at + 9])
   if dedupeKey and keySuffix then dedupeKey = dedupeKey .. keySuffix end
   return insert(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6],
-    ARGV[at + 7], opt(ARGV[at + 8]), dedupeKey, ARGV[at + 10], opt(ARGV[at + 11]), ARGV[at + 12])
+    ARGV[at + 7], opt(ARGV[at + 8]), dedupeKey, ARGV[at + 10], opt(ARGV[at + 11]), ARGV[at + 12], presetId)
 end
+
+-- The ids a client reserved, comma-separated (Cluster), as a list.
+local function idList(text)
+  local ids = {}
+  for id in string.gmatch(text, '%d+') do ids[#ids + 1] = id end
+  return ids
+end
+
 
 local function deleteJob(base, key, id)
   local job = redis.call('HMGET', key, 'state', 'runAt', 'dedupeKey', 'schedule')
   if job[1] then unindex(base, id, job[1], job[2]) end
   redis.call('ZREM', base .. ':all', id)
   freeKey(base, id, job[3])
-  if job[4] then
-    local runs = G .. ':runs:' .. job[4]
-    redis.call('ZREM', runs, id)
-    if redis.call('ZCARD', runs) == 0 then redis.call('SREM', G .. ':runs', job[4]) end
+  if CLUSTER then
+    forgotten[#forgotten + 1] = id
+    forgotten[#forgotten + 1] = job[4] or ''
+  else
+    forgetJob(id, job[4])
   end
-  redis.call('HDEL', G .. ':jobs', id)
   redis.call('DEL', key)
 end
 
--- A queue is listed while it has jobs or a pause flag.
+-- A queue is listed while it has jobs or a pause flag. (On a Cluster the list is in another slot,
+-- and a queue stays listed once it was used: forgetting it here could race an add elsewhere.)
 local function forgetQueueIfEmpty(base, queue)
+  if CLUSTER then return end
   if redis.call('ZCARD', base .. ':all') == 0 and redis.call('EXISTS', base .. ':paused') == 0 then
     redis.call('SREM', G .. ':queues', queue)
   end
@@ -283,6 +345,38 @@ local function transitionable(queue, id, from)
   return false, { 'state', state }
 end
 
+-- Inserts a fire's jobs (13 fields each, from ARGV[first] to the end). With \`whenActive\`, a job whose
+-- key is held by a run still going is buffered behind it or replaces it (see FireScheduleRequest).
+-- \`ids\`: two reserved ids per job, for its insert and its buffered or replacing one (Cluster), or nil.
+-- Returns an id, duplicate flag and replaced id ('' for none) per job.
+local function insertFired(first, whenActive, suffix, firedAt, ids)
+  local added = {}
+  for at = first, #ARGV, JOB_FIELDS do
+    local n = #added + 1
+    local jobId, duplicate = insertAt(at, nil, ids and ids[2 * n - 1])
+    added[n] = { jobId, duplicate, '' }
+  end
+  if whenActive == '' then return added end
+  for i, entry in ipairs(added) do
+    local at = first + (i - 1) * JOB_FIELDS
+    if entry[2] == 1 then
+      local base = queueBase(ARGV[at])
+      local holderKey = base .. ':job:' .. entry[1]
+      if redis.call('HGET', holderKey, 'state') == 'active' then
+        if whenActive == 'replace' then
+          cancel(base, holderKey, entry[1], firedAt)
+          local jobId, duplicate = insertAt(at, nil, ids and ids[2 * i])
+          added[i] = { jobId, duplicate, entry[1] }
+        else
+          local jobId, duplicate = insertAt(at, suffix, ids and ids[2 * i])
+          added[i] = { jobId, duplicate, '' }
+        end
+      end
+    end
+  end
+  return added
+end
+
 local function scheduleDue(id, nextRunAt, paused)
   if nextRunAt and paused ~= '1' then
     redis.call('ZADD', G .. ':schedules-due', nextRunAt, id)
@@ -299,11 +393,16 @@ const BODIES = {
 redis.call('SET', G .. ':version', ARGV[3], 'NX')
 local result = redis.call('GET', G .. ':version')`,
 
-  /** ARGV[3..]: jobs of 13 fields. Result: id and duplicate flag per job. */
+  /**
+   * ARGV[3..]: jobs of 13 fields; on a Cluster ARGV[3] is first their reserved ids, comma-separated.
+   * Result: id and duplicate flag per job.
+   */
   addJobs: `
+local first, ids = 3, nil
+if CLUSTER then first, ids = 4, idList(ARGV[3]) end
 local result = {}
-for at = 3, #ARGV, JOB_FIELDS do
-  local id, duplicate = insertAt(at, nil)
+for at = first, #ARGV, JOB_FIELDS do
+  local id, duplicate = insertAt(at, nil, ids and ids[#result / 2 + 1])
   result[#result + 1] = id
   result[#result + 1] = duplicate
 end`,
@@ -501,7 +600,7 @@ forgetQueueIfEmpty(base, queue)`,
   setQueuePaused: `
 local queue = ARGV[3]
 redis.call('SET', queueBase(queue) .. ':paused', ARGV[4])
-redis.call('SADD', G .. ':queues', queue)
+if not CLUSTER then listQueue(queue) end
 if ARGV[4] == '0' then announce(queue) end
 local result = 1`,
 
@@ -541,32 +640,7 @@ if schedule[1] == expected and schedule[2] ~= '1' then
   redis.call('HSET', key, 'lastRunAt', firedAt, 'updatedAt', firedAt)
   if nextRunAt then redis.call('HSET', key, 'nextRunAt', nextRunAt) else redis.call('HDEL', key, 'nextRunAt') end
   scheduleDue(id, nextRunAt, '0')
-  local added = {}
-  for at = 9, #ARGV, JOB_FIELDS do
-    local jobId, duplicate = insertAt(at, nil)
-    added[#added + 1] = { jobId, duplicate, '' }
-  end
-  -- A key held by a run still going: buffer one behind it, or replace it (see FireScheduleRequest).
-  if whenActive ~= '' then
-    for i, entry in ipairs(added) do
-      local at = 9 + (i - 1) * JOB_FIELDS
-      if entry[2] == 1 then
-        local base = queueBase(ARGV[at])
-        local holderKey = base .. ':job:' .. entry[1]
-        if redis.call('HGET', holderKey, 'state') == 'active' then
-          if whenActive == 'replace' then
-            cancel(base, holderKey, entry[1], firedAt)
-            local jobId, duplicate = insertAt(at, nil)
-            added[i] = { jobId, duplicate, entry[1] }
-          else
-            local jobId, duplicate = insertAt(at, suffix)
-            added[i] = { jobId, duplicate, '' }
-          end
-        end
-      end
-    end
-  end
-  result = { 1, added }
+  result = { 1, insertFired(9, whenActive, suffix, firedAt, nil) }
 end`,
 
   /** Result: the fields of every schedule, by id. */
@@ -658,6 +732,70 @@ local value = opt(ARGV[4])
 if value then redis.call('HSET', G .. ':flags', ARGV[3], value) else redis.call('HDEL', G .. ':flags', ARGV[3]) end
 announce(SCHEDULES)
 local result = 1`,
+
+  // The global steps of a Cluster's changes (see the header); on a single Redis the scripts above
+  // do the same inside their one step.
+
+  /** ARGV[3..]: a queue per id wanted (see reserveIds in the library). Result: the first id. */
+  reserveIds: `
+local result = reserveIds(3)`,
+
+  /** ARGV[3..]: as updateIndex in the library. */
+  updateIndex: `
+updateIndex(3)
+local result = 1`,
+
+  /**
+   * The first step of a fire on a Cluster. ARGV[3]: schedule id, [4]: the next run expected, then a
+   * queue per id to reserve. Result: the first reserved id, or 0 when the schedule has moved on or
+   * is paused (nothing reserved).
+   */
+  fireBegin: `
+local schedule = redis.call('HMGET', G .. ':schedule:' .. ARGV[3], 'nextRunAt', 'paused')
+local result = 0
+if schedule[1] == ARGV[4] and schedule[2] ~= '1' then result = reserveIds(5) end`,
+
+  /**
+   * The second step, in the jobs' queue (KEYS[1]): ARGV[3]: schedule id, [4]: the occurrence (the next
+   * run expected), [5]: whenActive, [6]: the buffered key suffix, [7]: fired at, [8]: reserved ids
+   * (two per job), then jobs of 13 fields. The queue remembers the last occurrence each schedule
+   * fired into it, so whichever scheduler gets here first inserts, and no other does, however the
+   * global step after it goes. Result: { inserted flag, as fireSchedule's added per job }.
+   */
+  fireInsert: `
+local marker = KEYS[1] .. ':fired'
+local result = { 0, {} }
+if redis.call('HGET', marker, ARGV[3]) ~= ARGV[4] then
+  redis.call('HSET', marker, ARGV[3], ARGV[4])
+  result = { 1, insertFired(9, ARGV[5], ARGV[6], ARGV[7], idList(ARGV[8])) }
+end`,
+
+  /**
+   * The last step: ARGV[3]: schedule id, [4]: the next run expected, [5]: next run (nullable),
+   * [6]: fired at, then as updateIndex from ARGV[7]. Moves the schedule on if it still expects that
+   * run (it may have already, by another scheduler that found the occurrence fired).
+   * Result: 1 when it moved the schedule on.
+   */
+  fireAdvance: `
+local id, expected, nextRunAt, firedAt = ARGV[3], ARGV[4], opt(ARGV[5]), ARGV[6]
+local key = G .. ':schedule:' .. id
+local result = 0
+if redis.call('HGET', key, 'nextRunAt') == expected then
+  redis.call('HSET', key, 'lastRunAt', firedAt, 'updatedAt', firedAt)
+  if nextRunAt then redis.call('HSET', key, 'nextRunAt', nextRunAt) else redis.call('HDEL', key, 'nextRunAt') end
+  scheduleDue(id, nextRunAt, redis.call('HGET', key, 'paused'))
+  result = 1
+end
+updateIndex(7)`,
+
+  /** Result: schedule id, its newest job's id and that job's queue, per schedule that fired one. */
+  runHeads: `
+local result = {}
+for _, schedule in ipairs(redis.call('SMEMBERS', G .. ':runs')) do
+  local newest = redis.call('ZRANGE', G .. ':runs:' .. schedule, -1, -1)[1]
+  local queue = newest and redis.call('HGET', G .. ':jobs', newest)
+  if queue then result[#result + 1] = { schedule, newest, queue } end
+end`,
 } as const;
 
 export type ScriptName = keyof typeof BODIES;
@@ -665,7 +803,7 @@ export type ScriptName = keyof typeof BODIES;
 /**
  * A script run by its SHA1 (EVALSHA), sent whole (EVAL, which also caches it) only when the server
  * does not know it yet — after a restart or SCRIPT FLUSH. Written here rather than with ioredis's
- * `defineCommand` because that adds untyped methods to the client, and these take no KEYS.
+ * `defineCommand` because that adds untyped methods to the client.
  */
 export class LuaScript {
   readonly name: ScriptName;
@@ -678,21 +816,34 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, args: (string | number)[]): Promise<unknown> {
+  /** Runs the script as KEYS[1] = `base` (which routes it on a Cluster) and the arguments. */
+  async run(client: Redis | Cluster, base: string, args: (string | number)[]): Promise<unknown> {
     // The arguments go as one array, which ioredis flattens into the command: spreading them into
     // the call would overflow the stack with a large batch (100,000 schedules are 300,000 arguments).
     try {
-      return await client.call('EVALSHA', ([this.sha, 0] as (string | number)[]).concat(args));
+      return await client.call('EVALSHA', ([this.sha, 1, base] as (string | number)[]).concat(args));
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return client.call('EVAL', ([this.source, 0] as (string | number)[]).concat(args));
+      return client.call('EVAL', ([this.source, 1, base] as (string | number)[]).concat(args));
     }
   }
 }
 
-export const SCRIPTS: { readonly [Name in ScriptName]: LuaScript } = Object.fromEntries(
-  Object.entries(BODIES).map(([name, body]) => [
-    name,
-    new LuaScript(name as ScriptName, `${LIB}\n${body}\nreturn { announced, result }\n`),
-  ]),
-) as { [Name in ScriptName]: LuaScript };
+export type Scripts = { readonly [Name in ScriptName]: LuaScript };
+
+function compile(cluster: boolean): Scripts {
+  return Object.fromEntries(
+    Object.entries(BODIES).map(([name, body]) => [
+      name,
+      new LuaScript(
+        name as ScriptName,
+        `local CLUSTER = ${cluster}\n${LIB}\n${body}\nreturn { announced, result, forgotten }\n`,
+      ),
+    ]),
+  ) as Scripts;
+}
+
+/** The scripts for a single Redis primary. */
+export const SCRIPTS = compile(false);
+/** The scripts for a Redis Cluster: each stays in the slot of its KEYS[1]. */
+export const CLUSTER_SCRIPTS = compile(true);

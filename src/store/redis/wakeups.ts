@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { Listeners, type WakeTarget } from '../listeners.ts';
 import { wakeChannel } from './keys.ts';
 
@@ -21,7 +21,7 @@ import { wakeChannel } from './keys.ts';
  */
 export class Wakeups {
   private readonly listeners: Listeners;
-  private readonly connection: Redis;
+  private readonly connection: Redis | Cluster;
   private readonly pattern: string;
   private readonly channelStart: string;
   private readonly origin: string;
@@ -30,7 +30,12 @@ export class Wakeups {
   private connectedBefore = false;
   private closed = false;
 
-  constructor(connection: Redis, prefix: string, origin: string, onError: (error: unknown) => void) {
+  constructor(
+    connection: Redis | Cluster,
+    prefix: string,
+    origin: string,
+    onError: (error: unknown) => void,
+  ) {
     this.connection = connection;
     this.channelStart = wakeChannel(prefix, '');
     // The prefix holds no glob characters (the store's options check), so it matches itself.

@@ -1,0 +1,177 @@
+import { InvalidOptionError } from '../../core/index.ts';
+import { type AddedJob, BUFFERED_KEY_SUFFIX, type FireScheduleRequest, type NewJob } from '../store.ts';
+import { nullable, pushJobArgs } from './jobs.ts';
+import { globalBase, queueBase } from './keys.ts';
+import type { ScriptName } from './scripts.ts';
+
+/*
+ * The changes that a single Redis makes in one script but a Redis Cluster cannot, because they
+ * touch the global keys (slot of `{P}`) and a queue's keys (slot of `{P:q}`) together. Here each
+ * becomes a few single-slot scripts in an order that a crash between them cannot turn into a lost
+ * or doubled job:
+ *
+ * - The global step that indexes an id comes first, so a job never exists without its id being
+ *   findable. A crash after it leaves an index entry for a job that never came; such an entry
+ *   reads as not found, like any unknown id.
+ * - Runs of a schedule are indexed (for latestRuns) after their jobs exist; a crash before that
+ *   leaves latestRuns one run behind until the next.
+ * - A fire is decided in the queue, not by the schedule's compare-and-set: the queue remembers the
+ *   last occurrence each schedule fired into it, so one occurrence inserts its jobs once however
+ *   many schedulers race or die half-way; whoever comes next moves the schedule on.
+ */
+
+/** What the store lends these steps: its scripts, run as itself. */
+export interface ScriptRunner {
+  readonly prefix: string;
+  /** Runs a script with KEYS[1] = `base` and the arguments after the prefix and origin. */
+  run(name: ScriptName, base: string, args: string[]): Promise<unknown>;
+}
+
+/** The positions of `items` per queue, in order of first appearance. */
+export function byQueue<T>(items: readonly T[], queueOf: (item: T, index: number) => string | undefined) {
+  const groups = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const queue = queueOf(item, index);
+    if (queue === undefined) return;
+    const positions = groups.get(queue);
+    if (positions) positions.push(index);
+    else groups.set(queue, [index]);
+  });
+  return groups;
+}
+
+/** The schedule a job was fired by, as its origin says (the scripts read it the same way). */
+function scheduleOf(job: NewJob): string | null {
+  if (job.origin === null || !job.origin.includes('schedule')) return null;
+  try {
+    const parsed = JSON.parse(job.origin) as { schedule?: unknown } | null;
+    return typeof parsed?.schedule === 'string' ? parsed.schedule : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Consecutive ids as strings, from the first one a reserving script returned. */
+function idsFrom(first: unknown, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => String(Number(first) + i));
+}
+
+/**
+ * The global index changes after inserts: runs of schedules for the jobs inserted, and the reserved
+ * ids that no job took (its key was held by a live job). As updateIndex reads them.
+ */
+function indexChanges(jobs: readonly NewJob[], reserved: readonly string[], added: readonly AddedJob[]) {
+  const runs: string[] = [];
+  const forget: string[] = [];
+  const used = new Set(added.filter((job) => !job.duplicate).map((job) => job.id));
+  added.forEach((job, i) => {
+    const schedule = scheduleOf(jobs[i]!);
+    if (!job.duplicate && schedule !== null) runs.push(job.id, schedule);
+  });
+  for (const id of reserved) if (!used.has(id)) forget.push(id, '');
+  return { changed: runs.length + forget.length > 0, args: [String(runs.length / 2), ...runs, ...forget] };
+}
+
+/** Adds jobs on a Cluster: per queue, ids reserved globally, then the inserts in the queue's slot. */
+export async function addJobsOnCluster(runner: ScriptRunner, jobs: readonly NewJob[]): Promise<AddedJob[]> {
+  const global = globalBase(runner.prefix);
+  const results: AddedJob[] = new Array(jobs.length);
+  await Promise.all(
+    [...byQueue(jobs, (job) => job.queue)].map(async ([queue, positions]) => {
+      const group = positions.map((i) => jobs[i]!);
+      const reserved = idsFrom(
+        await runner.run(
+          'reserveIds',
+          global,
+          group.map(() => queue),
+        ),
+        group.length,
+      );
+      const args = [reserved.join(',')];
+      for (const job of group) pushJobArgs(args, job);
+      const added = addedPairs(
+        (await runner.run('addJobs', queueBase(runner.prefix, queue), args)) as unknown[],
+      );
+      const changes = indexChanges(group, reserved, added);
+      if (changes.changed) await runner.run('updateIndex', global, changes.args);
+      positions.forEach((position, k) => {
+        results[position] = added[k]!;
+      });
+    }),
+  );
+  return results;
+}
+
+/** The id and duplicate flag pairs addJobs returns, as AddedJob. */
+export function addedPairs(flat: readonly unknown[]): AddedJob[] {
+  const added: AddedJob[] = [];
+  for (let i = 0; i < flat.length; i += 2) added.push({ id: String(flat[i]), duplicate: flat[i + 1] === 1 });
+  return added;
+}
+
+/** fireSchedule's per-job entries (id, duplicate flag, replaced id or '') as AddedJob. */
+export function firedEntries(entries: readonly [string, number, string][]): AddedJob[] {
+  return entries.map(([id, duplicate, replaced]) =>
+    replaced === ''
+      ? { id: String(id), duplicate: duplicate === 1 }
+      : { id: String(id), duplicate: duplicate === 1, replaced },
+  );
+}
+
+/**
+ * Fires a schedule on a Cluster: the schedule checked and ids reserved (two per job: its insert and
+ * a buffered or replacing one), the jobs inserted unless their queue saw this occurrence fired
+ * already, then the schedule moved on and the runs indexed. Fired: this call inserted the jobs (or,
+ * with no jobs to insert, moved the schedule on). The jobs of one fire share a queue, as the
+ * scheduler's do (one task's occurrences).
+ */
+export async function fireScheduleOnCluster(
+  runner: ScriptRunner,
+  request: FireScheduleRequest,
+): Promise<{ fired: boolean; added: AddedJob[] }> {
+  const global = globalBase(runner.prefix);
+  const expected = String(request.expectedNextRunAt);
+  const queue = request.jobs[0]?.queue;
+  const strayJob = request.jobs.find((job) => job.queue !== queue);
+  if (strayJob) {
+    throw new InvalidOptionError(
+      'jobs[].queue',
+      strayJob.queue,
+      `the queue of the fire's other jobs (${queue})`,
+    );
+  }
+  const first = await runner.run('fireBegin', global, [
+    request.id,
+    expected,
+    ...request.jobs.flatMap((job) => [job.queue, job.queue]),
+  ]);
+  if (first === 0) return { fired: false, added: [] };
+  const reserved = idsFrom(first, request.jobs.length * 2);
+  let added: AddedJob[] = [];
+  if (queue !== undefined) {
+    const args = [
+      request.id,
+      expected,
+      request.whenActive ?? '',
+      BUFFERED_KEY_SUFFIX,
+      String(request.firedAt),
+      reserved.join(','),
+    ];
+    for (const job of request.jobs) pushJobArgs(args, job);
+    const [inserted, entries] = (await runner.run('fireInsert', queueBase(runner.prefix, queue), args)) as [
+      number,
+      [string, number, string][],
+    ];
+    if (inserted === 1) added = firedEntries(entries);
+  }
+  const changes = indexChanges(added.length > 0 ? request.jobs : [], reserved, added);
+  const advanced = await runner.run('fireAdvance', global, [
+    request.id,
+    expected,
+    nullable(request.nextRunAt),
+    String(request.firedAt),
+    ...changes.args,
+  ]);
+  if (queue === undefined) return { fired: advanced === 1, added: [] };
+  return { fired: added.length > 0, added };
+}

@@ -1,0 +1,103 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePort } from './free-port.ts';
+
+const run = promisify(execFile);
+
+/**
+ * A Redis Cluster of the test's own: `primaries` redis-server processes on free loopback ports (each
+ * with its cluster bus on another free port), the 16,384 slots split between them by
+ * `redis-cli --cluster create`. Nothing is kept on disk beyond the nodes' cluster files.
+ */
+export interface PrivateRedisCluster {
+  /** `redis://127.0.0.1:<port>` of every node. */
+  urls: string[];
+  stop(): void;
+}
+
+export async function startRedisCluster(primaries = 3): Promise<PrivateRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'sundial-redis-cluster-'));
+  const servers: ChildProcess[] = [];
+  const ports: number[] = [];
+  const stop = () => {
+    for (const server of servers) server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < primaries; i++) {
+      const port = await freePort();
+      // Its own bus port: the default (port + 10,000) may be taken, or above 65,535.
+      const busPort = await freePort();
+      ports.push(port);
+      servers.push(
+        spawn(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(busPort),
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--dir',
+            dir,
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
+    }
+    for (const port of ports) await untilAnswers(port);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((port) => `127.0.0.1:${port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    for (const port of ports) await untilClusterOk(port);
+    return { urls: ports.map((port) => `redis://127.0.0.1:${port}`), stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+async function untilAnswers(port: number): Promise<void> {
+  for (let tries = 0; tries < 100; tries++) {
+    try {
+      await run('redis-cli', ['-p', String(port), 'PING']);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`redis-server did not start on port ${port}`);
+}
+
+/** Every node must see every slot served before a client is let loose on it. */
+async function untilClusterOk(port: number): Promise<void> {
+  const node = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+  try {
+    for (let tries = 0; tries < 200; tries++) {
+      const info = (await node.cluster('INFO')) as string;
+      if (/cluster_state:ok/.test(info)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`the cluster node on port ${port} never reported cluster_state:ok`);
+  } finally {
+    node.disconnect();
+  }
+}
