@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/index.ts';
 import { waitFor } from '../helpers.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
-import { describeStoreConformance, newJob } from './store-conformance.ts';
+import { describeStoreConformance, newJob, T0 } from './store-conformance.ts';
 
 const postgresUp = await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432);
 
@@ -83,6 +83,52 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     await producer.addJobs([newJob()]);
     // The producer wakes its own process directly; only NOTIFY reaches the worker's store.
     await waitFor(() => wakes > before, { message: 'the NOTIFY for the new job' });
+  });
+
+  it('retrying a dead job whose key a job being added takes at that moment reports the duplicate (not a raw unique violation)', async () => {
+    const store = make();
+    await store.init();
+    const [dead] = await store.addJobs([newJob({ queue: 'race', dedupeKey: 'k', maxAttempts: 1 })]);
+    await store.claimJobs({ queue: 'race', owner: 'w', limit: 1, now: T0, leaseExpiresAt: T0 + 30_000 });
+    const error = { name: 'Error', message: 'boom', category: 'error' as const };
+    await store.finishJobs([
+      {
+        kind: 'dead',
+        id: dead!.id,
+        owner: 'w',
+        attempt: 1,
+        finishedAt: T0 + 1,
+        record: { attempt: 1, outcome: 'failed', worker: 'w', startedAt: T0, finishedAt: T0 + 1 },
+        error,
+        deadLetter: { reason: 'attempts_exhausted', at: T0 + 1, failures: 1, stalls: 0, queue: 'race' },
+      },
+    ]);
+
+    // Another client adds a job with the key and has not committed yet when the retry checks it.
+    const adder = new pg.Client({ connectionString: POSTGRES_URL });
+    await adder.connect();
+    try {
+      await adder.query('BEGIN');
+      const { rows } = await adder.query<{ id: string }>(
+        `INSERT INTO "${schema}".jobs (queue, name, payload, state, run_at, max_attempts, backoff, dedupe_key,
+           max_stalls, created_at) VALUES ('race', 'work', '{}', 'waiting', $1, 1, '{"type":"none"}', 'k', 1, $1)
+         RETURNING id`,
+        [T0],
+      );
+      const retry = store.retryJob(dead!.id, { queue: 'race', from: ['dead'], now: T0 + 2 });
+      // The retry's update now waits on the unique index for the adder's transaction.
+      await waitFor(async () => {
+        const { rows: waiting } = await adder.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`,
+        );
+        return waiting[0]!.n > 0;
+      });
+      await adder.query('COMMIT');
+      expect(await retry).toEqual({ ok: false, reason: 'duplicate', holder: String(rows[0]!.id) });
+      expect((await store.getJob(dead!.id))?.state).toBe('dead');
+    } finally {
+      await adder.end();
+    }
   });
 
   it('refuses a schema name that is not a plain identifier, naming the field and value', () => {

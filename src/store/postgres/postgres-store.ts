@@ -369,11 +369,22 @@ export class PostgresStore implements Store {
         const holder = await this.dedupeHolder(client, row.queue, row.dedupe_key);
         if (holder) return { ok: false, reason: 'duplicate', holder };
       }
-      await client.query(
-        `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0, dead_letter = NULL,
-           finished_at = NULL WHERE id = $2`,
-        [request.now, id],
-      );
+      // A job added with the key after that check, not committed yet, makes the update wait for it
+      // and then fail on the unique index: then it is that job's key, as if the check had seen it.
+      await client.query('SAVEPOINT retry_job');
+      try {
+        await client.query(
+          `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0, dead_letter = NULL,
+             finished_at = NULL WHERE id = $2`,
+          [request.now, id],
+        );
+      } catch (error) {
+        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+        await client.query('ROLLBACK TO SAVEPOINT retry_job');
+        const holder = await this.dedupeHolder(client, row.queue, row.dedupe_key!);
+        if (holder) return { ok: false, reason: 'duplicate', holder };
+        throw error;
+      }
       await this.notify(client, [row.queue]);
       return null;
     });
@@ -1003,6 +1014,8 @@ export class PostgresStore implements Store {
   }
 }
 
+/** PostgreSQL's SQLSTATE for a unique index refusing a row. */
+const UNIQUE_VIOLATION = '23505';
 const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
 /**
  * The columns a claim returns, named: a prepared statement with `*` fails on every pooled
