@@ -11,54 +11,60 @@ const run = promisify(execFile);
 /**
  * A Redis Cluster of the test's own: `primaries` redis-server processes on free loopback ports (each
  * with its cluster bus on another free port), the 16,384 slots split between them by
- * `redis-cli --cluster create`. Nothing is kept on disk beyond the nodes' cluster files.
+ * `redis-cli --cluster create`. Without `aof` nothing is kept on disk beyond the nodes' cluster
+ * files; with it every write is fsynced to an AOF, so `restart` (every node stopped cleanly and
+ * started again on the same ports) keeps the data.
  */
 export interface PrivateRedisCluster {
   /** `redis://127.0.0.1:<port>` of every node. */
   urls: string[];
+  restart(): Promise<void>;
   stop(): void;
 }
 
-export async function startRedisCluster(primaries = 3): Promise<PrivateRedisCluster> {
+export async function startRedisCluster(primaries = 3, { aof = false } = {}): Promise<PrivateRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'sundial-redis-cluster-'));
-  const servers: ChildProcess[] = [];
+  let servers: ChildProcess[] = [];
+  const commands: string[][] = [];
   const ports: number[] = [];
   const stop = () => {
     for (const server of servers) server.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
+  const persistence = aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   try {
     for (let i = 0; i < primaries; i++) {
       const port = await freePort();
       // Its own bus port: the default (port + 10,000) may be taken, or above 65,535.
       const busPort = await freePort();
       ports.push(port);
-      servers.push(
-        spawn(
-          'redis-server',
-          [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--cluster-enabled',
-            'yes',
-            '--cluster-port',
-            String(busPort),
-            '--cluster-config-file',
-            `nodes-${port}.conf`,
-            '--dir',
-            dir,
-            '--save',
-            '',
-            '--appendonly',
-            'no',
-          ],
-          { stdio: 'ignore' },
-        ),
-      );
+      commands.push([
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(busPort),
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendfilename',
+        `appendonly-${port}.aof`,
+        '--appenddirname',
+        `aof-${port}`,
+        ...persistence,
+      ]);
     }
-    for (const port of ports) await untilAnswers(port);
+    const startAll = async () => {
+      servers = commands.map((args) => spawn('redis-server', args, { stdio: 'ignore' }));
+      for (const port of ports) await untilAnswers(port);
+    };
+    await startAll();
     await run('redis-cli', [
       '--cluster',
       'create',
@@ -68,7 +74,20 @@ export async function startRedisCluster(primaries = 3): Promise<PrivateRedisClus
       '--cluster-yes',
     ]);
     for (const port of ports) await untilClusterOk(port);
-    return { urls: ports.map((port) => `redis://127.0.0.1:${port}`), stop };
+    const restart = async () => {
+      const running = servers;
+      await Promise.all(
+        running.map(async (server) => {
+          if (server.exitCode !== null) return;
+          const exited = new Promise((resolve) => server.once('exit', resolve));
+          server.kill('SIGTERM'); // a clean shutdown: the AOF and the cluster file are complete
+          await exited;
+        }),
+      );
+      await startAll();
+      for (const port of ports) await untilClusterOk(port);
+    };
+    return { urls: ports.map((port) => `redis://127.0.0.1:${port}`), restart, stop };
   } catch (error) {
     stop();
     throw error;

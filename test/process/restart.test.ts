@@ -7,6 +7,7 @@ import { tempDir, waitFor } from '../helpers.ts';
 import { killAll, startScheduler, startWorker } from './children.ts';
 import { postgresBin, startPrivatePostgres } from './private-postgres.ts';
 import { redisServerInstalled, startPrivateRedis } from './private-redis.ts';
+import { startRedisCluster } from './redis-cluster.ts';
 
 /** A server of the test's own that it may restart. */
 interface Server {
@@ -26,6 +27,15 @@ const SERVERS = [
     engine: 'redis',
     available: redisServerInstalled(),
     start: (): Promise<Server> => startPrivateRedis(),
+  },
+  {
+    // Every node of a three-primary Cluster restarted: the queue's node and the global keys' too.
+    engine: 'redis-cluster',
+    available: redisServerInstalled(),
+    start: async (): Promise<Server> => {
+      const cluster = await startRedisCluster(3, { aof: true });
+      return { ...cluster, url: cluster.urls.join(',') };
+    },
   },
 ] as const;
 
