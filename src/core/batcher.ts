@@ -1,3 +1,5 @@
+import { StoreUnavailableError } from './errors.ts';
+
 /**
  * Group commit: calls made in the same event-loop turn are handed to `flush` together, so a burst of
  * single `add()` calls (or job completions) shares one store transaction instead of paying one each.
@@ -63,12 +65,14 @@ export class Batcher<Item, Output> {
       const outputs = await this.flush(batch.map((entry) => entry.item));
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outputs[i] as Output);
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
+      // The store being away is no item's fault. Retrying each alone would only fail again, or,
+      // where the flush did land and just its answer was lost, store every item a second time.
+      if (batch.length === 1 || error instanceof StoreUnavailableError) {
+        for (const entry of batch) entry.reject(error);
         return;
       }
       // One caller's bad item must not fail the others that happened to share its turn: retry
-      // each alone, so only the item (or the store) at fault is reported as failing.
+      // each alone, so only the item at fault is reported as failing.
       await Promise.all(batch.map((entry) => this.execute([entry])));
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher } from '../../src/core/index.ts';
+import { Batcher, StoreUnavailableError } from '../../src/core/index.ts';
 
 describe('group commit batcher', () => {
   it('hands calls made in one event-loop turn to one flush, in order', async () => {
@@ -104,6 +104,18 @@ describe('group commit batcher', () => {
     const results = await Promise.allSettled([1, 13, 2].map((n) => batcher.push(n)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(flushes).toEqual([[1, 13, 2], [1], [13], [2]]);
+  });
+
+  it('fails every item of a flush the store was away for, without retrying them one by one', async () => {
+    const flushes: number[][] = [];
+    const batcher = new Batcher<number, number>((items) => {
+      flushes.push(items);
+      throw new StoreUnavailableError(new Error('connection reset'));
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((n) => batcher.push(n)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+    expect(flushes).toEqual([[1, 2, 3]]);
   });
 
   it('drain waits for flushes under way', async () => {
