@@ -201,12 +201,50 @@ if (redisServerInstalled()) {
       expect((await next.latestRuns()).get('tick')?.id).toBe(later.added[0]!.id);
     });
 
+    it('a script sent again after its answer was lost changes nothing the second time: adds and fires', async () => {
+      factory = storeFactory();
+      const store = factory.make();
+      await store.init();
+      const global = globalBase(factory.prefix);
+      const queue = queueBase(factory.prefix, 'q');
+
+      // An add, its job claimed, then the same add again (as ioredis resends it after a reconnect).
+      const first = String(await store.run('reserveIds', global, ['q']));
+      const addArgs = [first];
+      pushJobArgs(addArgs, newJob({ dedupeKey: 'k' }));
+      expect(await store.run('addJobs', queue, addArgs)).toEqual([first, 0]);
+      await store.claimJobs({ queue: 'q', owner: 'w', limit: 1, now: T0, leaseExpiresAt: T0 + 30_000 });
+      expect(await store.run('addJobs', queue, addArgs)).toEqual([first, 0]);
+      expect(await store.getJob(first)).toMatchObject({ state: 'active', attempt: 1, leaseOwner: 'w' });
+      expect(await store.countJobs('q')).toMatchObject({ active: 1, waiting: 0 });
+
+      // A fire's insert twice: the same answer, one job.
+      await store.syncSchedules([{ id: 'tick', specHash: 'h', nextRunAt: T0 + 1000 }], T0);
+      const ids = Number(await store.run('fireBegin', global, ['tick', String(T0 + 1000), 'q', 'q']));
+      const fireArgs = (at: number, reserved: number) => {
+        const args = ['tick', String(at), '', '#next', String(at), `${reserved},${reserved + 1}`];
+        pushJobArgs(args, newJob({ queue: 'q', origin: JSON.stringify({ schedule: 'tick' }) }));
+        return args;
+      };
+      const once = await store.run('fireInsert', queue, fireArgs(T0 + 1000, ids));
+      expect(once).toEqual([1, [[String(ids), 0, '']]]);
+      expect(await store.run('fireInsert', queue, fireArgs(T0 + 1000, ids))).toEqual(once);
+      // Another scheduler's insert of the same occurrence, and a late one of an older occurrence,
+      // from a scheduler that stalled: both refused.
+      expect(await store.run('fireInsert', queue, fireArgs(T0 + 1000, ids + 10))).toEqual([0, []]);
+      expect(await store.run('fireInsert', queue, fireArgs(T0, ids + 20))).toEqual([0, []]);
+      expect((await store.countJobs('q')).waiting).toBe(1);
+    });
+
     it('refuses bad cluster options, naming the option and the value', () => {
       factory = storeFactory();
       expect(() => new RedisStore({ cluster: [] })).toThrow(InvalidOptionError);
       expect(() => new RedisStore({ cluster: [] })).toThrow(/store\.cluster/);
       expect(() => new RedisStore({ cluster: ['redis://127.0.0.1:7000', 'localhost:7001'] })).toThrow(
         /store\.cluster\[1\].*localhost:7001/,
+      );
+      expect(() => new RedisStore({ cluster: ['redis://127.0.0.1:7000/2'] })).toThrow(
+        /store\.cluster\[0\].*7000\/2.*only 0/,
       );
       expect(
         () => new RedisStore({ url: 'redis://127.0.0.1:6379', cluster: ['redis://127.0.0.1:7000'] }),

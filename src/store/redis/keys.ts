@@ -22,7 +22,8 @@
  * - `{P:q}:finished:<state>` zset: completed, dead, cancelled jobs by finish time (pruning)
  * - `{P:q}:dedupe`           hash: dedupe key -> the live job holding it
  * - `{P:q}:paused`           '1' or '0' once the queue was paused or resumed
- * - `{P:q}:fired`            hash: schedule id -> the last occurrence it fired into this queue (Cluster)
+ * - `{P:q}:fired`            hash: schedule id -> JSON of the last occurrence it fired into this
+ *                            queue, the ids it reserved and what it added (Cluster; see fireInsert)
  *
  * Wake-ups go out on the pub/sub channel `P:wake:<queue or #channel>`.
  *

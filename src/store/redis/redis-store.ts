@@ -143,7 +143,10 @@ export class RedisStore implements Store, ScriptRunner {
     this.scripts = this.onCluster ? CLUSTER_SCRIPTS : SCRIPTS;
     if (options.cluster) {
       const nodes = options.cluster.map(clusterNode);
-      const { lazyConnect, ...redisOptions } = { ...connection, ...credentials(options.cluster[0]!) };
+      const { lazyConnect, ...redisOptions } = {
+        ...connection,
+        ...credentials(options.cluster[0]!, connection),
+      };
       this.client = new ClusterClient(nodes, { redisOptions, lazyConnect });
       this.subscriber = this.client.duplicate(nodes, {
         redisOptions: { ...redisOptions, ...subscriberConnection },
@@ -260,8 +263,10 @@ export class RedisStore implements Store, ScriptRunner {
   }
 
   /**
-   * On a Cluster, outcomes go to their queues' nodes: those of the claim's queue with the claim in
-   * one script, as on a single Redis, the others in one script per queue at the same time.
+   * On a Cluster, outcomes go to their queues' nodes: those of other queues first, one script per
+   * queue at the same time, then those of the claim's queue with the claim in one script, as on a
+   * single Redis. Claiming last means a failure elsewhere throws before anything is claimed: jobs
+   * claimed in a call that then failed would sit active, held by no one, until their lease ran out.
    */
   private async finishAndClaimOnCluster(
     outcomes: readonly JobOutcome[],
@@ -269,24 +274,23 @@ export class RedisStore implements Store, ScriptRunner {
   ): Promise<FinishAndClaimResult> {
     const queues = await this.queuesOf(outcomes.map((outcome) => outcome.id));
     const groups = byQueue(outcomes, (outcome) => queues.get(outcome.id));
-    if (claim && !groups.has(claim.queue)) groups.set(claim.queue, []);
     const applied: boolean[] = outcomes.map(() => false);
-    let claimed: FinishAndClaimResult = { applied: [], jobs: [] };
-    await Promise.all(
-      [...groups].map(async ([queue, positions]) => {
-        const ownClaim = claim?.queue === queue ? claim : null;
-        const result = await this.finishAndClaimIn(
-          queueBase(this.prefix, queue),
-          positions.map((i) => outcomes[i]!),
-          ownClaim,
-        );
-        positions.forEach((position, k) => {
-          applied[position] = result.applied[k]!;
-        });
-        if (ownClaim) claimed = result;
-      }),
-    );
+    const finishIn = async (queue: string, positions: readonly number[], own: ClaimRequest | null) => {
+      const result = await this.finishAndClaimIn(
+        queueBase(this.prefix, queue),
+        positions.map((i) => outcomes[i]!),
+        own,
+      );
+      positions.forEach((position, k) => {
+        applied[position] = result.applied[k]!;
+      });
+      return result;
+    };
+    const others = [...groups].filter(([queue]) => queue !== claim?.queue);
+    await Promise.all(others.map(([queue, positions]) => finishIn(queue, positions, null)));
+    const claimed = claim ? await finishIn(claim.queue, groups.get(claim.queue) ?? [], claim) : null;
     for (const outcome of outcomes) this.claimedQueues.delete(outcome.id);
+    if (!claimed) return { applied, jobs: [] };
     for (const job of claimed.jobs) this.claimedQueues.set(job.id, job.queue);
     return { ...claimed, applied };
   }
@@ -300,8 +304,11 @@ export class RedisStore implements Store, ScriptRunner {
       return (await this.run('renewLeases', base, args)) as string[];
     };
     if (!this.onCluster) return renew(this.global, leases);
-    const renewed = await this.perQueue(leases, (lease) => lease.id, renew);
-    return renewed.flat();
+    const renewed = (await this.perQueue(leases, (lease) => lease.id, renew)).flat();
+    // A lease not renewed is lost: its job will not be finished or released from here.
+    const kept = new Set(renewed);
+    for (const lease of leases) if (!kept.has(lease.id)) this.claimedQueues.delete(lease.id);
+    return renewed;
   }
 
   async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
@@ -671,7 +678,13 @@ export class RedisStore implements Store, ScriptRunner {
       this.scripts[name].run(this.client, base, [this.prefix, this.origin, ...args]),
     )) as [string[], unknown, string[]];
     if (announced.length > 0) this.wakeups.wakeLocal(announced);
-    if (forgotten.length > 0) await this.run('updateIndex', this.global, ['0', ...forgotten]);
+    if (forgotten.length > 0) {
+      // The deletion happened: an index entry left behind only reads as not found, so a failure
+      // here is reported, not thrown at a caller whose removal worked.
+      await this.run('updateIndex', this.global, ['0', ...forgotten]).catch((error: unknown) => {
+        if (!this.closed) this.options.onError?.(error);
+      });
+    }
     return result;
   }
 
@@ -747,16 +760,21 @@ function byBytes(names: string[]): string[] {
 /** A Cluster node's address from its URL (its credentials go to every node: see `credentials`). */
 function clusterNode(url: string): { host: string; port: number } {
   const parsed = new URL(url);
-  return { host: parsed.hostname, port: parsed.port === '' ? 6379 : Number(parsed.port) };
+  // An IPv6 literal comes bracketed in a URL ([::1]) and must not be in a socket's host.
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port: parsed.port === '' ? 6379 : Number(parsed.port) };
 }
 
-/** The user, password and TLS of a Redis URL, as connection options. */
-function credentials(url: string): RedisOptions {
+/**
+ * The user and password of a Redis URL, and TLS for `rediss:` (unless `client.tls` says how), as
+ * connection options. The URL's win over `client`'s, as with `url`.
+ */
+function credentials(url: string, connection: RedisOptions): RedisOptions {
   const parsed = new URL(url);
   return {
     ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(parsed.protocol === 'rediss:' && connection.tls === undefined ? { tls: {} } : {}),
   };
 }
 
@@ -809,6 +827,14 @@ function checkOptions(options: RedisStoreOptions): void {
               `${field}[${i}]`,
               url,
               'a redis:// or rediss:// URL of a Cluster node',
+            );
+          }
+          // A Cluster has database 0 only: a URL naming another would silently mean 0.
+          if (!['', '/', '/0'].includes(new URL(url).pathname)) {
+            throw new InvalidOptionError(
+              `${field}[${i}]`,
+              url,
+              'a node URL without a database (a Cluster has only 0)',
             );
           }
         });

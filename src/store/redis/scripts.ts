@@ -169,6 +169,9 @@ end
 local function insert(queue, name, payload, state, priority, runAt, maxAttempts, backoff, timeout, dedupeKey,
     maxStalls, origin, createdAt, presetId)
   local base = queueBase(queue)
+  -- A script sent again after its answer was lost finds the job it inserted: the same answer, and
+  -- nothing changed (the job may have been claimed since).
+  if presetId and redis.call('EXISTS', base .. ':job:' .. presetId) == 1 then return presetId, 0 end
   if dedupeKey then
     local holder = redis.call('HGET', base .. ':dedupe', dedupeKey)
     if holder then return holder, 1 end
@@ -759,15 +762,22 @@ if schedule[1] == ARGV[4] and schedule[2] ~= '1' then result = reserveIds(5) end
    * The second step, in the jobs' queue (KEYS[1]): ARGV[3]: schedule id, [4]: the occurrence (the next
    * run expected), [5]: whenActive, [6]: the buffered key suffix, [7]: fired at, [8]: reserved ids
    * (two per job), then jobs of 13 fields. The queue remembers the last occurrence each schedule
-   * fired into it, so whichever scheduler gets here first inserts, and no other does, however the
-   * global step after it goes. Result: { inserted flag, as fireSchedule's added per job }.
+   * fired into it, and what that fire added, so whichever scheduler gets here first inserts and no
+   * other does, however the global step after it goes; an older occurrence arriving late (from a
+   * scheduler that stalled) is refused too. The same fire sent again after its answer was lost (its
+   * reserved ids say so) gets the same answer. Result: { inserted flag, as fireSchedule's added }.
    */
   fireInsert: `
 local marker = KEYS[1] .. ':fired'
+local last = redis.call('HGET', marker, ARGV[3])
+last = last and cjson.decode(last)
 local result = { 0, {} }
-if redis.call('HGET', marker, ARGV[3]) ~= ARGV[4] then
-  redis.call('HSET', marker, ARGV[3], ARGV[4])
-  result = { 1, insertFired(9, ARGV[5], ARGV[6], ARGV[7], idList(ARGV[8])) }
+if not last or tonumber(ARGV[4]) > tonumber(last.at) then
+  local added = insertFired(9, ARGV[5], ARGV[6], ARGV[7], idList(ARGV[8]))
+  redis.call('HSET', marker, ARGV[3], cjson.encode({ at = ARGV[4], ids = ARGV[8], added = added }))
+  result = { 1, added }
+elseif last.at == ARGV[4] and last.ids == ARGV[8] then
+  result = { 1, last.added }
 end`,
 
   /**
@@ -831,13 +841,20 @@ export class LuaScript {
 
 export type Scripts = { readonly [Name in ScriptName]: LuaScript };
 
+/**
+ * On a Cluster the scripts start with a shebang (Redis 7): Redis then refuses any script that
+ * touches keys of two slots, even two on the same node (which it lets a script without one do), so
+ * a slip shows at once instead of only when two slots happen to part. It also refuses a writing
+ * script while the server is out of memory, before it changes anything.
+ */
 function compile(cluster: boolean): Scripts {
+  const head = cluster ? '#!lua\nlocal CLUSTER = true' : 'local CLUSTER = false';
   return Object.fromEntries(
     Object.entries(BODIES).map(([name, body]) => [
       name,
       new LuaScript(
         name as ScriptName,
-        `local CLUSTER = ${cluster}\n${LIB}\n${body}\nreturn { announced, result, forgotten }\n`,
+        `${head}\n${LIB}\n${body}\nreturn { announced, result, forgotten }\n`,
       ),
     ]),
   ) as Scripts;
