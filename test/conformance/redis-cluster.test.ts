@@ -7,7 +7,7 @@ import { pushJobArgs } from '../../src/store/redis/jobs.ts';
 import { globalBase, queueBase } from '../../src/store/redis/keys.ts';
 import { redisServerInstalled } from '../process/private-redis.ts';
 import { startRedisCluster } from '../process/redis-cluster.ts';
-import { describeStoreConformance, newJob, T0 } from './store-conformance.ts';
+import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conformance.ts';
 
 /*
  * The same contract on a Redis Cluster of three primaries that this file starts on loopback ports:
@@ -45,15 +45,7 @@ if (redisServerInstalled()) {
 
   describeStoreConformance('redis cluster', async () => {
     const { make, cleanup } = storeFactory();
-    return {
-      store: make(),
-      connect: async () => {
-        const other = make();
-        await other.init();
-        return other;
-      },
-      cleanup,
-    };
+    return harnessOf(make, cleanup);
   });
 
   describe('redis store on a cluster', () => {

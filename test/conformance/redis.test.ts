@@ -12,7 +12,7 @@ import {
 import { keyPattern } from '../../src/store/redis/keys.ts';
 import { waitFor } from '../helpers.ts';
 import { engineUnderTest, REDIS_URL } from './servers.ts';
-import { describeStoreConformance, newJob, T0 } from './store-conformance.ts';
+import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conformance.ts';
 
 /** A prefix no other test shares: tests never see each other's keys. */
 function testPrefix(): string {
@@ -66,18 +66,10 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
   describeStoreConformance('redis', async () => {
     const prefix = testPrefix();
     const { make, cleanup, errors } = storeFactory(prefix);
-    return {
-      store: make(),
-      connect: async () => {
-        const other = make();
-        await other.init();
-        return other;
-      },
-      cleanup: async () => {
-        await cleanup();
-        expect(errors).toEqual([]);
-      },
-    };
+    return harnessOf(make, async () => {
+      await cleanup();
+      expect(errors).toEqual([]);
+    });
   });
 }
 

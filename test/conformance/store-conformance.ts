@@ -15,6 +15,19 @@ export interface StoreHarness {
   cleanup: () => Promise<void>;
 }
 
+/** A harness whose stores come from `make` (all on one namespace): the first, and more on `connect`. */
+export function harnessOf(make: () => Store, cleanup: () => Promise<void>): StoreHarness {
+  return {
+    store: make(),
+    connect: async () => {
+      const other = make();
+      await other.init();
+      return other;
+    },
+    cleanup,
+  };
+}
+
 /** The suite's epoch: every time in it is T0 plus something. */
 export const T0 = Date.UTC(2026, 0, 1);
 const NO_BACKOFF: BackoffSpec = { type: 'none' };
