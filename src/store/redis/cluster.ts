@@ -1,8 +1,16 @@
-import { InvalidOptionError } from '../../core/index.ts';
-import { type AddedJob, BUFFERED_KEY_SUFFIX, type FireScheduleRequest, type NewJob } from '../store.ts';
-import { nullable, pushJobArgs } from './jobs.ts';
+import { InvalidOptionError, type Job } from '../../core/index.ts';
+import {
+  type AddedJob,
+  BUFFERED_KEY_SUFFIX,
+  type ClaimRequest,
+  type FinishAndClaimResult,
+  type FireScheduleRequest,
+  type JobOutcome,
+  type NewJob,
+} from '../store.ts';
+import { type FlatHash, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
 import { globalBase, queueBase } from './keys.ts';
-import type { ScriptName } from './scripts.ts';
+import { finishAndClaimScript, type ScriptRunner } from './runner.ts';
 
 /*
  * The changes that a single Redis makes in one script but a Redis Cluster cannot, because they
@@ -18,13 +26,122 @@ import type { ScriptName } from './scripts.ts';
  * - A fire is decided in the queue, not by the schedule's compare-and-set: the queue remembers the
  *   last occurrence each schedule fired into it, so one occurrence inserts its jobs once however
  *   many schedulers race or die half-way; whoever comes next moves the schedule on.
+ * - Calls by job id go to the node of the job's queue, found from what this store claimed or from
+ *   the global id index (a job's queue never changes, so reading it first is no race).
  */
 
-/** What the store lends these steps: its scripts, run as itself. */
-export interface ScriptRunner {
-  readonly prefix: string;
-  /** Runs a script with KEYS[1] = `base` and the arguments after the prefix and origin. */
-  run(name: ScriptName, base: string, args: string[]): Promise<unknown>;
+/**
+ * The queue of each job a Cluster store works on by id: remembered for the jobs it claimed (a
+ * finish then needs no lookup), else read from the global id index.
+ */
+export class JobQueues {
+  private readonly claimed = new Map<string, string>();
+  private readonly lookup: (ids: string[]) => Promise<(string | null)[]>;
+
+  constructor(lookup: (ids: string[]) => Promise<(string | null)[]>) {
+    this.lookup = lookup;
+  }
+
+  /** The queue of each job that has one. */
+  async of(ids: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const unknown: string[] = [];
+    for (const id of ids) {
+      const queue = this.claimed.get(id);
+      if (queue === undefined) unknown.push(id);
+      else found.set(id, queue);
+    }
+    if (unknown.length > 0) {
+      const queues = await this.lookup(unknown);
+      unknown.forEach((id, i) => {
+        const queue = queues[i];
+        if (typeof queue === 'string') found.set(id, queue);
+      });
+    }
+    return found;
+  }
+
+  remember(jobs: readonly Job[]): void {
+    for (const job of jobs) this.claimed.set(job.id, job.queue);
+  }
+
+  /** Jobs this store will not finish or release (again): done, released, or their lease lost. */
+  forget(ids: Iterable<string>): void {
+    for (const id of ids) this.claimed.delete(id);
+  }
+}
+
+/**
+ * Runs `work` once per queue of the jobs, each with that queue's items, at the same time. Jobs found
+ * in no queue are left out, as a script leaves out an unknown id.
+ */
+export async function perQueue<T, R>(
+  runner: ScriptRunner,
+  queues: JobQueues,
+  items: readonly T[],
+  idOf: (item: T) => string,
+  work: (base: string, some: readonly T[]) => Promise<R>,
+): Promise<R[]> {
+  const found = await queues.of(items.map(idOf));
+  const groups = byQueue(items, (item) => found.get(idOf(item)));
+  return Promise.all(
+    [...groups].map(([queue, positions]) =>
+      work(
+        queueBase(runner.prefix, queue),
+        positions.map((i) => items[i]!),
+      ),
+    ),
+  );
+}
+
+/**
+ * Outcomes go to their queues' nodes: those of other queues first, one script per queue at the
+ * same time, then those of the claim's queue with the claim in one script, as on a single Redis.
+ * Claiming last means a failure elsewhere throws before anything is claimed: jobs claimed in a call
+ * that then failed would sit active, held by no one, until their lease ran out.
+ */
+export async function finishAndClaimOnCluster(
+  runner: ScriptRunner,
+  queues: JobQueues,
+  outcomes: readonly JobOutcome[],
+  claim: ClaimRequest | null,
+): Promise<FinishAndClaimResult> {
+  const found = await queues.of(outcomes.map((outcome) => outcome.id));
+  const groups = byQueue(outcomes, (outcome) => found.get(outcome.id));
+  const applied: boolean[] = outcomes.map(() => false);
+  const finishIn = async (queue: string, positions: readonly number[], own: ClaimRequest | null) => {
+    const result = await finishAndClaimScript(
+      runner,
+      queueBase(runner.prefix, queue),
+      positions.map((i) => outcomes[i]!),
+      own,
+    );
+    positions.forEach((position, k) => {
+      applied[position] = result.applied[k]!;
+    });
+    return result;
+  };
+  const others = [...groups].filter(([queue]) => queue !== claim?.queue);
+  await Promise.all(others.map(([queue, positions]) => finishIn(queue, positions, null)));
+  const claimed = claim ? await finishIn(claim.queue, groups.get(claim.queue) ?? [], claim) : null;
+  queues.forget(outcomes.map((outcome) => outcome.id));
+  if (!claimed) return { applied, jobs: [] };
+  queues.remember(claimed.jobs);
+  return { ...claimed, applied };
+}
+
+/** The newest job of each schedule, from the global runs index, then each job from its queue. */
+export async function latestRunsOnCluster(runner: ScriptRunner): Promise<Map<string, Job>> {
+  const heads = (await runner.run('runHeads', globalBase(runner.prefix), [])) as [string, string, string][];
+  const runs = await Promise.all(
+    heads.map(async ([schedule, id, queue]) => {
+      const flat = (await runner.run('getJob', queueBase(runner.prefix, queue), [id])) as FlatHash;
+      return [schedule, flat] as const;
+    }),
+  );
+  return new Map(
+    runs.filter(([, flat]) => flat.length > 0).map(([schedule, flat]) => [schedule, jobFromHash(flat)]),
+  );
 }
 
 /** The positions of `items` per queue, in order of first appearance. */

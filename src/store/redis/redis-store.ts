@@ -33,13 +33,16 @@ import {
 import {
   addedPairs,
   addJobsOnCluster,
-  byQueue,
+  finishAndClaimOnCluster,
   firedEntries,
   fireScheduleOnCluster,
-  type ScriptRunner,
+  JobQueues,
+  latestRunsOnCluster,
+  perQueue,
 } from './cluster.ts';
-import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs, pushOutcomeArgs } from './jobs.ts';
+import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
 import { globalBase, queueBase } from './keys.ts';
+import { finishAndClaimScript, type ScriptRunner } from './runner.ts';
 import { CLUSTER_SCRIPTS, SCRIPTS, type ScriptName, type Scripts } from './scripts.ts';
 import { checkDurability, type DurabilityCheck } from './server-check.ts';
 import { Wakeups } from './wakeups.ts';
@@ -107,11 +110,10 @@ export class RedisStore implements Store, ScriptRunner {
   private readonly client: Redis | Cluster;
   private readonly subscriber: Redis | Cluster;
   private readonly wakeups: Wakeups;
-  /**
-   * On a Cluster, the queue of each job this instance claimed and has not finished or released yet:
-   * a finish goes to its queue's node, and this saves asking the global id index first.
-   */
-  private readonly claimedQueues = new Map<string, string>();
+  /** On a Cluster, where the jobs are that this instance works on by id (see cluster.ts). */
+  private readonly jobQueues = new JobQueues((ids) =>
+    this.call(() => this.client.hmget(`${this.global}:jobs`, ...ids)),
+  );
   /** Sent with every wake-up this instance publishes, so it can skip its own echoes. */
   private readonly origin = randomUUID();
   private readonly options: RedisStoreOptions;
@@ -229,70 +231,8 @@ export class RedisStore implements Store, ScriptRunner {
   ): Promise<FinishAndClaimResult> {
     this.check();
     if (outcomes.length === 0 && !claim) return { applied: [], jobs: [] };
-    if (this.onCluster) return this.finishAndClaimOnCluster(outcomes, claim);
-    return this.finishAndClaimIn(this.global, outcomes, claim);
-  }
-
-  /** One finishAndClaim script, sent as `base`. */
-  private async finishAndClaimIn(
-    base: string,
-    outcomes: readonly JobOutcome[],
-    claim: ClaimRequest | null,
-  ): Promise<FinishAndClaimResult> {
-    const args: string[] = [String(outcomes.length)];
-    for (const outcome of outcomes) pushOutcomeArgs(args, outcome);
-    if (claim) {
-      args.push(
-        claim.queue,
-        claim.owner,
-        String(claim.limit),
-        String(claim.now),
-        String(claim.leaseExpiresAt),
-      );
-    }
-    const [applied, jobs, nextDue] = (await this.run('finishAndClaim', base, args)) as [
-      number[],
-      string,
-      string | null,
-    ];
-    return {
-      applied: applied.map((flag) => flag === 1),
-      jobs: (JSON.parse(jobs) as FlatHash[]).map(jobFromHash),
-      ...(claim ? { nextRunAt: nextDue === null ? null : Number(nextDue) } : {}),
-    };
-  }
-
-  /**
-   * On a Cluster, outcomes go to their queues' nodes: those of other queues first, one script per
-   * queue at the same time, then those of the claim's queue with the claim in one script, as on a
-   * single Redis. Claiming last means a failure elsewhere throws before anything is claimed: jobs
-   * claimed in a call that then failed would sit active, held by no one, until their lease ran out.
-   */
-  private async finishAndClaimOnCluster(
-    outcomes: readonly JobOutcome[],
-    claim: ClaimRequest | null,
-  ): Promise<FinishAndClaimResult> {
-    const queues = await this.queuesOf(outcomes.map((outcome) => outcome.id));
-    const groups = byQueue(outcomes, (outcome) => queues.get(outcome.id));
-    const applied: boolean[] = outcomes.map(() => false);
-    const finishIn = async (queue: string, positions: readonly number[], own: ClaimRequest | null) => {
-      const result = await this.finishAndClaimIn(
-        queueBase(this.prefix, queue),
-        positions.map((i) => outcomes[i]!),
-        own,
-      );
-      positions.forEach((position, k) => {
-        applied[position] = result.applied[k]!;
-      });
-      return result;
-    };
-    const others = [...groups].filter(([queue]) => queue !== claim?.queue);
-    await Promise.all(others.map(([queue, positions]) => finishIn(queue, positions, null)));
-    const claimed = claim ? await finishIn(claim.queue, groups.get(claim.queue) ?? [], claim) : null;
-    for (const outcome of outcomes) this.claimedQueues.delete(outcome.id);
-    if (!claimed) return { applied, jobs: [] };
-    for (const job of claimed.jobs) this.claimedQueues.set(job.id, job.queue);
-    return { ...claimed, applied };
+    if (this.onCluster) return finishAndClaimOnCluster(this, this.jobQueues, outcomes, claim);
+    return finishAndClaimScript(this, this.global, outcomes, claim);
   }
 
   async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
@@ -304,10 +244,10 @@ export class RedisStore implements Store, ScriptRunner {
       return (await this.run('renewLeases', base, args)) as string[];
     };
     if (!this.onCluster) return renew(this.global, leases);
-    const renewed = (await this.perQueue(leases, (lease) => lease.id, renew)).flat();
+    const renewed = (await perQueue(this, this.jobQueues, leases, (lease) => lease.id, renew)).flat();
     // A lease not renewed is lost: its job will not be finished or released from here.
     const kept = new Set(renewed);
-    for (const lease of leases) if (!kept.has(lease.id)) this.claimedQueues.delete(lease.id);
+    this.jobQueues.forget(leases.map((lease) => lease.id).filter((id) => !kept.has(id)));
     return renewed;
   }
 
@@ -317,49 +257,9 @@ export class RedisStore implements Store, ScriptRunner {
     const release = async (base: string, some: readonly string[]) =>
       (await this.run('releaseJobs', base, [owner, String(now), ...some])) as number;
     if (!this.onCluster) return release(this.global, ids);
-    const released = await this.perQueue(ids, (id) => id, release);
-    for (const id of ids) this.claimedQueues.delete(id);
+    const released = await perQueue(this, this.jobQueues, ids, (id) => id, release);
+    this.jobQueues.forget(ids);
     return released.reduce((sum, count) => sum + count, 0);
-  }
-
-  /**
-   * On a Cluster: runs `work` once per queue of the jobs, each with that queue's items, at the same
-   * time. Jobs found in no queue are left out (as a script leaves out an unknown id).
-   */
-  private async perQueue<T, R>(
-    items: readonly T[],
-    idOf: (item: T) => string,
-    work: (base: string, some: readonly T[]) => Promise<R>,
-  ): Promise<R[]> {
-    const queues = await this.queuesOf(items.map(idOf));
-    const groups = byQueue(items, (item) => queues.get(idOf(item)));
-    return Promise.all(
-      [...groups].map(([queue, positions]) =>
-        work(
-          queueBase(this.prefix, queue),
-          positions.map((i) => items[i]!),
-        ),
-      ),
-    );
-  }
-
-  /** The queue of each job that has one: from what this instance claimed, else the id index. */
-  private async queuesOf(ids: readonly string[]): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    const unknown: string[] = [];
-    for (const id of ids) {
-      const queue = this.claimedQueues.get(id);
-      if (queue === undefined) unknown.push(id);
-      else found.set(id, queue);
-    }
-    if (unknown.length > 0) {
-      const queues = await this.call(() => this.client.hmget(`${this.global}:jobs`, ...unknown));
-      unknown.forEach((id, i) => {
-        const queue = queues[i];
-        if (typeof queue === 'string') found.set(id, queue);
-      });
-    }
-    return found;
   }
 
   async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
@@ -408,7 +308,7 @@ export class RedisStore implements Store, ScriptRunner {
     if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
     let base = this.global;
     if (this.onCluster) {
-      const queue = (await this.queuesOf([id])).get(id);
+      const queue = (await this.jobQueues.of([id])).get(id);
       if (queue === undefined) return null;
       base = queueBase(this.prefix, queue);
     }
@@ -566,23 +466,9 @@ export class RedisStore implements Store, ScriptRunner {
 
   async latestRuns(): Promise<Map<string, Job>> {
     this.check();
-    if (this.onCluster) return this.latestRunsOnCluster();
+    if (this.onCluster) return latestRunsOnCluster(this);
     const rows = (await this.run('latestRuns', this.global, [])) as [string, FlatHash][];
     return new Map(rows.map(([schedule, flat]) => [schedule, jobFromHash(flat)]));
-  }
-
-  /** The newest job of each schedule from the global runs index, then each job from its queue. */
-  private async latestRunsOnCluster(): Promise<Map<string, Job>> {
-    const heads = (await this.run('runHeads', this.global, [])) as [string, string, string][];
-    const runs = await Promise.all(
-      heads.map(async ([schedule, id, queue]) => {
-        const flat = (await this.run('getJob', queueBase(this.prefix, queue), [id])) as FlatHash;
-        return [schedule, flat] as const;
-      }),
-    );
-    return new Map(
-      runs.filter(([, flat]) => flat.length > 0).map(([schedule, flat]) => [schedule, jobFromHash(flat)]),
-    );
   }
 
   async setSchedulePaused(
