@@ -95,9 +95,13 @@ describe.each(await enginesUnderTest())('worker rounds on %s', (engine) => {
     // A one-minute poll: within this test only a wake-up can bring the job in.
     sundial.worker('q', { noop: async () => {} }, { concurrency: 10, prefetch: 10, pollMs: 60_000 });
     await sleep(1000);
-    // The first rounds (one per share of the slots) found nothing, and it stopped there.
-    expect(rounds.limits.length).toBeGreaterThan(0);
-    expect(rounds.limits.length).toBeLessThanOrEqual(4);
+    // The first rounds (one per share of the slots, and again for the wake-ups of starting up)
+    // found nothing, and it stopped there: a few rounds, then none, where a spin makes hundreds.
+    const settled = rounds.limits.length;
+    expect(settled).toBeGreaterThan(0);
+    expect(settled).toBeLessThanOrEqual(8);
+    await sleep(500);
+    expect(rounds.limits.length).toBe(settled);
     await sundial.queue('q').add('noop');
     await waitFor(async () => (await sundial.queue('q').counts()).completed === 1, { timeoutMs: 20_000 });
   });
