@@ -32,39 +32,45 @@ export async function startRedisCluster(primaries = 3, { aof = false } = {}): Pr
     rmSync(dir, { recursive: true, force: true });
   };
   const persistence = aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const nodeArgs = (port: number, busPort: number) => [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--cluster-enabled',
+    'yes',
+    '--cluster-port',
+    String(busPort),
+    '--cluster-config-file',
+    `nodes-${port}.conf`,
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendfilename',
+    `appendonly-${port}.aof`,
+    '--appenddirname',
+    `aof-${port}`,
+    ...persistence,
+  ];
   try {
     for (let i = 0; i < primaries; i++) {
-      const port = await freePort();
-      // Its own bus port: the default (port + 10,000) may be taken, or above 65,535.
-      const busPort = await freePort();
-      ports.push(port);
-      commands.push([
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-port',
-        String(busPort),
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendfilename',
-        `appendonly-${port}.aof`,
-        '--appenddirname',
-        `aof-${port}`,
-        ...persistence,
-      ]);
+      // A free port can be taken by another test file's server before ours binds it: then that
+      // server exits, and the node starts again on other ports.
+      for (let attempt = 1; ; attempt++) {
+        const port = await freePort();
+        // Its own bus port: the default (port + 10,000) may be taken, or above 65,535.
+        const args = nodeArgs(port, await freePort());
+        const server = await startNode(args, port);
+        if (server) {
+          servers.push(server);
+          commands.push(args);
+          ports.push(port);
+          break;
+        }
+        if (attempt === 5) throw new Error(`redis-server did not start on port ${port} (5 tries)`);
+      }
     }
-    const startAll = async () => {
-      servers = commands.map((args) => spawn('redis-server', args, { stdio: 'ignore' }));
-      for (const port of ports) await untilAnswers(port);
-    };
-    await startAll();
     await run('redis-cli', [
       '--cluster',
       'create',
@@ -84,7 +90,12 @@ export async function startRedisCluster(primaries = 3, { aof = false } = {}): Pr
           await exited;
         }),
       );
-      await startAll();
+      servers = [];
+      for (const [i, port] of ports.entries()) {
+        const server = await startNode(commands[i]!, port);
+        if (!server) throw new Error(`redis-server did not start again on port ${port}`);
+        servers.push(server);
+      }
       for (const port of ports) await untilClusterOk(port);
     };
     return { urls: ports.map((port) => `redis://127.0.0.1:${port}`), restart, stop };
@@ -94,16 +105,23 @@ export async function startRedisCluster(primaries = 3, { aof = false } = {}): Pr
   }
 }
 
-async function untilAnswers(port: number): Promise<void> {
-  for (let tries = 0; tries < 100; tries++) {
+/** A redis-server with `args`, once it answers on `port`; null when the port was taken. */
+async function startNode(args: string[], port: number): Promise<ChildProcess | null> {
+  const server = spawn('redis-server', args, { stdio: 'ignore' });
+  for (let tries = 0; tries < 200; tries++) {
+    if (server.exitCode !== null || server.signalCode !== null) return null;
     try {
-      await run('redis-cli', ['-p', String(port), 'PING']);
-      return;
+      // Ours, not another test's server that took the port first.
+      const { stdout } = await run('redis-cli', ['-p', String(port), 'INFO', 'server']);
+      if (new RegExp(`process_id:${server.pid}\\b`).test(stdout)) return server;
+      server.kill('SIGKILL');
+      return null;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  throw new Error(`redis-server did not start on port ${port}`);
+  server.kill('SIGKILL');
+  return null;
 }
 
 /** Every node must see every slot served before a client is let loose on it. */
