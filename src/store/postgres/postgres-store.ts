@@ -210,7 +210,7 @@ export class PostgresStore implements Store {
                  FROM (SELECT (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken,
                    ${this.nextDue()}) AS head
                  LEFT JOIN (SELECT *, row_number() OVER () AS n FROM claimed) AS c ON true`,
-          values: [...this.claimValues(claim), ...outcomeValues(outcomes)],
+          values: [...this.claimValues(claim), outcomesJson(outcomes)],
         })
         .catch((error) => {
           throw unavailableOr(error);
@@ -871,13 +871,11 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Outcomes of distinct jobs, whatever their kinds, applied by one CTE (`done`, their ids) whose
-   * ten array parameters start at `first`. Each applies only while the job is active under that
-   * owner and attempt.
+   * Outcomes of distinct jobs, whatever their kinds, applied by one CTE (`done`, their ids) that
+   * reads them from the JSON parameter `param` (see `outcomesJson`). Each applies only while the job
+   * is active under that owner and attempt.
    */
-  private outcomesCte(first: string): string {
-    const n = Number(first.slice(1));
-    const p = (offset: number) => `$${n + offset}`;
+  private outcomesCte(param: string): string {
     return `done AS (
       UPDATE ${this.q}.jobs AS j SET
         state = o.state,
@@ -888,10 +886,9 @@ export class PostgresStore implements Store {
         dead_letter = CASE WHEN o.state = 'dead' THEN o.dead_letter ELSE j.dead_letter END,
         finished_at = CASE WHEN o.state = 'failed' THEN j.finished_at ELSE o.finished_at END,
         ${CLEAR_LEASE},
-        history = j.history || jsonb_build_array(o.record::jsonb)
-      FROM unnest(${p(0)}::bigint[], ${p(1)}::text[], ${p(2)}::int[], ${p(3)}::text[], ${p(4)}::text[],
-        ${p(5)}::text[], ${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::bigint[], ${p(9)}::text[])
-        AS o(id, owner, attempt, state, result, error, run_at, dead_letter, finished_at, record)
+        history = j.history || jsonb_build_array(o.record)
+      FROM jsonb_to_recordset(${param}::jsonb) AS o(id bigint, owner text, attempt int, state text,
+        result text, error text, run_at bigint, dead_letter text, finished_at bigint, record jsonb)
       WHERE j.id = o.id AND j.state = 'active' AND j.lease_owner = o.owner AND j.attempt = o.attempt
       RETURNING j.id)`;
   }
@@ -924,7 +921,7 @@ export class PostgresStore implements Store {
     const { rows } = await client.query<{ id: number }>({
       name: `${this.schema}:finish`,
       text: `WITH ${this.outcomesCte('$1')} SELECT id FROM done`,
-      values: outcomeValues(outcomes),
+      values: [outcomesJson(outcomes)],
     });
     const applied = new Set(rows.map((row) => String(row.id)));
     return outcomes.map((outcome) => applied.has(outcome.id));
@@ -1101,21 +1098,27 @@ function dedupeSlot(queue: string, key: string): string {
   return `${queue}\u0000${key}`;
 }
 
-/** The ten arrays `outcomesCte` reads, in its order. */
-function outcomeValues(outcomes: readonly JobOutcome[]): unknown[] {
-  const column = <T>(pick: (outcome: JobOutcome) => T) => outcomes.map(pick);
-  return [
-    column((outcome) => outcome.id),
-    column((outcome) => outcome.owner),
-    column((outcome) => outcome.attempt),
-    column((outcome) => OUTCOME_STATE[outcome.kind]),
-    column((outcome) => (outcome.kind === 'completed' ? outcome.result : null)),
-    column((outcome) => (outcome.kind === 'completed' ? null : JSON.stringify(outcome.error))),
-    column((outcome) => (outcome.kind === 'retry' ? outcome.runAt : null)),
-    column((outcome) => (outcome.kind === 'dead' ? JSON.stringify(outcome.deadLetter) : null)),
-    column((outcome) => outcome.finishedAt),
-    column((outcome) => JSON.stringify(outcome.record)),
-  ];
+/**
+ * The outcomes as the one JSON array `outcomesCte` reads. One text for the driver to send as it is:
+ * as ten arrays, each string had to be escaped into an array literal first, a twentieth of a
+ * worker's time when draining. The texts stored as text (result, error, dead letter) travel as JSON
+ * strings; the attempt record as the object it becomes.
+ */
+function outcomesJson(outcomes: readonly JobOutcome[]): string {
+  return JSON.stringify(
+    outcomes.map((outcome) => ({
+      id: outcome.id,
+      owner: outcome.owner,
+      attempt: outcome.attempt,
+      state: OUTCOME_STATE[outcome.kind],
+      result: outcome.kind === 'completed' ? outcome.result : null,
+      error: outcome.kind === 'completed' ? null : JSON.stringify(outcome.error),
+      run_at: outcome.kind === 'retry' ? outcome.runAt : null,
+      dead_letter: outcome.kind === 'dead' ? JSON.stringify(outcome.deadLetter) : null,
+      finished_at: outcome.finishedAt,
+      record: outcome.record,
+    })),
+  );
 }
 
 /** RETURNING gives rows in no promised order; claims are handed out in claim order. */
