@@ -43,7 +43,7 @@ import {
 import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
 import { globalBase, queueBase } from './keys.ts';
 import { finishAndClaimScript, type ScriptRunner } from './runner.ts';
-import { CLUSTER_SCRIPTS, SCRIPTS, type ScriptName, type Scripts } from './scripts.ts';
+import { type ScriptName, type Scripts, scriptsFor } from './scripts.ts';
 import { checkDurability, type DurabilityCheck } from './server-check.ts';
 import { Wakeups } from './wakeups.ts';
 
@@ -142,7 +142,7 @@ export class RedisStore implements Store, ScriptRunner {
     };
     const { Redis: Client, Cluster: ClusterClient } = ioredisDriver();
     this.onCluster = options.cluster !== undefined;
-    this.scripts = this.onCluster ? CLUSTER_SCRIPTS : SCRIPTS;
+    this.scripts = scriptsFor(this.onCluster);
     if (options.cluster) {
       const nodes = options.cluster.map(clusterNode);
       const { lazyConnect, ...redisOptions } = {

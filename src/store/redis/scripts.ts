@@ -860,7 +860,18 @@ function compile(cluster: boolean): Scripts {
   ) as Scripts;
 }
 
-/** The scripts for a single Redis primary. */
-export const SCRIPTS = compile(false);
-/** The scripts for a Redis Cluster: each stays in the slot of its KEYS[1]. */
-export const CLUSTER_SCRIPTS = compile(true);
+const compiled = new Map<boolean, Scripts>();
+
+/**
+ * The scripts for a single Redis primary, or for a Redis Cluster (each staying in the slot of its
+ * KEYS[1]). Built on first use: an app on SQLite or PostgreSQL imports this module too, and a set
+ * is some 30 sources of 25 KB, each hashed.
+ */
+export function scriptsFor(cluster: boolean): Scripts {
+  let scripts = compiled.get(cluster);
+  if (!scripts) {
+    scripts = compile(cluster);
+    compiled.set(cluster, scripts);
+  }
+  return scripts;
+}
