@@ -221,7 +221,6 @@ local function idList(text)
   return ids
 end
 
-
 local function deleteJob(base, key, id)
   local job = redis.call('HMGET', key, 'state', 'runAt', 'dedupeKey', 'schedule')
   if job[1] then unindex(base, id, job[1], job[2]) end
