@@ -65,9 +65,10 @@ export class Batcher<Item, Output> {
       const outputs = await this.flush(batch.map((entry) => entry.item));
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outputs[i] as Output);
     } catch (error) {
-      // The store being away is no item's fault. Retrying each alone would only fail again, or,
-      // where the flush did land and just its answer was lost, store every item a second time.
-      if (batch.length === 1 || error instanceof StoreUnavailableError) {
+      // A store gone away mid-flush is no item's fault, and the flush may have landed with only its
+      // answer lost: retrying each alone would then store every item a second time. (A flush the
+      // store refused, as a deadlock or a timeout, did nothing: retrying each alone is safe.)
+      if (batch.length === 1 || (error instanceof StoreUnavailableError && !error.refused)) {
         for (const entry of batch) entry.reject(error);
         return;
       }

@@ -125,14 +125,22 @@ export class JobTimeoutError extends SundialError {
 }
 
 /**
- * The store's server cannot be reached right now (a restart, a dropped connection). Nothing about
- * the request was wrong: try it again later, unchanged.
+ * The store's server cannot be reached right now (a restart, a dropped connection), or turned the
+ * request away for now (busy, a timeout, a deadlock). Nothing about the request was wrong: try it
+ * again later, unchanged.
  */
 export class StoreUnavailableError extends SundialError {
-  constructor(cause: unknown) {
+  /**
+   * True when the server answered that it did not apply the request (it rolled it back or never
+   * ran it); false when the connection went away, and the request may have been applied or not.
+   */
+  readonly refused: boolean;
+
+  constructor(cause: unknown, { refused = false }: { refused?: boolean } = {}) {
     super('SUNDIAL_STORE_UNAVAILABLE', `The store cannot be reached: ${(cause as Error)?.message ?? cause}`, {
       cause,
     });
+    this.refused = refused;
   }
 }
 

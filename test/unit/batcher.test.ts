@@ -118,6 +118,18 @@ describe('group commit batcher', () => {
     expect(flushes).toEqual([[1, 2, 3]]);
   });
 
+  it('retries each item alone after a flush the store refused (it did nothing: a deadlock, a timeout)', async () => {
+    const flushes: number[][] = [];
+    const batcher = new Batcher<number, number>((items) => {
+      flushes.push(items);
+      if (items.length > 1)
+        throw new StoreUnavailableError(new Error('deadlock detected'), { refused: true });
+      return items;
+    });
+    expect(await Promise.all([1, 2].map((n) => batcher.push(n)))).toEqual([1, 2]);
+    expect(flushes).toEqual([[1, 2], [1], [2]]);
+  });
+
   it('drain waits for flushes under way', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {

@@ -371,19 +371,22 @@ export class PostgresStore implements Store {
       }
       // A job added with the key after that check, not committed yet, makes the update wait for it
       // and then fail on the unique index: then it is that job's key, as if the check had seen it.
-      await client.query('SAVEPOINT retry_job');
-      try {
-        await client.query(
-          `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0, dead_letter = NULL,
-             finished_at = NULL WHERE id = $2`,
-          [request.now, id],
-        );
-      } catch (error) {
-        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-        await client.query('ROLLBACK TO SAVEPOINT retry_job');
-        const holder = await this.dedupeHolder(client, row.queue, row.dedupe_key!);
-        if (holder) return { ok: false, reason: 'duplicate', holder };
-        throw error;
+      // (If that job has finished by the time we look, the key is free again: update again.)
+      for (let attempt = 1; ; attempt++) {
+        await client.query('SAVEPOINT retry_job');
+        try {
+          await client.query(
+            `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0,
+               dead_letter = NULL, finished_at = NULL WHERE id = $2`,
+            [request.now, id],
+          );
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== UNIQUE_VIOLATION || attempt === 3) throw error;
+          await client.query('ROLLBACK TO SAVEPOINT retry_job');
+          const holder = await this.dedupeHolder(client, row.queue, row.dedupe_key!);
+          if (holder) return { ok: false, reason: 'duplicate', holder };
+        }
       }
       await this.notify(client, [row.queue]);
       return null;
@@ -886,9 +889,9 @@ export class PostgresStore implements Store {
         dead_letter = CASE WHEN o.state = 'dead' THEN o.dead_letter ELSE j.dead_letter END,
         finished_at = CASE WHEN o.state = 'failed' THEN j.finished_at ELSE o.finished_at END,
         ${CLEAR_LEASE},
-        history = j.history || jsonb_build_array(o.record)
-      FROM jsonb_to_recordset(${param}::jsonb) AS o(id bigint, owner text, attempt int, state text,
-        result text, error text, run_at bigint, dead_letter text, finished_at bigint, record jsonb)
+        history = j.history || jsonb_build_array(o.record::jsonb)
+      FROM json_to_recordset(${param}::json) AS o(id bigint, owner text, attempt int, state text,
+        result text, error text, run_at bigint, dead_letter text, finished_at bigint, record json)
       WHERE j.id = o.id AND j.state = 'active' AND j.lease_owner = o.owner AND j.attempt = o.attempt
       RETURNING j.id)`;
   }
@@ -1072,6 +1075,9 @@ const PASSING_TROUBLE = [
   '40001',
 ];
 
+/** Of those, the ones the server reports after rolling the statement back: it did nothing. */
+const REFUSED = ['53300', '57014', '55P03', '40P01', '40001'];
+
 function unavailableOr(error: unknown): unknown {
   const code = (error as { code?: unknown })?.code;
   const message = (error as Error)?.message ?? '';
@@ -1081,7 +1087,8 @@ function unavailableOr(error: unknown): unknown {
     /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
       message,
     );
-  return connectionTrouble ? new StoreUnavailableError(error) : error;
+  if (!connectionTrouble) return error;
+  return new StoreUnavailableError(error, { refused: typeof code === 'string' && REFUSED.includes(code) });
 }
 const OUTCOME_STATE: Record<JobOutcome['kind'], JobState> = {
   completed: 'completed',
@@ -1102,7 +1109,8 @@ function dedupeSlot(queue: string, key: string): string {
  * The outcomes as the one JSON array `outcomesCte` reads. One text for the driver to send as it is:
  * as ten arrays, each string had to be escaped into an array literal first, a twentieth of a
  * worker's time when draining. The texts stored as text (result, error, dead letter) travel as JSON
- * strings; the attempt record as the object it becomes.
+ * strings; the attempt record as the object it becomes. Read as `json`, not `jsonb`, whose strings
+ * stop at 256 MB (a text column takes up to 1 GB).
  */
 function outcomesJson(outcomes: readonly JobOutcome[]): string {
   return JSON.stringify(

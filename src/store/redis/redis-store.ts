@@ -608,16 +608,22 @@ export class RedisStore implements Store, ScriptRunner {
 function unavailableOr(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
   const code = (error as { code?: unknown }).code;
+  // The server's own answers that it did not run the command (still loading, busy with a script,
+  // a replica, out of memory): nothing was applied. The rest are a connection gone, when it may
+  // have been.
+  const refused = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM) /.test(
+    error.message,
+  );
   const trouble =
+    refused ||
     error.name === 'MaxRetriesPerRequestError' ||
     error.name === 'ClusterAllFailedError' ||
     /^(Failed to refresh slots cache|Cluster isn't ready|None of startup nodes is available)/.test(
       error.message,
     ) ||
     /^(Connection is closed|Command timed out|Stream isn't writeable)/.test(error.message) ||
-    /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM) /.test(error.message) ||
     (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code));
-  return trouble ? new StoreUnavailableError(error) : error;
+  return trouble ? new StoreUnavailableError(error, { refused }) : error;
 }
 
 function transitionResult(reply: unknown): TransitionResult {
