@@ -1,6 +1,14 @@
 import { StoreUnavailableError } from './errors.ts';
 
 /**
+ * A count a store declares (`pipelineDepth`, `addBatchParts`): 1 when it is absent or not a whole
+ * number above zero, as from a store written before it or in plain JS.
+ */
+export function countOrOne(declared: unknown): number {
+  return Number.isInteger(declared) && (declared as number) > 0 ? (declared as number) : 1;
+}
+
+/**
  * Group commit: calls made in the same event-loop turn are handed to `flush` together, so a burst of
  * single `add()` calls (or job completions) shares one store transaction instead of paying one each.
  * The flush runs on `setImmediate`, after the current turn's microtasks, which is what lets awaited
@@ -23,7 +31,7 @@ export class Batcher<Item, Output> {
   constructor(flush: (items: Item[]) => Promise<Output[]> | Output[], maxBatch = 1000, parts = 1) {
     this.flush = flush;
     this.maxBatch = maxBatch;
-    this.parts = Number.isInteger(parts) && parts > 0 ? parts : 1;
+    this.parts = countOrOne(parts);
   }
 
   push(item: Item): Promise<Output> {

@@ -1,4 +1,5 @@
 import {
+  countOrOne,
   InvalidOptionError,
   type Job,
   JobTimeoutError,
@@ -126,8 +127,7 @@ export class Worker {
     this.handlers = normaliseHandlers(handlers);
     this.options = resolveOptions(options);
     this.id = newOwnerId('worker');
-    const declared = context.store.pipelineDepth ?? 1;
-    this.depth = Number.isInteger(declared) && declared > 0 ? declared : 1;
+    this.depth = countOrOne(context.store.pipelineDepth);
     if (options.autostart ?? true) this.start();
   }
 

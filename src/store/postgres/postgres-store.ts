@@ -1054,10 +1054,17 @@ const NOT_EXCEPTED = (owner: string, held: string) =>
   `(${owner}::text IS NULL OR lease_owner <> ${owner} OR (${held}::bigint[] IS NOT NULL AND NOT (id = ANY(${held}))))`;
 
 /**
+ * Refusals the server reports after rolling the statement back, so it did nothing: too many
+ * connections (53300), a statement or lock timeout (57014, 55P03), and a deadlock or serialization
+ * failure outside a retried transaction.
+ */
+const REFUSED = ['53300', '57014', '55P03', '40P01', '40001'];
+
+/**
  * Trouble that says nothing about the request, so callers hear `StoreUnavailableError` and try
- * again later: the connection (refused, reset, the server shutting down: SQLSTATE classes 08 and
- * 57P, names that do not resolve), too many connections (53300), a statement or lock timeout
- * (57014, 55P03), and a deadlock or serialization failure outside a retried transaction.
+ * again later: the refusals above, and the connection (refused, reset, the server shutting down:
+ * SQLSTATE classes 08 and 57P, names that do not resolve), when the request may or may not have
+ * been applied.
  */
 const PASSING_TROUBLE = [
   'ECONNREFUSED',
@@ -1068,15 +1075,8 @@ const PASSING_TROUBLE = [
   'ENOTFOUND',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  '53300',
-  '57014',
-  '55P03',
-  '40P01',
-  '40001',
+  ...REFUSED,
 ];
-
-/** Of those, the ones the server reports after rolling the statement back: it did nothing. */
-const REFUSED = ['53300', '57014', '55P03', '40P01', '40001'];
 
 function unavailableOr(error: unknown): unknown {
   const code = (error as { code?: unknown })?.code;

@@ -555,6 +555,9 @@ export class RedisStore implements Store, ScriptRunner {
   }
 
   /**
+   * Not for applications: public for the Cluster's steps (cluster.ts) and for tests that reproduce
+   * what a step cut short leaves behind.
+   *
    * Runs a script as this instance, sent as `base` (a queue's or the global one), and wakes this
    * process's listeners of what it announced (other processes hear it through pub/sub). On a
    * Cluster, then removes the global index entries of the jobs it deleted. Returns its result.
