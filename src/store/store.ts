@@ -29,6 +29,9 @@ export interface Store {
    */
   readonly addBatchParts?: number;
 
+  /** Direct handoff from adds to idle workers, where the engine has it (see `Handoff`). */
+  readonly handoff?: Handoff;
+
   /** Creates or migrates the schema. Safe to call from many processes at once; idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
@@ -284,6 +287,34 @@ export interface ClaimRequest {
   limit: number;
   now: number;
   leaseExpiresAt: number;
+  /**
+   * Only where the store has a `handoff`, and only by an owner receiving through it: the slots this
+   * claim leaves free are offered, until this time, to the adds that come next (replacing the
+   * owner's earlier offer; a claim that takes its whole limit withdraws it). Absent: no change.
+   */
+  offerUntil?: number;
+}
+
+/**
+ * Direct handoff: an idle worker offers its free slots (`ClaimRequest.offerUntil`); an add whose job
+ * is the only one claimable in its queue then claims it for that worker in the same atomic step
+ * (active, `attempt + 1`, leased for as long as the worker's claims lease) and sends it to the
+ * worker, which starts it without being woken and claiming. Only a worker still listening is
+ * handed anything. A job whose message is lost (a connection cut) is an orphan of its owner, found
+ * like one whose claim reply was lost (`RecoverStalledRequest.exceptHeld`).
+ */
+export interface Handoff {
+  /**
+   * Delivers the jobs handed to `owner`, as they arrive. Resolves once deliveries are heard (offer
+   * only after that) with a function that stops them, resolving once nothing more is handed.
+   */
+  receive(owner: string, deliver: (jobs: Job[]) => void): Promise<() => Promise<void>>;
+  /**
+   * Withdraws the owner's offer in the queue and puts back to waiting the queue's jobs active under
+   * its name other than `held` (handed while it stopped listening, or on their way), each with a
+   * `released` record. Returns how many.
+   */
+  withdraw(request: { queue: string; owner: string; held: readonly string[]; now: number }): Promise<number>;
 }
 
 export interface FinishAndClaimResult {

@@ -117,6 +117,9 @@ export class Worker {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stalledTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
+  /** Offering free slots to adds (the store's `handoff`), once its deliveries are heard. */
+  private offering = false;
+  private stopHandoffs: (() => Promise<void>) | null = null;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly context: SundialContext;
@@ -152,7 +155,56 @@ export class Worker {
       concurrency: this.options.concurrency,
     });
     void this.recoverStalled();
+    this.receiveHandoffs();
     this.wake();
+  }
+
+  /**
+   * Where the store hands jobs from adds straight to idle workers: listen for ours, then offer our
+   * free slots with every claim (the next one, at once). Without it we are woken and claim.
+   */
+  private receiveHandoffs(): void {
+    const handoff = this.context.store.handoff;
+    if (!handoff) return;
+    handoff.receive(this.id, this.receiveHanded).then(
+      (stop) => {
+        if (this.state !== 'running') return void stop(); // closed meanwhile: nothing was offered
+        this.stopHandoffs = stop;
+        this.offering = true;
+        this.wake();
+      },
+      (error: unknown) => this.reportError(error, 'listening for jobs handed to it'),
+    );
+  }
+
+  /**
+   * Jobs an add claimed for us: they start like claimed ones (waiting for a slot if our offer was
+   * more than we have free now). Once closing they are left alone: `withdraw` gives them back.
+   */
+  private readonly receiveHanded = (jobs: Job[]): void => {
+    if (this.state !== 'running') return;
+    this.prefetched.push(...jobs);
+    this.startPrefetched();
+  };
+
+  /** Stops offering; what was handed to us that we do not hold goes back to waiting. */
+  private async withdrawOffer(): Promise<number> {
+    if (!this.offering) return 0;
+    this.offering = false;
+    try {
+      return await this.context.store.handoff!.withdraw({
+        queue: this.queue,
+        owner: this.id,
+        held: this.heldIds(),
+        now: this.context.clock.now(),
+      });
+    } catch (error) {
+      // They stay leased to us and are recovered as orphans once their leases expire.
+      this.reportError(error, 'withdrawing its offer');
+      return 0;
+    } finally {
+      await this.stopHandoffs?.();
+    }
   }
 
   /** Jobs running now. */
@@ -234,7 +286,15 @@ export class Worker {
     const read = ++this.pollReads;
     const claim =
       limit > 0
-        ? { queue: this.queue, owner: this.id, limit, now, leaseExpiresAt: now + this.options.leaseMs }
+        ? {
+            queue: this.queue,
+            owner: this.id,
+            limit,
+            now,
+            leaseExpiresAt: now + this.options.leaseMs,
+            // Renewed by every claim, the idle poll's too; lapses soon after we stop claiming.
+            ...(this.offering ? { offerUntil: now + 2 * this.options.pollMs } : {}),
+          }
         : null;
     this.storing.add(finished);
     this.claiming += claim?.limit ?? 0;
@@ -546,8 +606,9 @@ export class Worker {
     if (this.stalledTimer) clearInterval(this.stalledTimer);
     // Claims under way finish first; what they took after we began closing goes straight back.
     await this.roundsEnded();
+    let released = await this.withdrawOffer();
     // Jobs claimed ahead never started: back to waiting at once, for other workers.
-    let released = await this.release(this.prefetched.splice(0));
+    released += await this.release(this.prefetched.splice(0));
 
     // Leases keep being renewed while we wait for running jobs to finish.
     if (this.running.size > 0) await this.waitForIdle(graceMs);

@@ -11,6 +11,7 @@ import {
 } from '../../src/store/index.ts';
 import { keyPattern } from '../../src/store/redis/keys.ts';
 import { waitFor } from '../helpers.ts';
+import { describeHandoffConformance } from './handoff-conformance.ts';
 import { engineUnderTest, REDIS_URL } from './servers.ts';
 import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conformance.ts';
 
@@ -63,14 +64,16 @@ function storeFactory(prefix: string) {
 }
 
 if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
-  describeStoreConformance('redis', async () => {
+  const makeHarness = async () => {
     const prefix = testPrefix();
     const { make, cleanup, errors } = storeFactory(prefix);
     return harnessOf(make, async () => {
       await cleanup();
       expect(errors).toEqual([]);
     });
-  });
+  };
+  describeStoreConformance('redis', makeHarness);
+  describeHandoffConformance('redis', makeHarness);
 }
 
 /** Closes the connections of this store prefix from the server's side, as a restart or a network cut would. */

@@ -6,7 +6,12 @@ import { enginesUnderTest, startWorker, useSharedDatabase, useSharedStore } from
 
 const JOBS = 20_000;
 
-describe.each(await enginesUnderTest())('workers in real processes (%s)', (engine) => {
+/** The engines whose stores hand jobs from adds straight to idle workers (`Store.handoff`). */
+const HANDOFF_ENGINES = new Set(['redis']);
+
+const engines = await enginesUnderTest();
+
+describe.each(engines)('workers in real processes (%s)', (engine) => {
   const shared = useSharedStore(engine);
 
   it(`four worker processes on one store complete ${JOBS.toLocaleString('en')} jobs, each exactly once`, async () => {
@@ -112,6 +117,47 @@ describe.each(await enginesUnderTest())('workers in real processes (%s)', (engin
     expect(second!.startedAt).toBeGreaterThanOrEqual(first!.finishedAt);
   });
 });
+
+describe.each(engines.filter((engine) => HANDOFF_ENGINES.has(engine)))(
+  'jobs handed to idle workers in real processes (%s)',
+  (engine) => {
+    const shared = useSharedStore(engine);
+
+    it('an idle worker killed with SIGKILL is handed nothing more: the next job goes to a live worker at once', async () => {
+      expect(shared.sundial.store.handoff).toBeDefined();
+      // Idle with a one-minute poll, both offer their free slots for two minutes; the victim offers
+      // more, so the first job is handed to it.
+      const victim = startWorker({ ...shared.env, POLL_MS: 60_000, CONCURRENCY: 20 });
+      const survivor = startWorker({ ...shared.env, POLL_MS: 60_000, CONCURRENCY: 4 });
+      await Promise.all([victim.ready, survivor.ready]);
+      await sleep(500); // their first claims, which make the offers
+      const q = shared.sundial.queue('q');
+      const first = await q.add('task', { n: 1 });
+      // Handed in the add itself: already active when the add returns.
+      expect((await q.getJob(first.id))!.state).toBe('active');
+      await waitFor(() => victim.started.includes(first.id), {
+        message: 'the victim to start the first job',
+      });
+
+      victim.process.kill('SIGKILL');
+      expect((await victim.exited).signal).toBe('SIGKILL');
+      await sleep(200); // Redis reads the closed connection and drops its subscription
+
+      // Handed to the dead worker, it would wait for its 30 s lease; it goes to the survivor now.
+      const second = await q.add('task', { n: 2 });
+      const done = await waitFor(
+        async () => {
+          const job = await q.getJob(second.id);
+          return job?.state === 'completed' ? job : null;
+        },
+        { timeoutMs: 10_000, message: 'the second job to complete on the survivor' },
+      );
+      expect(done).toMatchObject({ attempt: 1, stalls: 0 });
+      expect(done.history).toHaveLength(1);
+      expect(done.history[0]!.worker).toContain(`:${survivor.process.pid}:`);
+    });
+  },
+);
 
 describe('graceful shutdown of a worker process', () => {
   const shared = useSharedDatabase('shutdown.db');

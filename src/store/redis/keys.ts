@@ -24,8 +24,11 @@
  * - `{P:q}:paused`           '1' or '0' once the queue was paused or resumed
  * - `{P:q}:fired`            hash: schedule id -> JSON of the last occurrence it fired into this
  *                            queue, the ids it reserved and what it added (Cluster; see fireInsert)
+ * - `{P:q}:offers`           hash: worker (lease owner) -> `free:until:leaseMs`, the slots an idle
+ *                            worker offers to the next adds (direct handoff; see handoff.ts)
  *
- * Wake-ups go out on the pub/sub channel `P:wake:<queue or #channel>`.
+ * Wake-ups go out on the pub/sub channel `P:wake:<queue or #channel>`; jobs handed to a worker on
+ * `P:hand:<owner>`.
  *
  * Redis Cluster: one queue's keys live in one slot and the global keys in another, and a script may
  * touch only one slot. On a single Redis, adding jobs, firing a schedule, finishing or moving a job by
@@ -49,6 +52,11 @@ export function wakeChannel(prefix: string, name: string): string {
   return `${prefix}:wake:${name}`;
 }
 
+/** The pub/sub channel on which a worker (lease owner) receives the jobs adds handed to it. */
+export function handChannel(prefix: string, owner: string): string {
+  return `${prefix}:hand:${owner}`;
+}
+
 /** A SCAN pattern for every key of the store (its global and its queue keys). */
 export function keyPattern(prefix: string): string {
   return `{${prefix}[:}]*`;
@@ -64,4 +72,5 @@ local ORIGIN = ARGV[2]
 local G = '{' .. PREFIX .. '}'
 local function queueBase(queue) return '{' .. PREFIX .. ':' .. queue .. '}' end
 local function wakeChannel(name) return PREFIX .. ':wake:' .. name end
+local function handChannel(owner) return PREFIX .. ':hand:' .. owner end
 `;

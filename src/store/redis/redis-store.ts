@@ -16,6 +16,7 @@ import {
   type ClaimRequest,
   type FinishAndClaimResult,
   type FireScheduleRequest,
+  type Handoff,
   type HeldLease,
   type JobOutcome,
   type ListJobsRequest,
@@ -40,6 +41,7 @@ import {
   latestRunsOnCluster,
   perQueue,
 } from './cluster.ts';
+import { RedisHandoff } from './handoff.ts';
 import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
 import { globalBase, queueBase } from './keys.ts';
 import { finishAndClaimScript, type ScriptRunner } from './runner.ts';
@@ -106,6 +108,8 @@ export class RedisStore implements Store, ScriptRunner {
   durability: DurabilityCheck | null = null;
   /** On a Cluster: see cluster.ts for how its changes differ. */
   readonly onCluster: boolean;
+  /** Jobs handed from adds straight to idle workers (see handoff.ts); not on a Cluster. */
+  readonly handoff: Handoff | undefined;
   private readonly scripts: Scripts;
   private readonly client: Redis | Cluster;
   private readonly subscriber: Redis | Cluster;
@@ -166,6 +170,7 @@ export class RedisStore implements Store, ScriptRunner {
     this.client.on('error', onError);
     this.subscriber.on('error', onError);
     this.wakeups = new Wakeups(this.subscriber, this.prefix, this.origin, onError);
+    this.handoff = this.onCluster ? undefined : new RedisHandoff(this.subscriber as Redis, this, onError);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { ClaimRequest, FinishAndClaimResult, JobOutcome } from '../store.ts';
-import { type FlatHash, jobFromHash, pushOutcomeArgs } from './jobs.ts';
+import { type FlatHash, jobFromHash, nullable, pushOutcomeArgs } from './jobs.ts';
 import type { ScriptName } from './scripts.ts';
 
 /** What the Redis store lends the helpers around its scripts: the scripts, run as itself. */
@@ -19,7 +19,14 @@ export async function finishAndClaimScript(
   const args: string[] = [String(outcomes.length)];
   for (const outcome of outcomes) pushOutcomeArgs(args, outcome);
   if (claim) {
-    args.push(claim.queue, claim.owner, String(claim.limit), String(claim.now), String(claim.leaseExpiresAt));
+    args.push(
+      claim.queue,
+      claim.owner,
+      String(claim.limit),
+      String(claim.now),
+      String(claim.leaseExpiresAt),
+      nullable(claim.offerUntil ?? null),
+    );
   }
   const [applied, jobs, nextDue] = (await runner.run('finishAndClaim', base, args)) as [
     number[],

@@ -164,6 +164,83 @@ local function updateIndex(at)
   for i = forget, #ARGV, 2 do forgetJob(ARGV[i], ARGV[i + 1]) end
 end
 
+-- Makes a waiting job (already out of the waiting set) active under \`owner\`; returns its fields.
+local function activate(base, id, owner, now, leaseExpiresAt)
+  local key = base .. ':job:' .. id
+  redis.call('ZREM', base .. ':state:waiting', id)
+  redis.call('HINCRBY', key, 'attempt', 1)
+  redis.call('HSET', key, 'state', 'active', 'leaseOwner', owner, 'leaseExpiresAt', leaseExpiresAt,
+    'startedAt', now)
+  index(base, id, 'active', nil, nil, leaseExpiresAt)
+  return redis.call('HGETALL', key)
+end
+
+-- Direct handoff (single Redis): an add whose job is the only one claimable in its queue claims it
+-- at once for a worker that offered free slots and is still listening, and sends it the job on its
+-- channel, so the worker starts it without a wake-up and a claim round trip. The jobs go out when
+-- the script ends, one message per worker (deliverHandoffs).
+local HANDOFF_MAX_PAYLOAD = 65536
+local handed, handedOwners = {}, {}
+local noOffers = {}
+
+-- The live offer with the most free slots (owner, free, untilAt, leaseMs), or nil; drops offers that expired or whose worker no
+-- longer listens (its process died: Redis dropped its subscription with the connection).
+local function bestOffer(base, now)
+  local offers = redis.call('HGETALL', base .. ':offers')
+  local best = nil
+  for i = 1, #offers, 2 do
+    local owner, offer = offers[i], offers[i + 1]
+    local free, untilAt, leaseMs = string.match(offer, '^(%d+):(%d+):(%d+)$')
+    free = tonumber(free)
+    if not free or tonumber(untilAt) < tonumber(now)
+      or (not handed[owner] and redis.call('PUBSUB', 'NUMSUB', handChannel(owner))[2] == 0) then
+      redis.call('HDEL', base .. ':offers', owner)
+    elseif not best or free > best.free then
+      best = { owner = owner, free = free, untilAt = untilAt, leaseMs = leaseMs }
+    end
+  end
+  return best
+end
+
+-- Hands the job just inserted as waiting to an offering worker, if nothing else is claimable before
+-- it; true when it did (the job is then active, and nobody needs waking).
+local function handOff(base, queue, id, now, payloadLength)
+  if CLUSTER or noOffers[queue] or payloadLength > HANDOFF_MAX_PAYLOAD then return false end
+  if redis.call('HLEN', base .. ':offers') == 0 then
+    noOffers[queue] = true
+    return false
+  end
+  if redis.call('ZCARD', base .. ':waiting') ~= 1 or redis.call('GET', base .. ':paused') == '1'
+    or #redis.call('ZRANGEBYSCORE', base .. ':scheduled', '-inf', now, 'LIMIT', 0, 1) > 0 then
+    return false
+  end
+  local offer = bestOffer(base, now)
+  if not offer then
+    noOffers[queue] = true
+    return false
+  end
+  local owner = offer.owner
+  redis.call('ZPOPMIN', base .. ':waiting')
+  local job = activate(base, id, owner, now, int(tonumber(now) + tonumber(offer.leaseMs)))
+  if offer.free > 1 then
+    redis.call('HSET', base .. ':offers', owner, int(offer.free - 1) .. ':' .. offer.untilAt .. ':' .. offer.leaseMs)
+  else
+    redis.call('HDEL', base .. ':offers', owner)
+  end
+  if not handed[owner] then
+    handed[owner] = {}
+    handedOwners[#handedOwners + 1] = owner
+  end
+  table.insert(handed[owner], job)
+  return true
+end
+
+local function deliverHandoffs()
+  for _, owner in ipairs(handedOwners) do
+    redis.call('PUBLISH', handChannel(owner), cjson.encode(handed[owner]))
+  end
+end
+
 -- Inserts one job unless a live job of its queue holds its dedupe key; returns the id and 1 for a
 -- duplicate (the holder's id) or 0. \`presetId\`: the id the client reserved (Cluster), else nil.
 local function insert(queue, name, payload, state, priority, runAt, maxAttempts, backoff, timeout, dedupeKey,
@@ -201,7 +278,7 @@ local function insert(queue, name, payload, state, priority, runAt, maxAttempts,
   end
   redis.call('ZADD', base .. ':all', id, id)
   index(base, id, state, priority, runAt, nil)
-  announce(queue)
+  if state ~= 'waiting' or not handOff(base, queue, id, createdAt, #payload) then announce(queue) end
   return id, 0
 end
 
@@ -255,7 +332,9 @@ local function promoteDue(base, now)
   end
 end
 
-local function claim(queue, owner, limit, now, leaseExpiresAt)
+-- \`offerUntil\` (or false): the claiming worker offers the slots the claim leaves free to the adds
+-- that come before then (see handOff), replacing its earlier offer; a full claim withdraws it.
+local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil)
   local base = queueBase(queue)
   promoteDue(base, now)
   limit = tonumber(limit)
@@ -264,16 +343,28 @@ local function claim(queue, owner, limit, now, leaseExpiresAt)
   local popped = redis.call('ZPOPMIN', base .. ':waiting', limit)
   local jobs = {}
   for i = 1, #popped, 2 do
-    local id = idOfMember(popped[i])
-    local key = base .. ':job:' .. id
-    redis.call('ZREM', base .. ':state:waiting', id)
-    redis.call('HINCRBY', key, 'attempt', 1)
-    redis.call('HSET', key, 'state', 'active', 'leaseOwner', owner, 'leaseExpiresAt', leaseExpiresAt,
-      'startedAt', now)
-    index(base, id, 'active', nil, nil, leaseExpiresAt)
-    jobs[#jobs + 1] = redis.call('HGETALL', key)
+    jobs[#jobs + 1] = activate(base, idOfMember(popped[i]), owner, now, leaseExpiresAt)
+  end
+  if offerUntil and not CLUSTER then
+    if #jobs < limit then
+      redis.call('HSET', base .. ':offers', owner,
+        int(limit - #jobs) .. ':' .. offerUntil .. ':' .. int(tonumber(leaseExpiresAt) - tonumber(now)))
+    else
+      redis.call('HDEL', base .. ':offers', owner)
+    end
   end
   return jobs
+end
+
+-- Puts an active job back to waiting, with a \`released\` record (a worker closing gives it back).
+local function release(base, key, id, queue, owner, now)
+  local job = redis.call('HMGET', key, 'attempt', 'startedAt', 'priority', 'runAt')
+  unindex(base, id, 'active', nil)
+  redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
+  redis.call('HSET', key, 'state', 'waiting')
+  appendHistory(key, runRecord(job[1], 'released', owner, job[2], now))
+  index(base, id, 'waiting', job[3], job[4], nil)
+  announce(queue)
 end
 
 -- The job if \`owner\` holds this run of it: its keys and queue, else false.
@@ -411,7 +502,7 @@ end`,
 
   /**
    * ARGV[3]: how many outcomes, then 8 fields each, then optionally a claim: queue, owner, limit,
-   * now, lease expiry. Result: { applied flags, claimed jobs as a JSON array of HGETALL replies,
+   * now, lease expiry, offer until (nullable; see claim). Result: { applied flags, claimed jobs as a JSON array of HGETALL replies,
    * with a claim the next run-at of the queue's scheduled jobs or nil }.
    */
   finishAndClaim: `
@@ -424,7 +515,7 @@ local jobs = {}
 -- worker sets its timer without asking again.
 local nextDue = false
 if ARGV[c] then
-  jobs = claim(ARGV[c], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4])
+  jobs = claim(ARGV[c], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4], opt(ARGV[c + 5]))
   local first = redis.call('ZRANGE', queueBase(ARGV[c]) .. ':scheduled', 0, 0, 'WITHSCORES')
   if first[2] then nextDue = first[2] end
 end
@@ -451,13 +542,26 @@ for at = 5, #ARGV do
   local id = ARGV[at]
   local base, key, queue = held(id, ARGV[3], nil)
   if base then
-    local job = redis.call('HMGET', key, 'attempt', 'startedAt', 'priority', 'runAt')
-    unindex(base, id, 'active', nil)
-    redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
-    redis.call('HSET', key, 'state', 'waiting')
-    appendHistory(key, runRecord(job[1], 'released', ARGV[3], job[2], ARGV[4]))
-    index(base, id, 'waiting', job[3], job[4], nil)
-    announce(queue)
+    release(base, key, id, queue, ARGV[3], ARGV[4])
+    result = result + 1
+  end
+end`,
+
+  /**
+   * ARGV[3]: queue, [4]: owner, [5]: now, [6]: JSON array of the ids of the jobs the owner knows it
+   * holds. Withdraws the owner's offer, and puts back to waiting the queue's other jobs active under
+   * its name: handed to it while it was closing, or on their way when it closed. Result: how many.
+   */
+  withdrawOffer: `
+local base, owner = queueBase(ARGV[3]), ARGV[4]
+redis.call('HDEL', base .. ':offers', owner)
+local known = {}
+for _, id in ipairs(cjson.decode(ARGV[6])) do known[tostring(id)] = true end
+local result = 0
+for _, id in ipairs(redis.call('ZRANGE', base .. ':active', 0, -1)) do
+  local key = base .. ':job:' .. id
+  if not known[id] and redis.call('HGET', key, 'leaseOwner') == owner then
+    release(base, key, id, ARGV[3], owner, ARGV[5])
     result = result + 1
   end
 end`,
@@ -853,7 +957,7 @@ function compile(cluster: boolean): Scripts {
       name,
       new LuaScript(
         name as ScriptName,
-        `${head}\n${LIB}\n${body}\nreturn { announced, result, forgotten }\n`,
+        `${head}\n${LIB}\n${body}\ndeliverHandoffs()\nreturn { announced, result, forgotten }\n`,
       ),
     ]),
   ) as Scripts;

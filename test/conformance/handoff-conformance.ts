@@ -1,0 +1,198 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/core/index.ts';
+import type { Handoff, Store } from '../../src/store/index.ts';
+import { waitFor } from '../helpers.ts';
+import { newJob, type StoreHarness, T0 } from './store-conformance.ts';
+
+const LEASE_MS = 30_000;
+
+/**
+ * Direct handoff (`Store.handoff`), for the engines that have it: an add hands its job to an idle
+ * worker that offered its free slots, in the add's own atomic step, but only when that keeps the
+ * claim order and only to a worker that still listens.
+ */
+export function describeHandoffConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
+  describe(`direct handoff: ${engine}`, () => {
+    let harness: StoreHarness;
+    let store: Store;
+    let handoff: Handoff;
+    const stops: (() => Promise<void>)[] = [];
+
+    beforeEach(async () => {
+      harness = await makeStore();
+      store = harness.store;
+      await store.init();
+      handoff = store.handoff!;
+      expect(handoff).toBeDefined();
+    });
+    afterEach(async () => {
+      await Promise.all(stops.splice(0).map((stop) => stop()));
+      await harness.cleanup();
+    });
+
+    /** Listens as `owner`: what it was handed, delivery by delivery. */
+    async function listen(owner: string): Promise<{ deliveries: Job[][]; stop: () => Promise<void> }> {
+      const deliveries: Job[][] = [];
+      const stop = await handoff.receive(owner, (jobs) => deliveries.push(jobs));
+      stops.push(stop);
+      return { deliveries, stop };
+    }
+
+    /** A claim by `owner` that offers what it leaves free until `offerUntil`. */
+    const offer = (owner: string, limit: number, now = T0, offerUntil = T0 + 60_000) =>
+      store.claimJobs({ queue: 'q', owner, limit, now, leaseExpiresAt: now + LEASE_MS, offerUntil });
+
+    const stateOf = async (id: string) => (await store.getJob(id))!.state;
+
+    it('hands a job added to an idle worker in the add itself, up to the slots it offered', async () => {
+      const { deliveries } = await listen('w1');
+      expect(await offer('w1', 2)).toEqual([]);
+      const [first] = await store.addJobs([newJob({ payload: '{"n":1}', createdAt: T0 + 10 })]);
+      // Already claimed when the add returns: no wake-up and no claim round trip in between.
+      expect(await store.getJob(first!.id)).toMatchObject({
+        state: 'active',
+        attempt: 1,
+        leaseOwner: 'w1',
+        leaseExpiresAt: T0 + 10 + LEASE_MS,
+      });
+      await waitFor(() => deliveries.length === 1, { message: 'the handed job to arrive' });
+      expect(deliveries[0]).toMatchObject([
+        { id: first!.id, state: 'active', attempt: 1, leaseOwner: 'w1', payload: { n: 1 } },
+      ]);
+
+      const [second, third] = await store.addJobs([
+        newJob({ createdAt: T0 + 20 }),
+        newJob({ createdAt: T0 + 20 }),
+      ]);
+      expect(await stateOf(second!.id)).toBe('active');
+      // The offer was two slots: the third waits to be claimed.
+      expect(await stateOf(third!.id)).toBe('waiting');
+      await waitFor(() => deliveries.length === 2, { message: 'the second handed job' });
+      expect(deliveries[1]!.map((job) => job.id)).toEqual([second!.id]);
+    });
+
+    it('hands a batch of adds to one worker in one delivery, in order', async () => {
+      const { deliveries } = await listen('w1');
+      await offer('w1', 5);
+      const added = await store.addJobs([newJob(), newJob(), newJob()]);
+      await waitFor(() => deliveries.length === 1, { message: 'the delivery' });
+      expect(deliveries[0]!.map((job) => job.id)).toEqual(added.map((job) => job.id));
+    });
+
+    it('hands nothing that would jump the claim order: an older waiting job, a due delayed one, a paused queue', async () => {
+      const { deliveries } = await listen('w1');
+      await offer('w1', 5);
+      await store.setQueuePaused('q', true);
+      const [whilePaused] = await store.addJobs([newJob({ priority: 9 })]);
+      expect(await stateOf(whilePaused!.id)).toBe('waiting');
+      await store.setQueuePaused('q', false);
+      // The job added while paused is claimed first (higher priority): the new one is not handed.
+      const [behindIt] = await store.addJobs([newJob()]);
+      expect(await stateOf(behindIt!.id)).toBe('waiting');
+      expect(
+        (await store.claimJobs({ queue: 'q', owner: 'w2', limit: 1, now: T0, leaseExpiresAt: T0 + 1 }))[0]!
+          .id,
+      ).toBe(whilePaused!.id);
+      await store.claimJobs({ queue: 'q', owner: 'w2', limit: 1, now: T0, leaseExpiresAt: T0 + 1 });
+
+      // A delayed job that is due by the add's time comes first too.
+      await store.addJobs([newJob({ state: 'delayed', runAt: T0 + 100 })]);
+      const [afterDue] = await store.addJobs([newJob({ createdAt: T0 + 200 })]);
+      expect(await stateOf(afterDue!.id)).toBe('waiting');
+      expect(deliveries).toEqual([]);
+    });
+
+    it('hands nothing to a worker that stopped listening (its offer goes) or whose offer lapsed', async () => {
+      const gone = await listen('gone');
+      await offer('gone', 5);
+      await gone.stop();
+      const [job] = await store.addJobs([newJob()]);
+      expect(await stateOf(job!.id)).toBe('waiting');
+      await store.claimJobs({ queue: 'q', owner: 'w2', limit: 1, now: T0, leaseExpiresAt: T0 + 1 });
+      // The offer went when the add found nobody listening: back, it is handed nothing without a new one.
+      const back = await listen('gone');
+      const [next] = await store.addJobs([newJob()]);
+      expect(await stateOf(next!.id)).toBe('waiting');
+      expect([...gone.deliveries, ...back.deliveries]).toEqual([]);
+
+      const lapsed = await listen('lapsed');
+      await offer('lapsed', 5, T0, T0 + 100);
+      const [late] = await store.addJobs([newJob({ createdAt: T0 + 101 })]);
+      expect(await stateOf(late!.id)).toBe('waiting');
+      expect(lapsed.deliveries).toEqual([]);
+    });
+
+    it('hands to whichever listening worker offers the most free slots', async () => {
+      const small = await listen('small');
+      const large = await listen('large');
+      await offer('small', 1);
+      await offer('large', 3);
+      const [job] = await store.addJobs([newJob()]);
+      expect((await store.getJob(job!.id))!.leaseOwner).toBe('large');
+      await waitFor(() => large.deliveries.length === 1, { message: 'the delivery' });
+      expect(small.deliveries).toEqual([]);
+    });
+
+    it('a claim that fills its limit withdraws the offer; one that does not renews it', async () => {
+      await listen('w1');
+      await offer('w1', 2);
+      await store.setQueuePaused('q', true);
+      await store.addJobs([newJob(), newJob()]);
+      await store.setQueuePaused('q', false);
+      expect(await offer('w1', 2)).toHaveLength(2);
+      const [notHanded] = await store.addJobs([newJob()]);
+      expect(await stateOf(notHanded!.id)).toBe('waiting');
+      // Takes it and offers the slot left over.
+      expect(await offer('w1', 2)).toHaveLength(1);
+      const [handed] = await store.addJobs([newJob()]);
+      expect(await stateOf(handed!.id)).toBe('active');
+    });
+
+    it('withdraw ends the offer and gives back what was handed but is not held, with a released record', async () => {
+      await listen('w1');
+      await offer('w1', 3);
+      const [kept, unknown] = await store.addJobs([newJob(), newJob()]);
+      expect(await handoff.withdraw({ queue: 'q', owner: 'w1', held: [kept!.id], now: T0 + 50 })).toBe(1);
+      expect(await stateOf(kept!.id)).toBe('active');
+      const given = await store.getJob(unknown!.id);
+      expect(given).toMatchObject({ state: 'waiting', attempt: 1 });
+      expect(given!.history).toMatchObject([
+        { attempt: 1, outcome: 'released', worker: 'w1', finishedAt: T0 + 50 },
+      ]);
+      const [after] = await store.addJobs([newJob()]);
+      // Not handed: it waits behind the one given back, and the offer is gone anyway.
+      expect(await stateOf(after!.id)).toBe('waiting');
+      expect(await handoff.withdraw({ queue: 'q', owner: 'w1', held: [kept!.id], now: T0 + 60 })).toBe(0);
+    });
+
+    it('a job whose delivery never reached its worker is an orphan its owner recovers after the lease', async () => {
+      await listen('w1'); // hears the delivery but, like a cut connection, does nothing with it
+      await offer('w1', 1);
+      const [job] = await store.addJobs([newJob()]);
+      expect(await stateOf(job!.id)).toBe('active');
+      const before = await store.recoverStalled({
+        now: T0 + LEASE_MS - 1,
+        queue: 'q',
+        exceptOwner: 'w1',
+        exceptHeld: [],
+      });
+      expect(before).toEqual([]);
+      const after = await store.recoverStalled({
+        now: T0 + LEASE_MS + 1,
+        queue: 'q',
+        exceptOwner: 'w1',
+        exceptHeld: [],
+      });
+      expect(after).toMatchObject([{ id: job!.id, recovered: true }]);
+      expect(await stateOf(job!.id)).toBe('waiting');
+    });
+
+    it('hands nothing with a large payload, which goes through a claim', async () => {
+      const { deliveries } = await listen('w1');
+      await offer('w1', 1);
+      const [big] = await store.addJobs([newJob({ payload: JSON.stringify({ text: 'x'.repeat(70_000) }) })]);
+      expect(await stateOf(big!.id)).toBe('waiting');
+      expect(deliveries).toEqual([]);
+    });
+  });
+}
