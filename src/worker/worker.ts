@@ -178,32 +178,56 @@ export class Worker {
   }
 
   /**
-   * Jobs an add claimed for us: they start like claimed ones (waiting for a slot if our offer was
-   * more than we have free now). Once closing they are left alone: `withdraw` gives them back.
+   * Jobs an add claimed for us start like claimed ones. Some go straight back to waiting instead:
+   * - what does not fit: an offer can be more than we have free by the time a job arrives (a claim
+   *   under way took slots it had counted), and a job must not wait here behind running ones while
+   *   another worker has room;
+   * - a job whose lease, counted from its add, is half gone (an add that waited in a client's queue
+   *   through a reconnect): another worker may recover it as stalled while we would run it.
+   * Once closing they are left alone: `withdraw` gives them back.
    */
   private readonly receiveHanded = (jobs: Job[]): void => {
     if (this.state !== 'running') return;
-    this.prefetched.push(...jobs);
+    const capacity = this.options.concurrency + this.options.prefetch;
+    let free = Math.max(0, capacity - this.running.size - this.prefetched.length - this.claiming);
+    const freshUntil = this.context.clock.now() + this.options.leaseMs / 2;
+    const back: Job[] = [];
+    for (const job of jobs) {
+      if (free > 0 && (job.leaseExpiresAt ?? 0) >= freshUntil) {
+        this.prefetched.push(job);
+        free--;
+      } else {
+        back.push(job);
+      }
+    }
     this.startPrefetched();
+    if (back.length > 0) void this.release(back);
   };
 
   /** Stops offering; what was handed to us that we do not hold goes back to waiting. */
   private async withdrawOffer(): Promise<number> {
     if (!this.offering) return 0;
     this.offering = false;
+    // Bounded: with the store away, closing must not wait for it to come back (an idle worker's close
+    // did not call the store before handoff). The calls stay queued and land once it is back.
     try {
-      return await this.context.store.handoff!.withdraw({
-        queue: this.queue,
-        owner: this.id,
-        held: this.heldIds(),
-        now: this.context.clock.now(),
-      });
+      return await withinMs(
+        WITHDRAW_WAIT_MS,
+        this.context.store.handoff!.withdraw({
+          queue: this.queue,
+          owner: this.id,
+          held: this.heldIds(),
+          now: this.context.clock.now(),
+        }),
+      );
     } catch (error) {
       // They stay leased to us and are recovered as orphans once their leases expire.
       this.reportError(error, 'withdrawing its offer');
       return 0;
     } finally {
-      await this.stopHandoffs?.();
+      await withinMs(WITHDRAW_WAIT_MS, this.stopHandoffs?.() ?? Promise.resolve()).catch((error: unknown) =>
+        this.reportError(error, 'no longer listening for handed jobs'),
+      );
     }
   }
 
@@ -676,6 +700,22 @@ export class Worker {
   private reportError(error: unknown, context: string): void {
     this.context.events.emit('error', { error, context: `worker ${this.id}: ${context}` });
   }
+}
+
+/** How long closing waits for the store to withdraw an offer. */
+const WITHDRAW_WAIT_MS = 3000;
+
+/** `work`, or a timeout error after `ms` (the work goes on; its late result is dropped). */
+function withinMs<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new SundialError('SUNDIAL_STORE_TIMEOUT', `The store did not answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  work.catch(() => {}); // a late failure is not unhandled
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function leaseLost(id: string): SundialError {

@@ -3,13 +3,14 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/index.ts';
 import { waitFor } from '../helpers.ts';
+import { describeHandoffConformance } from './handoff-conformance.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
 import { describeStoreConformance, newJob, T0 } from './store-conformance.ts';
 
 const postgresUp = await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432);
 
 if (postgresUp) {
-  describeStoreConformance('postgres', async () => {
+  const makeHarness = async () => {
     // A schema of its own per test: tests never see each other's rows, and dropping it cleans up.
     const schema = `sundial_test_${randomBytes(6).toString('hex')}`;
     const stores: PostgresStore[] = [];
@@ -32,7 +33,9 @@ if (postgresUp) {
         await admin.end();
       },
     };
-  });
+  };
+  describeStoreConformance('postgres', makeHarness);
+  describeHandoffConformance('postgres', makeHarness);
 }
 
 describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
@@ -67,8 +70,8 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     try {
       // Every connection LISTENing on this schema's channel: the worker's and the producer's.
       const { rows } = await admin.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE query = $1`,
-        [`LISTEN "sundial_${schema}"`],
+        `SELECT pid FROM pg_stat_activity WHERE starts_with(query, $1)`,
+        [`LISTEN "sundial_${schema}";`],
       );
       expect(rows.length).toBe(2);
       await admin.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [

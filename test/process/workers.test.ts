@@ -7,7 +7,7 @@ import { enginesUnderTest, startWorker, useSharedDatabase, useSharedStore } from
 const JOBS = 20_000;
 
 /** The engines whose stores hand jobs from adds straight to idle workers (`Store.handoff`). */
-const HANDOFF_ENGINES = new Set(['redis']);
+const HANDOFF_ENGINES = new Set(['postgres', 'redis']);
 
 const engines = await enginesUnderTest();
 

@@ -41,6 +41,7 @@ import {
   type TransitionRequest,
   type TransitionResult,
 } from '../store.ts';
+import { PgHandoff, releasedRecord } from './handoff.ts';
 import { migratePostgres } from './migrations.ts';
 import { PgWakeListener } from './wake-listener.ts';
 
@@ -97,6 +98,8 @@ export class PostgresStore implements Store {
   private readonly channel: string;
   private readonly listeners: Listeners;
   private readonly wake: PgWakeListener;
+  /** Jobs handed from adds straight to idle workers (see handoff.ts). */
+  readonly handoff: PgHandoff;
   private initialised: Promise<void> | null = null;
   private closed = false;
   private readonly onError: (error: unknown) => void;
@@ -126,6 +129,16 @@ export class PostgresStore implements Store {
       (name) => this.wakeLocal(name === null ? 'everything' : name === '*' ? 'queues' : [name]),
       (error) => this.onError(error),
     );
+    this.handoff = new PgHandoff({
+      q: this.q,
+      listener: this.wake,
+      ready: () => this.ready(),
+      query: (text, values) => this.query(text, values),
+      transaction: (work) => this.transaction(work),
+      notifyAll: (client) => this.notifyAll(client),
+      wakeLocal: () => this.wakeLocal('queues'),
+      onError: (error) => this.onError(error),
+    });
   }
 
   init(): Promise<void> {
@@ -201,16 +214,17 @@ export class PostgresStore implements Store {
       // The usual case: one statement stores the outcomes and claims, one round trip and one commit.
       // The applied ids come once, on the first row: on every row they cost a quadratic parse.
       await this.ready();
+      const offer = this.offerValues(claim);
       const { rows } = await this.pool
         .query<JobRow & { applied: number[] | null; next_run_at: number | null }>({
-          name: `${this.schema}:finish-and-claim`,
-          text: `WITH ${this.outcomesCte('$7')}, ${this.claimCtes()}
+          name: `${this.schema}:finish-and-claim${offer ? '-offer' : ''}`,
+          text: `WITH ${this.outcomesCte('$7')}, ${this.claimCtes()}${offer ? `, ${this.offerCtes('$8', '$9')}` : ''}
                  SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')},
                    CASE WHEN c.n IS NULL OR c.n = 1 THEN head.applied END AS applied, head.woken, head.next_run_at
                  FROM (SELECT (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken,
                    ${this.nextDue()}) AS head
                  LEFT JOIN (SELECT *, row_number() OVER () AS n FROM claimed) AS c ON true`,
-          values: [...this.claimValues(claim), outcomesJson(outcomes)],
+          values: [...this.claimValues(claim), outcomesJson(outcomes), ...(offer ?? [])],
         })
         .catch((error) => {
           throw unavailableOr(error);
@@ -263,9 +277,7 @@ export class PostgresStore implements Store {
     if (valid.length === 0) return 0;
     const released = await this.transaction(async (client) => {
       const { rowCount } = await client.query(
-        `UPDATE ${this.q}.jobs SET state = 'waiting', ${CLEAR_LEASE},
-           history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'released',
-             'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
+        `UPDATE ${this.q}.jobs SET state = 'waiting', ${CLEAR_LEASE}, history = history || ${releasedRecord('$1')}
          WHERE id = ANY($2::bigint[]) AND state = 'active' AND lease_owner = $3`,
         [now, valid, owner],
       );
@@ -302,6 +314,9 @@ export class PostgresStore implements Store {
         [STALLED_ERROR, request.now, queue, except, held],
       );
       if (recovered.rows.length > 0) await this.notifyAll(client);
+      // Offers of workers that stopped renewing them (a process gone without withdrawing): each add
+      // to their queue would read them.
+      await client.query(`DELETE FROM ${this.q}.offers WHERE offer_until < $1`, [request.now]);
       return [
         ...recovered.rows.map((row) => ({
           id: String(row.id),
@@ -654,7 +669,8 @@ export class PostgresStore implements Store {
   /**
    * Inserts jobs in order in one statement, each deduped against live jobs (and earlier ones of the
    * batch). Identity values follow the insert order, which follows the batch order, so the new
-   * ids, in order, belong to the jobs that were inserted, in order.
+   * ids, in order, belong to the jobs that were inserted, in order. With `notify`, the statement
+   * also hands jobs to idle workers and wakes the queues of the others (see `handingInsertSql`).
    */
   private async insertJobs(
     client: Queryable,
@@ -662,14 +678,6 @@ export class PostgresStore implements Store {
     { notify = false } = {},
   ): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
-    // With `notify`, the same statement tells the queues that got jobs (delivered at its commit).
-    const [before, after] = notify
-      ? [
-          'WITH inserted AS (',
-          `), notified AS (SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues)
-           SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`,
-        ]
-      : ['', ''];
     // The batch travels as one JSON document: encoding it is much cheaper than thirteen text arrays,
     // and PostgreSQL reads it back as rows in one pass. `i` keeps the batch order.
     const batch = JSON.stringify(
@@ -690,20 +698,22 @@ export class PostgresStore implements Store {
         i,
       })),
     );
-    const { rows } = await client.query<{ id: number; queue: string; dedupe_key: string | null }>({
-      // Named, so each connection parses and plans it once: a single add is a round trip, no more.
-      name: `${this.schema}:insert${notify ? '-notify' : ''}`,
-      text: `${before}INSERT INTO ${this.q}.jobs (queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
-         dedupe_key, max_stalls, origin, created_at)
-       SELECT q, n, p, s, pr, r, m, b, t, d, ms, o::jsonb, c
-       FROM json_to_recordset($1::json) AS batch(q text, n text, p text, s text, pr int, r bigint, m int, b text,
-         t bigint, d text, ms int, o text, c bigint, i int)
-       ORDER BY i
-       ON CONFLICT (queue, dedupe_key)
-         WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'delayed', 'failed', 'active') DO NOTHING
-       RETURNING id, queue, dedupe_key${after}`,
-      values: notify ? [batch, this.channel] : [batch],
-    });
+    const { rows } = await client.query<{ id: number; queue: string; dedupe_key: string | null }>(
+      notify
+        ? {
+            // Named, so each connection parses and plans it once: a single add is a round trip, no more.
+            name: `${this.schema}:insert-notify`,
+            text: this.handingInsertSql(),
+            values: [batch, this.channel, jobs[0]!.createdAt],
+          }
+        : {
+            name: `${this.schema}:insert`,
+            text: `INSERT INTO ${this.q}.jobs (${INSERT_COLUMNS})
+               SELECT q, n, p, s, pr, r, m, b, t, d, ms, o::jsonb, c FROM ${BATCH_ROWS} ORDER BY i
+               ${ON_KEY_HELD} RETURNING id, queue, dedupe_key`,
+            values: [batch],
+          },
+    );
     // Identity values follow the insert order, which follows the batch order: the unkeyed jobs'
     // new ids, in order, are the unkeyed rows' ids, in order. Keyed jobs are found by their key.
     const unkeyed = rows
@@ -751,6 +761,62 @@ export class PostgresStore implements Store {
       });
     }
     return out;
+  }
+
+  /**
+   * The add statement with direct handoff (see handoff.ts), parameters: the batch, the wake-up
+   * channel, now. For each queue of the batch whose claimable jobs are none but these (nothing
+   * waiting, nothing due, not paused), the live offer with the most free slots (locked; one another
+   * add holds is passed over) takes that many of its ready jobs, which are inserted already active
+   * under its owner and leased as its claims are. Each goes to the offer's listener in a
+   * notification of its own (a payload must stay under 8000 bytes: a job whose texts would not fit
+   * is not handed). The other queues that got jobs are woken. All of it is delivered at the commit.
+   */
+  private handingInsertSql(): string {
+    return `WITH batch AS (SELECT * FROM ${BATCH_ROWS}),
+      offer AS (
+        SELECT o.queue, o.owner, o.free, o.lease_ms, o.listener FROM ${this.q}.offers AS o
+        WHERE o.queue IN (SELECT q FROM batch WHERE s = 'waiting') AND o.free > 0 AND o.offer_until >= $3
+          AND EXISTS (SELECT 1 FROM pg_stat_get_activity(o.listener))
+        FOR UPDATE OF o SKIP LOCKED),
+      chosen AS (
+        SELECT DISTINCT ON (queue) * FROM offer
+        WHERE NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j WHERE j.queue = offer.queue AND j.state = 'waiting')
+          AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j
+            WHERE j.queue = offer.queue AND j.state IN ('delayed', 'failed') AND j.run_at <= $3)
+          AND NOT EXISTS (SELECT 1 FROM ${this.q}.queues AS paused WHERE paused.name = offer.queue AND paused.paused)
+        ORDER BY queue, free DESC),
+      handing AS (
+        SELECT ready.i, chosen.owner, chosen.lease_ms FROM (
+          SELECT i, q, row_number() OVER (PARTITION BY q ORDER BY i) AS n FROM batch
+          WHERE s = 'waiting' AND EXISTS (SELECT 1 FROM chosen)
+            AND octet_length(json_build_array(q, n, p, b, d, o)::text) <= ${HANDOFF_MAX_TEXT}) AS ready
+        JOIN chosen ON chosen.queue = ready.q WHERE ready.n <= chosen.free),
+      inserted AS (
+        INSERT INTO ${this.q}.jobs (${INSERT_COLUMNS}, attempt, lease_owner, lease_expires_at, started_at)
+        SELECT q, n, p, CASE WHEN h.owner IS NULL THEN s ELSE 'active' END, pr, r, m, b, t, d, ms, o::jsonb, c,
+          CASE WHEN h.owner IS NULL THEN 0 ELSE 1 END, h.owner, c + h.lease_ms,
+          CASE WHEN h.owner IS NULL THEN NULL ELSE c END
+        FROM batch LEFT JOIN handing AS h ON h.i = batch.i
+        ORDER BY batch.i
+        ${ON_KEY_HELD}
+        RETURNING ${JOB_COLUMNS.join(', ')}),
+      used AS (
+        UPDATE ${this.q}.offers AS o SET free = o.free - h.n
+        FROM (SELECT queue, lease_owner, count(*) AS n FROM inserted WHERE lease_owner IS NOT NULL
+          GROUP BY queue, lease_owner) AS h
+        WHERE o.queue = h.queue AND o.owner = h.lease_owner),
+      delivered AS (
+        SELECT pg_notify('sundial_hand_' || chosen.listener, json_build_object('owner', chosen.owner,
+          'jobs', json_build_array(to_jsonb(inserted)
+            || jsonb_build_object('history', inserted.history::text, 'origin', inserted.origin::text)))::text)
+        FROM inserted JOIN chosen ON chosen.queue = inserted.queue AND chosen.owner = inserted.lease_owner
+        ORDER BY inserted.id),
+      notified AS (
+        SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted WHERE lease_owner IS NULL) AS queues)
+      SELECT id, queue, dedupe_key, (SELECT count(*) FROM notified) AS notified,
+        (SELECT count(*) FROM delivered) AS delivered
+      FROM inserted`;
   }
 
   private async dedupeHolder(client: Queryable, queue: string, key: string): Promise<string | null> {
@@ -851,16 +917,39 @@ export class PostgresStore implements Store {
     { asyncCommit = false } = {},
   ): Promise<{ jobs: Job[]; nextRunAt: number | null }> {
     const relax = asyncCommit ? `, set_config('synchronous_commit', 'off', true) AS relaxed` : '';
+    const offer = this.offerValues(request);
     const { rows } = await client.query<JobRow & { next_run_at: number | null }>({
-      name: `${this.schema}:claim${asyncCommit ? '-async-commit' : ''}`,
+      name: `${this.schema}:claim${asyncCommit ? '-async-commit' : ''}${offer ? '-offer' : ''}`,
       // One row at least (nulls when nothing was claimed), so `woken` and `relaxed` are evaluated.
-      text: `WITH ${this.claimCtes()}
+      text: `WITH ${this.claimCtes()}${offer ? `, ${this.offerCtes('$7', '$8')}` : ''}
              SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')}, head.*
              FROM (SELECT (SELECT count(*) FROM woken) AS woken, ${this.nextDue()}${relax}) AS head
              LEFT JOIN claimed AS c ON true`,
-      values: this.claimValues(request),
+      values: [...this.claimValues(request), ...(offer ?? [])],
     });
     return { jobs: claimedJobs(rows.filter((row) => row.id !== null)), nextRunAt: rows[0]!.next_run_at };
+  }
+
+  /** A claim's offer (see `ClaimRequest.offerUntil`): until when, and our listener's pid; or none. */
+  private offerValues(request: ClaimRequest): [number, number] | null {
+    const listener = this.handoff.listenerPid;
+    return request.offerUntil === undefined || listener === null ? null : [request.offerUntil, listener];
+  }
+
+  /**
+   * After `claimCtes`, for a claim that offers: the slots it leaves free become the owner's offer in
+   * the queue (`until` and `listener` are its parameters), or, when it took its whole limit, the
+   * owner's offer goes.
+   */
+  private offerCtes(until: string, listener: string): string {
+    return `offered AS (
+        INSERT INTO ${this.q}.offers (queue, owner, free, offer_until, lease_ms, listener)
+        SELECT $1, $3, $2 - (SELECT count(*) FROM claimed), ${until}, $4 - $5, ${listener}
+        WHERE (SELECT count(*) FROM claimed) < $2
+        ON CONFLICT (queue, owner) DO UPDATE SET free = EXCLUDED.free, offer_until = EXCLUDED.offer_until,
+          lease_ms = EXCLUDED.lease_ms, listener = EXCLUDED.listener),
+      unoffered AS (
+        DELETE FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND (SELECT count(*) FROM claimed) >= $2)`;
   }
 
   /**
@@ -1013,6 +1102,21 @@ export class PostgresStore implements Store {
     }
   }
 }
+
+/** The columns an add fills. */
+const INSERT_COLUMNS = `queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
+  dedupe_key, max_stalls, origin, created_at`;
+/** An add's batch, the JSON parameter $1, as rows (`i`: the batch order). */
+const BATCH_ROWS = `json_to_recordset($1::json) AS batch(q text, n text, p text, s text, pr int, r bigint, m int,
+  b text, t bigint, d text, ms int, o text, c bigint, i int)`;
+/** A job whose dedupe key a live job of its queue holds is not inserted. */
+const ON_KEY_HELD = `ON CONFLICT (queue, dedupe_key)
+  WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'delayed', 'failed', 'active') DO NOTHING`;
+/**
+ * The most its texts (queue, name, payload, backoff, dedupe key, origin) may take, JSON-escaped, for a
+ * job to be handed: its notification must stay under PostgreSQL's 8000 bytes with the rest of it.
+ */
+const HANDOFF_MAX_TEXT = 6000;
 
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';

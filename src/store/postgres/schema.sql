@@ -48,6 +48,15 @@ CREATE TABLE sundial.migrations (
   applied_at timestamp with time zone NOT NULL DEFAULT now()
 );
 
+CREATE TABLE sundial.offers (
+  queue text NOT NULL,
+  owner text NOT NULL,
+  free integer NOT NULL,
+  offer_until bigint NOT NULL,
+  lease_ms bigint NOT NULL,
+  listener integer NOT NULL
+);
+
 CREATE TABLE sundial.queues (
   name text NOT NULL,
   paused boolean NOT NULL DEFAULT false
@@ -80,6 +89,8 @@ CREATE INDEX jobs_scheduled ON sundial.jobs USING btree (queue, run_at) WHERE (s
 CREATE UNIQUE INDEX locks_pkey ON sundial.locks USING btree (name);
 
 CREATE UNIQUE INDEX migrations_pkey ON sundial.migrations USING btree (version);
+
+CREATE UNIQUE INDEX offers_pkey ON sundial.offers USING btree (queue, owner);
 
 CREATE UNIQUE INDEX queues_pkey ON sundial.queues USING btree (name);
 

@@ -6,6 +6,10 @@ import { pgDriver } from '../drivers.ts';
  * payload (a queue or channel name, `*` for every queue) to the store. When the connection drops
  * it connects again with a growing pause, listens again and reports `null`: notifications sent
  * while it was away are lost, so everyone should look again.
+ *
+ * It also listens on a channel of its own connection, `sundial_hand_<backend pid>`, for the jobs
+ * adds hand to this process's workers (see `PgHandoff`): the pid says, to an add, whether the
+ * listener is still there.
  */
 export class PgWakeListener {
   private client: pg.Client | null = null;
@@ -17,6 +21,10 @@ export class PgWakeListener {
   private readonly channel: string;
   private readonly onNotify: (name: string | null) => void;
   private readonly onError: (error: unknown) => void;
+  /** Called with the payload of each notification on the connection's own handoff channel. */
+  onHanded: (payload: string) => void = () => {};
+  /** The backend pid of the live connection; null while there is none. */
+  pid: number | null = null;
 
   constructor(
     config: pg.ClientConfig,
@@ -54,12 +62,20 @@ export class PgWakeListener {
 
   private async connect(again: boolean): Promise<void> {
     const client = new (pgDriver().Client)(this.config);
-    client.on('notification', (message) => this.onNotify(message.payload ?? '*'));
+    let pid = 0;
+    let handChannel = '';
+    client.on('notification', (message) => {
+      if (message.channel === handChannel) this.onHanded(message.payload ?? '');
+      else this.onNotify(message.payload ?? '*');
+    });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, null));
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.channel}"`);
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      pid = rows[0]!.pid;
+      handChannel = handoffChannel(pid);
+      await client.query(`LISTEN "${this.channel}"; LISTEN "${handChannel}"`);
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => {});
@@ -71,6 +87,7 @@ export class PgWakeListener {
       return;
     }
     this.client = client;
+    this.pid = pid;
     this.retryMs = RETRY_MS.first;
     if (again) this.onNotify(null);
   }
@@ -78,6 +95,7 @@ export class PgWakeListener {
   private lost(client: pg.Client, error: unknown): void {
     if (this.client !== null && this.client !== client) return; // an old connection's late news
     this.client = null;
+    this.pid = null;
     if (!this.running || this.timer) return;
     if (error) this.onError(error);
     this.timer = setTimeout(() => {
@@ -90,3 +108,8 @@ export class PgWakeListener {
 }
 
 const RETRY_MS = { first: 100, last: 5000 };
+
+/** The channel on which the listener with this backend pid hears the jobs handed to its workers. */
+export function handoffChannel(pid: number): string {
+  return `sundial_hand_${pid}`;
+}

@@ -180,7 +180,10 @@ end
 -- channel, so the worker starts it without a wake-up and a claim round trip. The jobs go out when
 -- the script ends, one message per worker (deliverHandoffs).
 local HANDOFF_MAX_PAYLOAD = 65536
-local handed, handedOwners = {}, {}
+-- What one script may publish to one worker: its wake-up connection must stay well under Redis's
+-- output buffer limit for subscribers (32 MB, or 8 MB for a minute), or Redis drops it.
+local HANDOFF_MAX_MESSAGE = 262144
+local handed, handedOwners, handedBytes = {}, {}, {}
 local noOffers = {}
 
 -- The live offer with the most free slots (owner, free, untilAt, leaseMs), or nil; drops offers that expired or whose worker no
@@ -220,6 +223,8 @@ local function handOff(base, queue, id, now, payloadLength)
     return false
   end
   local owner = offer.owner
+  if (handedBytes[owner] or 0) + payloadLength > HANDOFF_MAX_MESSAGE then return false end
+  handedBytes[owner] = (handedBytes[owner] or 0) + payloadLength
   redis.call('ZPOPMIN', base .. ':waiting')
   local job = activate(base, id, owner, now, int(tonumber(now) + tonumber(offer.leaseMs)))
   if offer.free > 1 then

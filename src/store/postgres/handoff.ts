@@ -1,0 +1,104 @@
+import type pg from 'pg';
+import type { Job } from '../../core/index.ts';
+import { type JobRow, rowToJob } from '../rows.ts';
+import type { Handoff } from '../store.ts';
+import type { PgWakeListener } from './wake-listener.ts';
+
+/** What the PostgreSQL store lends its handoff: its schema, connections and listener. */
+export interface PgHandoffHost {
+  /** The quoted schema. */
+  readonly q: string;
+  readonly listener: PgWakeListener;
+  ready(): Promise<void>;
+  query(text: string, values: unknown[]): Promise<pg.QueryResult>;
+  transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  /** NOTIFY, inside the transaction, that every queue may have work; and the same in this process. */
+  notifyAll(client: pg.PoolClient): Promise<void>;
+  wakeLocal(): void;
+  onError(error: unknown): void;
+}
+
+/**
+ * Direct handoff on PostgreSQL (see `Handoff` in store.ts). An offer is a row of `offers` naming
+ * the backend pid of the store's listener connection; the add statement (see the store's
+ * `insertJobs`) hands a job only under an offer whose listener backend is still there
+ * (`pg_stat_get_activity`), inserts it already active, and NOTIFYs the job on that connection's
+ * own channel (`sundial_hand_<pid>`, see wake-listener.ts), at its commit. A process that died
+ * took its connection, and its backend, with it. A delivery sent while the listener reconnects is
+ * lost: the job is an orphan, which its owner recovers.
+ */
+export class PgHandoff implements Handoff {
+  private readonly host: PgHandoffHost;
+  /** Owner -> its delivery. */
+  private readonly receivers = new Map<string, (jobs: Job[]) => void>();
+
+  constructor(host: PgHandoffHost) {
+    this.host = host;
+    host.listener.onHanded = (payload) => this.handed(payload);
+  }
+
+  /** The pid an offer made now names: the listener's, or null while it is away (then no offer). */
+  get listenerPid(): number | null {
+    return this.host.listener.pid;
+  }
+
+  async receive(owner: string, deliver: (jobs: Job[]) => void): Promise<() => Promise<void>> {
+    await this.host.ready(); // the listener is connected once the store is
+    this.receivers.set(owner, deliver);
+    return async () => {
+      this.receivers.delete(owner);
+      // Its offers name a listener that stays: they must go, or adds would hand it jobs nobody hears.
+      await this.host
+        .query(`DELETE FROM ${this.host.q}.offers WHERE owner = $1`, [owner])
+        .catch((error: unknown) => this.host.onError(error));
+    };
+  }
+
+  /**
+   * Two statements: the offer's delete waits for an add that holds the offer (it locks it), and
+   * the release that follows reads anew, so it sees the job such an add handed.
+   */
+  async withdraw(request: {
+    queue: string;
+    owner: string;
+    held: readonly string[];
+    now: number;
+  }): Promise<number> {
+    const released = await this.host.transaction(async (client) => {
+      await client.query(`DELETE FROM ${this.host.q}.offers WHERE queue = $1 AND owner = $2`, [
+        request.queue,
+        request.owner,
+      ]);
+      const { rowCount } = await client.query(
+        `UPDATE ${this.host.q}.jobs SET state = 'waiting', lease_owner = NULL, lease_expires_at = NULL,
+           history = history || ${releasedRecord('$1')}
+         WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))`,
+        [
+          request.now,
+          request.queue,
+          request.owner,
+          request.held.filter((id) => /^[1-9][0-9]{0,17}$/.test(id)),
+        ],
+      );
+      if ((rowCount ?? 0) > 0) await this.host.notifyAll(client);
+      return rowCount ?? 0;
+    });
+    if (released > 0) this.host.wakeLocal();
+    return released;
+  }
+
+  private handed(payload: string): void {
+    try {
+      const { owner, jobs } = JSON.parse(payload) as { owner: string; jobs: JobRow[] };
+      this.receivers.get(owner)?.(jobs.map(rowToJob).sort((a, b) => Number(a.id) - Number(b.id)));
+    } catch (error) {
+      this.host.onError(error);
+    }
+  }
+}
+
+/** The `released` attempt record of an active job put back to waiting at `now` (a parameter). */
+export function releasedRecord(now: string): string {
+  return `jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'released',
+    'worker', lease_owner, 'startedAt', started_at, 'finishedAt', ${now}::bigint))`;
+}
