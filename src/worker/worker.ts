@@ -180,8 +180,9 @@ export class Worker {
   /**
    * Jobs an add claimed for us start like claimed ones. Some go straight back to waiting instead:
    * - what does not fit: an offer can be more than we have free by the time a job arrives (a claim
-   *   under way took slots it had counted), and a job must not wait here behind running ones while
-   *   another worker has room;
+   *   took slots it had counted), and a job must not wait here behind running ones while another
+   *   worker has room. Claims still under way are not counted: they mostly come back empty when
+   *   jobs are being handed, and one that does not adds at most its limit, waiting as if prefetched;
    * - a job whose lease, counted from its add, is half gone (an add that waited in a client's queue
    *   through a reconnect): another worker may recover it as stalled while we would run it.
    * Once closing they are left alone: `withdraw` gives them back.
@@ -189,7 +190,7 @@ export class Worker {
   private readonly receiveHanded = (jobs: Job[]): void => {
     if (this.state !== 'running') return;
     const capacity = this.options.concurrency + this.options.prefetch;
-    let free = Math.max(0, capacity - this.running.size - this.prefetched.length - this.claiming);
+    let free = Math.max(0, capacity - this.running.size - this.prefetched.length);
     const freshUntil = this.context.clock.now() + this.options.leaseMs / 2;
     const back: Job[] = [];
     for (const job of jobs) {

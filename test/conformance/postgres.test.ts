@@ -134,6 +134,38 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     }
   });
 
+  it('hands nothing from a bulk add of more than 100 jobs (the plain insert, which wakes workers instead)', async () => {
+    const store = make();
+    await store.init();
+    const handed: string[] = [];
+    const stop = await store.handoff.receive('bulk-owner', (jobs) =>
+      handed.push(...jobs.map((job) => job.id)),
+    );
+    try {
+      const now = T0;
+      await store.claimJobs({
+        queue: 'bulk',
+        owner: 'bulk-owner',
+        limit: 200,
+        now,
+        leaseExpiresAt: now + 30_000,
+        offerUntil: now + 60_000,
+      });
+      let woken = 0;
+      const unsubscribe = store.subscribe('bulk', () => woken++);
+      await store.addJobs(Array.from({ length: 101 }, () => newJob({ queue: 'bulk' })));
+      unsubscribe();
+      expect((await store.countJobs('bulk')).waiting).toBe(101);
+      expect(woken).toBe(1);
+      // A small add to the same queue is not handed either: 101 jobs wait before it.
+      await store.addJobs([newJob({ queue: 'bulk' })]);
+      expect((await store.countJobs('bulk')).waiting).toBe(102);
+      expect(handed).toEqual([]);
+    } finally {
+      await stop();
+    }
+  });
+
   it('refuses a schema name that is not a plain identifier, naming the field and value', () => {
     expect(() => new PostgresStore({ schema: 'Robert"; DROP TABLE x;--' })).toThrow(
       /Invalid store\.schema: "Robert\\"; DROP TABLE x;--"/,

@@ -698,21 +698,27 @@ export class PostgresStore implements Store {
         i,
       })),
     );
+    const plain = `INSERT INTO ${this.q}.jobs (${INSERT_COLUMNS})
+      SELECT q, n, p, s, pr, r, m, b, t, d, ms, o::jsonb, c FROM ${BATCH_ROWS} ORDER BY i
+      ${ON_KEY_HELD} RETURNING id, queue, dedupe_key`;
+    // Named, so each connection parses and plans it once: a single add is a round trip, no more.
     const { rows } = await client.query<{ id: number; queue: string; dedupe_key: string | null }>(
-      notify
-        ? {
-            // Named, so each connection parses and plans it once: a single add is a round trip, no more.
-            name: `${this.schema}:insert-notify`,
-            text: this.handingInsertSql(),
-            values: [batch, this.channel, jobs[0]!.createdAt],
-          }
-        : {
-            name: `${this.schema}:insert`,
-            text: `INSERT INTO ${this.q}.jobs (${INSERT_COLUMNS})
-               SELECT q, n, p, s, pr, r, m, b, t, d, ms, o::jsonb, c FROM ${BATCH_ROWS} ORDER BY i
-               ${ON_KEY_HELD} RETURNING id, queue, dedupe_key`,
-            values: [batch],
-          },
+      !notify
+        ? { name: `${this.schema}:insert`, text: plain, values: [batch] }
+        : jobs.length <= HANDOFF_MAX_BATCH
+          ? {
+              name: `${this.schema}:insert-hand`,
+              text: this.handingInsertSql(),
+              values: [batch, this.channel, jobs[0]!.createdAt],
+            }
+          : {
+              // The same statement tells the queues that got jobs (delivered at its commit).
+              name: `${this.schema}:insert-notify`,
+              text: `WITH inserted AS (${plain}),
+                notified AS (SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues)
+                SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`,
+              values: [batch, this.channel],
+            },
     );
     // Identity values follow the insert order, which follows the batch order: the unkeyed jobs'
     // new ids, in order, are the unkeyed rows' ids, in order. Keyed jobs are found by their key.
@@ -1117,6 +1123,12 @@ const ON_KEY_HELD = `ON CONFLICT (queue, dedupe_key)
  * job to be handed: its notification must stay under PostgreSQL's 8000 bytes with the rest of it.
  */
 const HANDOFF_MAX_TEXT = 6000;
+/**
+ * Adds of more jobs at once are not handed: handoff is for a trickle reaching idle workers, and the
+ * handing statement slows a bulk add (it reads the batch twice and sorts it; W2 here went from 83 k
+ * to 76 k jobs/s with it).
+ */
+const HANDOFF_MAX_BATCH = 100;
 
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';
