@@ -103,6 +103,12 @@ export class Worker {
   private readonly depth: number;
   /** Free slots the claims of the rounds under way are filling. */
   private claiming = 0;
+  /**
+   * The last claim came back short: the queue had no more. Then one claim at a time, for every free
+   * slot, is enough (a second would only come back empty too, a round trip per finished job for
+   * nothing); a full claim brings back two at once.
+   */
+  private drained = false;
   private pumpScheduled = false;
   /**
    * Counts wake-ups. A round notes the count when it starts; one that ends after more came goes
@@ -280,11 +286,12 @@ export class Worker {
       const capacity = this.options.concurrency + this.options.prefetch;
       const free =
         this.state === 'running' ? capacity - this.running.size - this.prefetched.length - this.claiming : 0;
-      if (finished.length === 0 && free <= 0) break;
-      this.outcomes = [];
       // With two rounds under way the slots are split between them: while the store answers one,
       // the jobs of the other run, instead of one big round and a worker that waits for it.
-      const limit = Math.min(free, Math.ceil(capacity / depth));
+      let limit = Math.min(free, this.drained ? free : Math.ceil(capacity / depth));
+      if (this.drained && this.claiming > 0) limit = 0;
+      if (finished.length === 0 && limit <= 0) break;
+      this.outcomes = [];
       const wakeUpsBefore = this.wakeUps;
       const round: Promise<void> = this.pumpRound(finished, limit)
         .catch(() => 'failed' as const) // it reports its own errors; this only keeps `rounds` right
@@ -351,6 +358,7 @@ export class Worker {
       // After any claimed earlier and still waiting for a slot.
       this.prefetched.push(...result.jobs);
       this.startPrefetched();
+      if (claim) this.drained = result.jobs.length < claim.limit;
       if (claim && result.jobs.length < claim.limit) {
         if (result.nextRunAt !== undefined) this.armPollUntil(read, result.nextRunAt);
         // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
