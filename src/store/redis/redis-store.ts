@@ -569,7 +569,7 @@ export class RedisStore implements Store, ScriptRunner {
    */
   async run(name: ScriptName, base: string, args: string[]): Promise<unknown> {
     const [announced, result, forgotten] = (await this.call(() =>
-      this.scripts[name].run(this.client, base, [this.prefix, this.origin, ...args]),
+      this.scripts.get(name).run(this.client, base, [this.prefix, this.origin, ...args]),
     )) as [string[], unknown, string[]];
     if (announced.length > 0) this.wakeups.wakeLocal(announced);
     if (forgotten.length > 0) {

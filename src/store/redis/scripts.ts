@@ -947,39 +947,44 @@ export class LuaScript {
   }
 }
 
-export type Scripts = { readonly [Name in ScriptName]: LuaScript };
-
 /**
+ * The scripts for a single Redis primary, or for a Redis Cluster (each staying in the slot of its
+ * KEYS[1]). Each is built on its first use: a source is some 25 KB (the library and its body) and is
+ * hashed, and a process uses a few of the 30 or so (an idle worker: 4), while an app on SQLite or
+ * PostgreSQL imports this module too.
+ *
  * On a Cluster the scripts start with a shebang (Redis 7): Redis then refuses any script that
  * touches keys of two slots, even two on the same node (which it lets a script without one do), so
  * a slip shows at once instead of only when two slots happen to part. It also refuses a writing
  * script while the server is out of memory, before it changes anything.
  */
-function compile(cluster: boolean): Scripts {
-  const head = cluster ? '#!lua\nlocal CLUSTER = true' : 'local CLUSTER = false';
-  return Object.fromEntries(
-    Object.entries(BODIES).map(([name, body]) => [
-      name,
-      new LuaScript(
-        name as ScriptName,
-        `${head}\n${LIB}\n${body}\ndeliverHandoffs()\nreturn { announced, result, forgotten }\n`,
-      ),
-    ]),
-  ) as Scripts;
+export class Scripts {
+  private readonly head: string;
+  private readonly built = new Map<ScriptName, LuaScript>();
+
+  constructor(cluster: boolean) {
+    this.head = cluster ? '#!lua\nlocal CLUSTER = true' : 'local CLUSTER = false';
+  }
+
+  get(name: ScriptName): LuaScript {
+    let script = this.built.get(name);
+    if (!script) {
+      const source = `${this.head}\n${LIB}\n${BODIES[name]}\ndeliverHandoffs()\nreturn { announced, result, forgotten }\n`;
+      script = new LuaScript(name, source);
+      this.built.set(name, script);
+    }
+    return script;
+  }
 }
 
-const compiled = new Map<boolean, Scripts>();
+const kinds = new Map<boolean, Scripts>();
 
-/**
- * The scripts for a single Redis primary, or for a Redis Cluster (each staying in the slot of its
- * KEYS[1]). Built on first use: an app on SQLite or PostgreSQL imports this module too, and a set
- * is some 30 sources of 25 KB, each hashed.
- */
+/** The scripts of one kind (single Redis or Cluster), shared by every store of that kind. */
 export function scriptsFor(cluster: boolean): Scripts {
-  let scripts = compiled.get(cluster);
+  let scripts = kinds.get(cluster);
   if (!scripts) {
-    scripts = compile(cluster);
-    compiled.set(cluster, scripts);
+    scripts = new Scripts(cluster);
+    kinds.set(cluster, scripts);
   }
   return scripts;
 }
