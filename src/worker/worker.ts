@@ -189,15 +189,18 @@ export class Worker {
    *   took slots it had counted), and a job must not wait here behind running ones while another
    *   worker has room. Claims still under way are not counted: they mostly come back empty when
    *   jobs are being handed, and one that does not adds at most its limit, waiting as if prefetched;
-   * - a job whose lease, counted from its add, is half gone (an add that waited in a client's queue
-   *   through a reconnect): another worker may recover it as stalled while we would run it.
+   * - a job whose lease, counted from its add, is too far gone for our first heartbeat to come in
+   *   time (an add that waited in a client's queue through a reconnect): another worker could
+   *   recover it as stalled while we run it.
    * Once closing they are left alone: `withdraw` gives them back.
    */
   private readonly receiveHanded = (jobs: Job[]): void => {
     if (this.state !== 'running') return;
     const capacity = this.options.concurrency + this.options.prefetch;
     let free = Math.max(0, capacity - this.running.size - this.prefetched.length);
-    const freshUntil = this.context.clock.now() + this.options.leaseMs / 2;
+    // More than halfway between the heartbeat and the lease left: the first heartbeat comes in time.
+    const { leaseMs, heartbeatMs } = this.options;
+    const freshUntil = this.context.clock.now() + heartbeatMs + (leaseMs - heartbeatMs) / 2;
     const back: Job[] = [];
     for (const job of jobs) {
       if (free > 0 && (job.leaseExpiresAt ?? 0) >= freshUntil) {
@@ -355,9 +358,13 @@ export class Worker {
         await this.release(result.jobs);
         return 'stored';
       }
-      // After any claimed earlier and still waiting for a slot.
-      this.prefetched.push(...result.jobs);
+      // After any claimed earlier and still waiting for a slot. Jobs handed to us while the claim was
+      // under way may have taken slots it counted on: what does not fit goes back (see receiveHanded).
+      const capacity = this.options.concurrency + this.options.prefetch;
+      const room = Math.max(0, capacity - this.running.size - this.prefetched.length);
+      this.prefetched.push(...result.jobs.slice(0, room));
       this.startPrefetched();
+      if (result.jobs.length > room) void this.release(result.jobs.slice(room));
       if (claim) this.drained = result.jobs.length < claim.limit;
       if (claim && result.jobs.length < claim.limit) {
         if (result.nextRunAt !== undefined) this.armPollUntil(read, result.nextRunAt);

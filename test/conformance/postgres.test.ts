@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PostgresStore } from '../../src/store/index.ts';
+import { type JobOutcome, PostgresStore } from '../../src/store/index.ts';
 import { waitFor } from '../helpers.ts';
 import { describeHandoffConformance } from './handoff-conformance.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
@@ -164,6 +164,65 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     } finally {
       await stop();
     }
+  });
+
+  it('an add of a key that a job being finished holds, racing its worker offering slots, never deadlocks', async () => {
+    // The add holds the worker's offer while it waits on the finishing job's key; the worker's
+    // statement, holding that job, must not wait for its offer in turn.
+    const worker = make();
+    const producer = make();
+    await Promise.all([worker.init(), producer.init()]);
+    const stop = await worker.handoff.receive('racer', () => {});
+    const failures: unknown[] = [];
+    try {
+      let now = T0;
+      const offerFrom = (at: number) => ({
+        queue: 'race-k',
+        owner: 'racer',
+        limit: 4,
+        now: at,
+        leaseExpiresAt: at + 30_000,
+        offerUntil: at + 60_000,
+      });
+      for (let round = 0; round < 200; round++) {
+        now += 10;
+        await producer.addJobs([newJob({ queue: 'race-k', dedupeKey: 'k', createdAt: now })]);
+        let [held] = await worker.claimJobs(offerFrom(now));
+        held ??= (await worker.listJobs({ queue: 'race-k', state: 'active' }))[0];
+        const outcome: JobOutcome = {
+          kind: 'completed',
+          id: held!.id,
+          owner: 'racer',
+          attempt: held!.attempt,
+          finishedAt: now + 1,
+          result: 'null',
+          record: {
+            attempt: held!.attempt,
+            outcome: 'completed',
+            worker: 'racer',
+            startedAt: now,
+            finishedAt: now + 1,
+          },
+        };
+        await Promise.all([
+          worker
+            .finishAndClaim([outcome], offerFrom(now + 1))
+            .catch((error: unknown) => failures.push(error)),
+          producer
+            .addJobs([newJob({ queue: 'race-k', dedupeKey: 'k', createdAt: now + 1 })])
+            .catch((error: unknown) => failures.push(error)),
+        ]);
+        // Clean up for the next round: whatever is live is finished.
+        for (const job of await worker.listJobs({ queue: 'race-k', state: 'active' })) {
+          await worker.finishJobs([{ ...outcome, id: job.id, owner: job.leaseOwner!, attempt: job.attempt }]);
+        }
+        const left = await worker.claimJobs({ ...offerFrom(now + 2), limit: 100 });
+        for (const job of left) await worker.finishJobs([{ ...outcome, id: job.id, attempt: job.attempt }]);
+      }
+    } finally {
+      await stop();
+    }
+    expect(failures).toEqual([]);
   });
 
   it('refuses a schema name that is not a plain identifier, naming the field and value', () => {

@@ -180,10 +180,12 @@ export class PostgresStore implements Store {
     if (jobs.length === 0) return [];
     await this.ready();
     // One statement (inserts and NOTIFY together): no explicit transaction, one round trip.
-    const added = await this.insertJobs(this.pool, jobs, { notify: true }).catch((error) => {
+    const handed = new Set<string>();
+    const added = await this.insertJobs(this.pool, jobs, { notify: true, handed }).catch((error) => {
       throw unavailableOr(error);
     });
-    this.wakeLocal(new Set(jobs.map((job) => job.queue)));
+    // This process's workers too, but not for jobs already handed to a worker: nothing to claim.
+    this.wakeLocal(new Set(jobs.filter((_, i) => !handed.has(added[i]!.id)).map((job) => job.queue)));
     return added;
   }
 
@@ -316,7 +318,13 @@ export class PostgresStore implements Store {
       if (recovered.rows.length > 0) await this.notifyAll(client);
       // Offers of workers that stopped renewing them (a process gone without withdrawing): each add
       // to their queue would read them.
-      await client.query(`DELETE FROM ${this.q}.offers WHERE offer_until < $1`, [request.now]);
+      // (Passing over one an add holds: waiting for it here, holding the jobs just recovered, could
+      // deadlock with an add that waits for one of them.)
+      await client.query(
+        `DELETE FROM ${this.q}.offers WHERE (queue, owner) IN
+           (SELECT queue, owner FROM ${this.q}.offers WHERE offer_until < $1 FOR UPDATE SKIP LOCKED)`,
+        [request.now],
+      );
       return [
         ...recovered.rows.map((row) => ({
           id: String(row.id),
@@ -675,7 +683,7 @@ export class PostgresStore implements Store {
   private async insertJobs(
     client: Queryable,
     jobs: readonly NewJob[],
-    { notify = false } = {},
+    { notify = false, handed }: { notify?: boolean; handed?: Set<string> } = {},
   ): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
     // The batch travels as one JSON document: encoding it is much cheaper than thirteen text arrays,
@@ -702,7 +710,12 @@ export class PostgresStore implements Store {
       SELECT q, n, p, s, pr, r, m, b, t, d, ms, o::jsonb, c FROM ${BATCH_ROWS} ORDER BY i
       ${ON_KEY_HELD} RETURNING id, queue, dedupe_key`;
     // Named, so each connection parses and plans it once: a single add is a round trip, no more.
-    const { rows } = await client.query<{ id: number; queue: string; dedupe_key: string | null }>(
+    const { rows } = await client.query<{
+      id: number;
+      queue: string;
+      dedupe_key: string | null;
+      handed?: boolean;
+    }>(
       !notify
         ? { name: `${this.schema}:insert`, text: plain, values: [batch] }
         : jobs.length <= HANDOFF_MAX_BATCH
@@ -720,6 +733,7 @@ export class PostgresStore implements Store {
               values: [batch, this.channel],
             },
     );
+    for (const row of rows) if (row.handed) handed?.add(String(row.id));
     // Identity values follow the insert order, which follows the batch order: the unkeyed jobs'
     // new ids, in order, are the unkeyed rows' ids, in order. Keyed jobs are found by their key.
     const unkeyed = rows
@@ -760,7 +774,7 @@ export class PostgresStore implements Store {
       const retried = await this.insertJobs(
         client,
         freed.map((i) => jobs[i]!),
-        { notify },
+        { notify, ...(handed ? { handed } : {}) },
       );
       freed.forEach((i, k) => {
         out[i] = retried[k]!;
@@ -780,18 +794,18 @@ export class PostgresStore implements Store {
    */
   private handingInsertSql(): string {
     return `WITH batch AS (SELECT * FROM ${BATCH_ROWS}),
-      offer AS (
-        SELECT o.queue, o.owner, o.free, o.lease_ms, o.listener FROM ${this.q}.offers AS o
-        WHERE o.queue IN (SELECT q FROM batch WHERE s = 'waiting') AND o.free > 0 AND o.offer_until >= $3
-          AND EXISTS (SELECT 1 FROM pg_stat_get_activity(o.listener))
-        FOR UPDATE OF o SKIP LOCKED),
       chosen AS (
-        SELECT DISTINCT ON (queue) * FROM offer
-        WHERE NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j WHERE j.queue = offer.queue AND j.state = 'waiting')
-          AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j
-            WHERE j.queue = offer.queue AND j.state IN ('delayed', 'failed') AND j.run_at <= $3)
-          AND NOT EXISTS (SELECT 1 FROM ${this.q}.queues AS paused WHERE paused.name = offer.queue AND paused.paused)
-        ORDER BY queue, free DESC),
+        SELECT best.* FROM (SELECT DISTINCT q FROM batch WHERE s = 'waiting') AS ready
+        CROSS JOIN LATERAL (
+          SELECT o.queue, o.owner, o.free, o.lease_ms, o.listener FROM ${this.q}.offers AS o
+          WHERE o.queue = ready.q AND o.free > 0 AND o.offer_until >= $3
+            AND EXISTS (SELECT 1 FROM pg_stat_get_activity(o.listener))
+            AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j WHERE j.queue = ready.q AND j.state = 'waiting')
+            AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j
+              WHERE j.queue = ready.q AND j.state IN ('delayed', 'failed') AND j.run_at <= $3)
+            AND NOT EXISTS (SELECT 1 FROM ${this.q}.queues AS paused WHERE paused.name = ready.q AND paused.paused)
+          ORDER BY o.free DESC LIMIT 1
+          FOR UPDATE OF o SKIP LOCKED) AS best),
       handing AS (
         SELECT ready.i, chosen.owner, chosen.lease_ms FROM (
           SELECT i, q, row_number() OVER (PARTITION BY q ORDER BY i) AS n FROM batch
@@ -820,7 +834,7 @@ export class PostgresStore implements Store {
         ORDER BY inserted.id),
       notified AS (
         SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted WHERE lease_owner IS NULL) AS queues)
-      SELECT id, queue, dedupe_key, (SELECT count(*) FROM notified) AS notified,
+      SELECT id, queue, dedupe_key, lease_owner IS NOT NULL AS handed, (SELECT count(*) FROM notified) AS notified,
         (SELECT count(*) FROM delivered) AS delivered
       FROM inserted`;
   }
@@ -936,26 +950,48 @@ export class PostgresStore implements Store {
     return { jobs: claimedJobs(rows.filter((row) => row.id !== null)), nextRunAt: rows[0]!.next_run_at };
   }
 
-  /** A claim's offer (see `ClaimRequest.offerUntil`): until when, and our listener's pid; or none. */
+  /**
+   * A claim's offer (see `ClaimRequest.offerUntil`): until when, and our listener's pid; or none.
+   * While the listener is away its earlier offers name a backend that may still be there (a cut
+   * the server has not noticed yet): they go, so nothing is handed to a delivery nobody hears.
+   */
   private offerValues(request: ClaimRequest): [number, number] | null {
+    if (request.offerUntil === undefined) return null;
     const listener = this.handoff.listenerPid;
-    return request.offerUntil === undefined || listener === null ? null : [request.offerUntil, listener];
+    if (listener === null) {
+      this.query(`DELETE FROM ${this.q}.offers WHERE queue = $1 AND owner = $2`, [
+        request.queue,
+        request.owner,
+      ]).catch((error: unknown) => this.onError(error));
+      return null;
+    }
+    return [request.offerUntil, listener];
   }
 
   /**
    * After `claimCtes`, for a claim that offers: the slots it leaves free become the owner's offer in
    * the queue (`until` and `listener` are its parameters), or, when it took its whole limit, the
-   * owner's offer goes.
+   * owner's offer goes. It never waits for its offer row: an add that holds it (handing a job under
+   * it) may itself wait for a job this claim or its outcomes changed (a dedupe key), and waiting
+   * both ways is a deadlock. A row locked by an add is left as the add leaves it (one slot fewer);
+   * the next claim sets it right.
    */
   private offerCtes(until: string, listener: string): string {
-    return `offered AS (
+    const tookAll = '(SELECT count(*) FROM claimed) >= $2';
+    return `mine AS (
+        SELECT queue, owner FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 FOR UPDATE SKIP LOCKED),
+      offered AS (
         INSERT INTO ${this.q}.offers (queue, owner, free, offer_until, lease_ms, listener)
         SELECT $1, $3, $2 - (SELECT count(*) FROM claimed), ${until}, $4 - $5, ${listener}
-        WHERE (SELECT count(*) FROM claimed) < $2
-        ON CONFLICT (queue, owner) DO UPDATE SET free = EXCLUDED.free, offer_until = EXCLUDED.offer_until,
-          lease_ms = EXCLUDED.lease_ms, listener = EXCLUDED.listener),
+        WHERE NOT ${tookAll}
+        ON CONFLICT (queue, owner) DO NOTHING),
+      reoffered AS (
+        UPDATE ${this.q}.offers AS o SET free = $2 - (SELECT count(*) FROM claimed), offer_until = ${until},
+          lease_ms = $4 - $5, listener = ${listener}
+        FROM mine WHERE o.queue = mine.queue AND o.owner = mine.owner AND NOT ${tookAll}),
       unoffered AS (
-        DELETE FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND (SELECT count(*) FROM claimed) >= $2)`;
+        DELETE FROM ${this.q}.offers AS o USING mine
+        WHERE o.queue = mine.queue AND o.owner = mine.owner AND ${tookAll})`;
   }
 
   /**
