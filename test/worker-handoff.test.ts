@@ -6,6 +6,7 @@ import { createSundial, type Sundial } from '../src/index.ts';
 import { PostgresStore, RedisStore, type Store } from '../src/store/index.ts';
 import { keyPattern } from '../src/store/redis/keys.ts';
 import { engineUnderTest, POSTGRES_URL, REDIS_URL } from './conformance/servers.ts';
+import { newJob } from './conformance/store-conformance.ts';
 import { sleep, waitFor } from './helpers.ts';
 
 /** The engines with direct handoff, each with a store on a namespace of its own and its removal. */
@@ -147,22 +148,9 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
     await sleep(300);
     const q = sundial.queue('q');
     // Added (as its clock said) 6 s ago: a lease of 10 s counted from then has 4 s left.
+    const sixSecondsAgo = Date.now() - 6000;
     const [added] = await sundial.store.addJobs([
-      {
-        queue: 'q',
-        name: 'task',
-        payload: '{}',
-        state: 'waiting',
-        priority: 0,
-        runAt: Date.now() - 6000,
-        maxAttempts: 1,
-        backoff: { type: 'none' },
-        timeout: null,
-        dedupeKey: null,
-        maxStalls: 1,
-        origin: null,
-        createdAt: Date.now() - 6000,
-      },
+      newJob({ name: 'task', payload: '{}', runAt: sixSecondsAgo, createdAt: sixSecondsAgo }),
     ]);
     await waitFor(async () => (await q.getJob(added!.id))?.state === 'completed', {
       message: 'the job to run',

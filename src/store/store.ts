@@ -314,7 +314,16 @@ export interface Handoff {
    * its name other than `held` (handed while it stopped listening, or on their way), each with a
    * `released` record. Returns how many.
    */
-  withdraw(request: { queue: string; owner: string; held: readonly string[]; now: number }): Promise<number>;
+  withdraw(request: WithdrawRequest): Promise<number>;
+}
+
+/** A worker giving up its offer in a queue (`Handoff.withdraw`). */
+export interface WithdrawRequest {
+  queue: string;
+  owner: string;
+  /** The jobs it holds: running, waiting for a slot, or finished with the outcome not stored yet. */
+  held: readonly string[];
+  now: number;
 }
 
 export interface FinishAndClaimResult {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Job } from '../../core/index.ts';
 import { type JobRow, rowToJob } from '../rows.ts';
-import type { Handoff } from '../store.ts';
+import type { Handoff, WithdrawRequest } from '../store.ts';
 import type { PgWakeListener } from './wake-listener.ts';
 
 /** What the PostgreSQL store lends its handoff: its schema, connections and listener. */
@@ -58,12 +58,7 @@ export class PgHandoff implements Handoff {
    * Two statements: the offer's delete waits for an add that holds the offer (it locks it), and
    * the release that follows reads anew, so it sees the job such an add handed.
    */
-  async withdraw(request: {
-    queue: string;
-    owner: string;
-    held: readonly string[];
-    now: number;
-  }): Promise<number> {
+  async withdraw(request: WithdrawRequest): Promise<number> {
     const released = await this.host.transaction(async (client) => {
       await client.query(`DELETE FROM ${this.host.q}.offers WHERE queue = $1 AND owner = $2`, [
         request.queue,

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Job } from '../../core/index.ts';
-import type { Handoff } from '../store.ts';
+import type { Handoff, WithdrawRequest } from '../store.ts';
 import { type FlatHash, jobFromHash } from './jobs.ts';
 import { handChannel, queueBase } from './keys.ts';
 import type { ScriptRunner } from './runner.ts';
@@ -54,12 +54,7 @@ export class RedisHandoff implements Handoff {
     };
   }
 
-  async withdraw(request: {
-    queue: string;
-    owner: string;
-    held: readonly string[];
-    now: number;
-  }): Promise<number> {
+  async withdraw(request: WithdrawRequest): Promise<number> {
     return (await this.runner.run('withdrawOffer', queueBase(this.runner.prefix, request.queue), [
       request.queue,
       request.owner,
