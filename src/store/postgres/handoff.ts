@@ -21,10 +21,10 @@ export interface PgHandoffHost {
 /**
  * Direct handoff on PostgreSQL (see `Handoff` in store.ts). An offer is a row of `offers` naming
  * the backend pid of the store's listener connection; the add statement (see the store's
- * `insertJobs`) hands a job only under an offer whose listener backend is still there
- * (`pg_stat_get_activity`), inserts it already active, and NOTIFYs the job on that connection's
+ * `insertJobs`) hands a job only under an offer whose listener connection is still there (it holds
+ * an advisory lock while it lives), inserts it already active, and NOTIFYs the job on that connection's
  * own channel (`sundial_hand_<pid>`, see wake-listener.ts), at its commit. A process that died
- * took its connection, and its backend, with it. A delivery sent while the listener reconnects is
+ * took its connection, and the lock, with it. A delivery sent while the listener reconnects is
  * lost: the job is an orphan, which its owner recovers.
  */
 export class PgHandoff implements Handoff {

@@ -43,7 +43,7 @@ import {
 } from '../store.ts';
 import { PgHandoff, releasedRecord } from './handoff.ts';
 import { migratePostgres } from './migrations.ts';
-import { PgWakeListener } from './wake-listener.ts';
+import { HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database`; default: the `PG*` environment variables, as `pg` reads them. */
@@ -787,7 +787,8 @@ export class PostgresStore implements Store {
    * The add statement with direct handoff (see handoff.ts), parameters: the batch, the wake-up
    * channel, now. For each queue of the batch whose claimable jobs are none but these (nothing
    * waiting, nothing due, not paused), the live offer with the most free slots (locked; one another
-   * add holds is passed over) takes that many of its ready jobs, which are inserted already active
+   * add holds is passed over; its listener must still hold its lock, see wake-listener.ts) takes
+   * that many of its ready jobs, which are inserted already active
    * under its owner and leased as its claims are. Each goes to the offer's listener in a
    * notification of its own (a payload must stay under 8000 bytes: a job whose texts would not fit
    * is not handed). The other queues that got jobs are woken. All of it is delivered at the commit.
@@ -799,7 +800,7 @@ export class PostgresStore implements Store {
         CROSS JOIN LATERAL (
           SELECT o.queue, o.owner, o.free, o.lease_ms, o.listener FROM ${this.q}.offers AS o
           WHERE o.queue = ready.q AND o.free > 0 AND o.offer_until >= $3
-            AND EXISTS (SELECT 1 FROM pg_stat_get_activity(o.listener))
+            AND NOT pg_try_advisory_xact_lock_shared(${HANDOFF_LOCK_CLASS}, o.listener)
             AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j WHERE j.queue = ready.q AND j.state = 'waiting')
             AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j
               WHERE j.queue = ready.q AND j.state IN ('delayed', 'failed') AND j.run_at <= $3)
