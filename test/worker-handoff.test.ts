@@ -7,18 +7,19 @@ import { PostgresStore, RedisStore, type Store } from '../src/store/index.ts';
 import { keyPattern } from '../src/store/redis/keys.ts';
 import { engineUnderTest, POSTGRES_URL, REDIS_URL } from './conformance/servers.ts';
 import { newJob } from './conformance/store-conformance.ts';
-import { sleep, waitFor } from './helpers.ts';
+import { interpose, sleep, waitFor } from './helpers.ts';
 
 /** The engines with direct handoff, each with a store on a namespace of its own and its removal. */
 const engines: {
   name: string;
-  make: (namespace: string) => Store;
+  make: (namespace: string, options?: { handoff?: boolean }) => Store;
   drop: (namespace: string) => Promise<void>;
 }[] = [];
 if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) {
   engines.push({
     name: 'postgres',
-    make: (schema) => new PostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 4 }),
+    make: (schema, options) =>
+      new PostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 4, ...options }),
     drop: async (schema) => {
       const admin = new pg.Client({ connectionString: POSTGRES_URL });
       await admin.connect();
@@ -30,7 +31,7 @@ if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) {
 if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
   engines.push({
     name: 'redis',
-    make: (prefix) => new RedisStore({ url: REDIS_URL, prefix, onError: () => {} }),
+    make: (prefix, options) => new RedisStore({ url: REDIS_URL, prefix, onError: () => {}, ...options }),
     drop: async (prefix) => {
       const admin = new Redis(REDIS_URL);
       const keys = await admin.keys(keyPattern(prefix));
@@ -44,10 +45,24 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
 describe.each(engines)('worker with direct handoff ($name)', (engine) => {
   let namespace: string;
   let sundial: Sundial;
+  /** Claims that left slots on offer: a worker waiting for a handoff has made one. */
+  let offers = 0;
+  const offered = async () => {
+    await waitFor(() => offers > 0, { message: 'the worker to offer its free slots' });
+  };
 
   beforeEach(() => {
     namespace = `sundial_test_${randomBytes(6).toString('hex')}`;
-    sundial = createSundial({ store: engine.make(namespace) });
+    offers = 0;
+    const store = engine.make(namespace);
+    const watched = interpose(store, {
+      finishAndClaim: async (outcomes, claim) => {
+        const result = await store.finishAndClaim(outcomes, claim);
+        if (claim?.offerUntil !== undefined && result.jobs.length < claim.limit) offers++;
+        return result;
+      },
+    });
+    sundial = createSundial({ store: watched });
   });
   afterEach(async () => {
     await sundial.close({ graceMs: 0 });
@@ -70,7 +85,7 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
       },
       { pollMs: 60_000 },
     );
-    await sleep(300); // its first claim finds nothing and offers its slots
+    await offered(); // its first claim finds nothing and offers its slots
     const q = sundial.queue('q');
     const handed = await q.add('task', {});
     // Claimed for it by the add itself, before anything told it.
@@ -88,6 +103,31 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
     expect(ran).toEqual([handed.id]);
   });
 
+  it('with handoff turned off, an offer is not taken and the job waits for a claim; a bad value is refused by name', async () => {
+    const store = engine.make(`${namespace}_off`, { handoff: false });
+    try {
+      expect(store.handoff).toBeUndefined();
+      await store.init();
+      const now = Date.now();
+      await store.claimJobs({
+        queue: 'q',
+        owner: 'w',
+        limit: 5,
+        now,
+        leaseExpiresAt: now + 30_000,
+        offerUntil: now + 60_000,
+      });
+      const [job] = await store.addJobs([newJob({ createdAt: now })]);
+      expect((await store.getJob(job!.id))!.state).toBe('waiting');
+    } finally {
+      await store.close();
+      await engine.drop(`${namespace}_off`);
+    }
+    expect(() => engine.make(namespace, { handoff: 'no' as unknown as boolean })).toThrow(
+      /store\.handoff.*"no"/,
+    );
+  });
+
   it('handed more than it has room for: the rest go back to waiting, for a worker with room', async () => {
     const release: (() => void)[] = [];
     const started: string[] = [];
@@ -102,7 +142,7 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
       },
       { concurrency: 1, pollMs: 60_000 },
     );
-    await sleep(300);
+    await offered();
     // An offer larger than its free slots, as a claim under way when jobs were handed leaves.
     const now = Date.now();
     await sundial.store.claimJobs({
@@ -135,7 +175,7 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
     );
   });
 
-  it('a handed job whose lease is half gone when it arrives goes back to waiting, then runs', async () => {
+  it('a handed job with too little lease left for its first heartbeat goes back to waiting, then runs', async () => {
     const started: string[] = [];
     const worker = sundial.worker(
       'q',
@@ -145,7 +185,7 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
         leaseMs: 10_000,
       },
     );
-    await sleep(300);
+    await offered();
     const q = sundial.queue('q');
     // Added (as its clock said) 6 s ago: a lease of 10 s counted from then has 4 s left.
     const sixSecondsAgo = Date.now() - 6000;

@@ -113,7 +113,10 @@ export interface Job<Payload = unknown, Result = unknown> {
   priority: number;
   /** When the job may run (its delay, or its retry time after a failure). */
   runAt: number;
-  /** Runs started so far, including ones that stalled or were released at shutdown. */
+  /**
+   * Runs started so far, including ones that stalled or were released (at shutdown, or handed to a
+   * worker that had no room after all); retries count `failures`, not this.
+   */
   attempt: number;
   /** Failed attempts allowed before the job is dead (1 = no retries). */
   maxAttempts: number;

@@ -71,8 +71,8 @@ export interface Store {
   finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]>;
 
   /**
-   * Puts jobs this owner still holds back to waiting (graceful shutdown), each with a `released`
-   * attempt record; returns how many.
+   * Puts jobs this owner still holds back to waiting (graceful shutdown, or jobs a worker has no
+   * room for after all), each with a `released` attempt record; returns how many.
    */
   releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number>;
 

@@ -26,7 +26,10 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often held leases are renewed. Default a third of the lease. */
   heartbeatMs?: number;
-  /** Backstop poll when no wake-up arrives. Default 1000 ms. */
+  /**
+   * Backstop poll when no wake-up arrives. Default 1000 ms. An idle worker's offer of its free slots
+   * to adds (direct handoff, where the store has it) lasts twice this, renewed by every claim.
+   */
   pollMs?: number;
   /** How often to look for jobs whose worker died. Default half the lease. */
   stalledCheckMs?: number;
@@ -188,7 +191,7 @@ export class Worker {
    * - what does not fit: an offer can be more than we have free by the time a job arrives (a claim
    *   took slots it had counted), and a job must not wait here behind running ones while another
    *   worker has room. Claims still under way are not counted: they mostly come back empty when
-   *   jobs are being handed, and one that does not adds at most its limit, waiting as if prefetched;
+   *   jobs are being handed, and one that does not gives back what no longer fits (see pumpRound);
    * - a job whose lease, counted from its add, is too far gone for our first heartbeat to come in
    *   time (an add that waited in a client's queue through a reconnect): another worker could
    *   recover it as stalled while we run it.
@@ -196,8 +199,7 @@ export class Worker {
    */
   private readonly receiveHanded = (jobs: Job[]): void => {
     if (this.state !== 'running') return;
-    const capacity = this.options.concurrency + this.options.prefetch;
-    let free = Math.max(0, capacity - this.running.size - this.prefetched.length);
+    let free = this.room;
     // More than halfway between the heartbeat and the lease left: the first heartbeat comes in time.
     const { leaseMs, heartbeatMs } = this.options;
     const freshUntil = this.context.clock.now() + heartbeatMs + (leaseMs - heartbeatMs) / 2;
@@ -218,8 +220,8 @@ export class Worker {
   private async withdrawOffer(): Promise<number> {
     if (!this.offering) return 0;
     this.offering = false;
-    // Bounded: with the store away, closing must not wait for it to come back (an idle worker's close
-    // did not call the store before handoff). The calls stay queued and land once it is back.
+    // Bounded: with the store away, closing must not wait for it to come back (an idle worker has
+    // nothing else to store). The calls stay queued and land once it is back.
     try {
       return await withinMs(
         WITHDRAW_WAIT_MS,
@@ -239,6 +241,11 @@ export class Worker {
         this.reportError(error, 'no longer listening for handed jobs'),
       );
     }
+  }
+
+  /** Slots neither running a job nor holding one claimed ahead (claims under way not counted). */
+  private get room(): number {
+    return this.options.concurrency + this.options.prefetch - this.running.size - this.prefetched.length;
   }
 
   /** Jobs running now. */
@@ -286,13 +293,12 @@ export class Worker {
     const depth = this.depth;
     while (this.rounds.size < depth) {
       const finished = this.outcomes;
-      const capacity = this.options.concurrency + this.options.prefetch;
-      const free =
-        this.state === 'running' ? capacity - this.running.size - this.prefetched.length - this.claiming : 0;
-      // With two rounds under way the slots are split between them: while the store answers one,
-      // the jobs of the other run, instead of one big round and a worker that waits for it.
-      let limit = Math.min(free, this.drained ? free : Math.ceil(capacity / depth));
-      if (this.drained && this.claiming > 0) limit = 0;
+      const free = this.state === 'running' ? this.room - this.claiming : 0;
+      // While the queue has more, the slots are split between the rounds under way: while the store
+      // answers one, the jobs of the other run, instead of one big round and a worker that waits for
+      // it. Once a claim came back short, one claim at a time for every free slot (see `drained`).
+      const share = Math.ceil((this.options.concurrency + this.options.prefetch) / depth);
+      const limit = this.drained ? (this.claiming > 0 ? 0 : free) : Math.min(free, share);
       if (finished.length === 0 && limit <= 0) break;
       this.outcomes = [];
       const wakeUpsBefore = this.wakeUps;
@@ -360,8 +366,7 @@ export class Worker {
       }
       // After any claimed earlier and still waiting for a slot. Jobs handed to us while the claim was
       // under way may have taken slots it counted on: what does not fit goes back (see receiveHanded).
-      const capacity = this.options.concurrency + this.options.prefetch;
-      const room = Math.max(0, capacity - this.running.size - this.prefetched.length);
+      const room = Math.max(0, this.room);
       this.prefetched.push(...result.jobs.slice(0, room));
       this.startPrefetched();
       if (result.jobs.length > room) void this.release(result.jobs.slice(room));

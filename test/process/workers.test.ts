@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { HANDOFF_LOCK_CLASS } from '../../src/store/postgres/wake-listener.ts';
+import { handChannel } from '../../src/store/redis/keys.ts';
 import { sleep, waitFor } from '../helpers.ts';
 import { enginesUnderTest, startWorker, useSharedDatabase, useSharedStore } from './children.ts';
 
@@ -130,7 +132,12 @@ describe.each(engines.filter((engine) => HANDOFF_ENGINES.has(engine)))(
       const victim = startWorker({ ...shared.env, POLL_MS: 60_000, CONCURRENCY: 20 });
       const survivor = startWorker({ ...shared.env, POLL_MS: 60_000, CONCURRENCY: 4 });
       await Promise.all([victim.ready, survivor.ready]);
-      await sleep(500); // their first claims, which make the offers
+      // Their first claims make the offers.
+      const offers = await waitFor(async () => {
+        const found = await offersIn(engine, shared.env);
+        return found.length === 2 ? found.sort((a, b) => b.free - a.free) : null;
+      });
+      const victimOffer = offers[0]!;
       const q = shared.sundial.queue('q');
       const first = await q.add('task', { n: 1 });
       // Handed in the add itself: already active when the add returns.
@@ -141,7 +148,10 @@ describe.each(engines.filter((engine) => HANDOFF_ENGINES.has(engine)))(
 
       victim.process.kill('SIGKILL');
       expect((await victim.exited).signal).toBe('SIGKILL');
-      await sleep(200); // Redis reads the closed connection and drops its subscription
+      // The server notices the closed connection: Redis drops the subscription, PostgreSQL the lock.
+      await waitFor(async () => !(await stillListening(engine, shared.env, victimOffer)), {
+        message: "the server to drop the victim's connection",
+      });
 
       // Handed to the dead worker, it would wait for its 30 s lease; it goes to the survivor now.
       const second = await q.add('task', { n: 2 });
@@ -213,3 +223,65 @@ describe('graceful shutdown of a worker process', () => {
     expect((await q.getJob(added.id))!.state).toBe('active');
   });
 });
+
+interface Offer {
+  owner: string;
+  free: number;
+  /** PostgreSQL: the backend pid of the worker's listening connection. */
+  listener?: number;
+}
+
+/** The offers of queue `q` in the store the children share (see `Store.handoff`). */
+async function offersIn(engine: string, env: Record<string, string>): Promise<Offer[]> {
+  if (engine === 'postgres') {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: env.SUNDIAL_URL });
+    await client.connect();
+    try {
+      const { rows } = await client
+        .query<Offer>(`SELECT owner, free, listener FROM "${env.SUNDIAL_NAMESPACE}".offers WHERE queue = 'q'`)
+        .catch(() => ({ rows: [] as Offer[] }));
+      return rows;
+    } finally {
+      await client.end();
+    }
+  }
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(env.SUNDIAL_URL!);
+  try {
+    const hash = await redis.hgetall(`{${env.SUNDIAL_NAMESPACE}:q}:offers`);
+    return Object.entries(hash).map(([owner, offer]) => ({ owner, free: Number(offer.split(':')[0]) }));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Whether the server still counts the offering worker's connection as there. */
+async function stillListening(engine: string, env: Record<string, string>, offer: Offer): Promise<boolean> {
+  if (engine === 'postgres') {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: env.SUNDIAL_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted`,
+        [HANDOFF_LOCK_CLASS, offer.listener],
+      );
+      return rows.length > 0;
+    } finally {
+      await client.end();
+    }
+  }
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(env.SUNDIAL_URL!);
+  try {
+    const [, count] = (await redis.call(
+      'PUBSUB',
+      'NUMSUB',
+      handChannel(env.SUNDIAL_NAMESPACE!, offer.owner),
+    )) as [string, number];
+    return count > 0;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -65,15 +65,10 @@ export class PgHandoff implements Handoff {
         request.owner,
       ]);
       const { rowCount } = await client.query(
-        `UPDATE ${this.host.q}.jobs SET state = 'waiting', lease_owner = NULL, lease_expires_at = NULL,
+        `UPDATE ${this.host.q}.jobs SET state = 'waiting', ${CLEAR_LEASE},
            history = history || ${releasedRecord('$1')}
          WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))`,
-        [
-          request.now,
-          request.queue,
-          request.owner,
-          request.held.filter((id) => /^[1-9][0-9]{0,17}$/.test(id)),
-        ],
+        [request.now, request.queue, request.owner, request.held.filter(isRowId)],
       );
       if ((rowCount ?? 0) > 0) await this.host.notifyAll(client);
       return rowCount ?? 0;
@@ -85,11 +80,20 @@ export class PgHandoff implements Handoff {
   private handed(payload: string): void {
     try {
       const { owner, jobs } = JSON.parse(payload) as { owner: string; jobs: JobRow[] };
-      this.receivers.get(owner)?.(jobs.map(rowToJob).sort((a, b) => Number(a.id) - Number(b.id)));
+      // One job per notification (see the store's handingInsertSql), in the order of the add.
+      this.receivers.get(owner)?.(jobs.map(rowToJob));
     } catch (error) {
       this.host.onError(error);
     }
   }
+}
+
+/** Clears an active job's lease (in an UPDATE's SET). */
+export const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
+
+/** Ids of this engine are row ids; anything else finds nothing (and never reaches a bigint cast). */
+export function isRowId(id: string): boolean {
+  return /^[1-9][0-9]{0,15}$/.test(id);
 }
 
 /** The `released` attempt record of an active job put back to waiting at `now` (a parameter). */

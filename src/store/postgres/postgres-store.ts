@@ -41,9 +41,9 @@ import {
   type TransitionRequest,
   type TransitionResult,
 } from '../store.ts';
-import { PgHandoff, releasedRecord } from './handoff.ts';
+import { CLEAR_LEASE, isRowId, PgHandoff, releasedRecord } from './handoff.ts';
 import { migratePostgres } from './migrations.ts';
-import { HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
+import { HANDOFF_CHANNEL_PREFIX, HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database`; default: the `PG*` environment variables, as `pg` reads them. */
@@ -54,6 +54,12 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Told about trouble outside any one call (a dropped listening connection, say). */
   onError?: (error: unknown) => void;
+  /**
+   * Direct handoff of new jobs to idle workers (see the README). Default true. Turn it off where the
+   * listening connection is not a server session of its own, as behind PgBouncer in transaction
+   * mode: its lock would not say whether it still listens.
+   */
+  handoff?: boolean;
 }
 
 /** Jobs removed per statement when pruning: short transactions, so workers are not held up. */
@@ -98,8 +104,8 @@ export class PostgresStore implements Store {
   private readonly channel: string;
   private readonly listeners: Listeners;
   private readonly wake: PgWakeListener;
-  /** Jobs handed from adds straight to idle workers (see handoff.ts). */
-  readonly handoff: PgHandoff;
+  /** Jobs handed from adds straight to idle workers (see handoff.ts); unless turned off. */
+  readonly handoff: PgHandoff | undefined;
   private initialised: Promise<void> | null = null;
   private closed = false;
   private readonly onError: (error: unknown) => void;
@@ -129,16 +135,19 @@ export class PostgresStore implements Store {
       (name) => this.wakeLocal(name === null ? 'everything' : name === '*' ? 'queues' : [name]),
       (error) => this.onError(error),
     );
-    this.handoff = new PgHandoff({
-      q: this.q,
-      listener: this.wake,
-      ready: () => this.ready(),
-      query: (text, values) => this.query(text, values),
-      transaction: (work) => this.transaction(work),
-      notifyAll: (client) => this.notifyAll(client),
-      wakeLocal: () => this.wakeLocal('queues'),
-      onError: (error) => this.onError(error),
-    });
+    this.handoff =
+      options.handoff === false
+        ? undefined
+        : new PgHandoff({
+            q: this.q,
+            listener: this.wake,
+            ready: () => this.ready(),
+            query: (text, values) => this.query(text, values),
+            transaction: (work) => this.transaction(work),
+            notifyAll: (client) => this.notifyAll(client),
+            wakeLocal: () => this.wakeLocal('queues'),
+            onError: (error) => this.onError(error),
+          });
   }
 
   init(): Promise<void> {
@@ -216,7 +225,7 @@ export class PostgresStore implements Store {
       // The usual case: one statement stores the outcomes and claims, one round trip and one commit.
       // The applied ids come once, on the first row: on every row they cost a quadratic parse.
       await this.ready();
-      const offer = this.offerValues(claim);
+      const offer = this.offerOrDropStale(claim);
       const { rows } = await this.pool
         .query<JobRow & { applied: number[] | null; next_run_at: number | null }>({
           name: `${this.schema}:finish-and-claim${offer ? '-offer' : ''}`,
@@ -828,7 +837,7 @@ export class PostgresStore implements Store {
           GROUP BY queue, lease_owner) AS h
         WHERE o.queue = h.queue AND o.owner = h.lease_owner),
       delivered AS (
-        SELECT pg_notify('sundial_hand_' || chosen.listener, json_build_object('owner', chosen.owner,
+        SELECT pg_notify('${HANDOFF_CHANNEL_PREFIX}' || chosen.listener, json_build_object('owner', chosen.owner,
           'jobs', json_build_array(to_jsonb(inserted)
             || jsonb_build_object('history', inserted.history::text, 'origin', inserted.origin::text)))::text)
         FROM inserted JOIN chosen ON chosen.queue = inserted.queue AND chosen.owner = inserted.lease_owner
@@ -938,7 +947,7 @@ export class PostgresStore implements Store {
     { asyncCommit = false } = {},
   ): Promise<{ jobs: Job[]; nextRunAt: number | null }> {
     const relax = asyncCommit ? `, set_config('synchronous_commit', 'off', true) AS relaxed` : '';
-    const offer = this.offerValues(request);
+    const offer = this.offerOrDropStale(request);
     const { rows } = await client.query<JobRow & { next_run_at: number | null }>({
       name: `${this.schema}:claim${asyncCommit ? '-async-commit' : ''}${offer ? '-offer' : ''}`,
       // One row at least (nulls when nothing was claimed), so `woken` and `relaxed` are evaluated.
@@ -956,8 +965,9 @@ export class PostgresStore implements Store {
    * While the listener is away its earlier offers name a backend that may still be there (a cut
    * the server has not noticed yet): they go, so nothing is handed to a delivery nobody hears.
    */
-  private offerValues(request: ClaimRequest): [number, number] | null {
+  private offerOrDropStale(request: ClaimRequest): [number, number] | null {
     if (request.offerUntil === undefined) return null;
+    if (!this.handoff) return null;
     const listener = this.handoff.listenerPid;
     if (listener === null) {
       this.query(`DELETE FROM ${this.q}.offers WHERE queue = $1 AND owner = $2`, [
@@ -1169,7 +1179,6 @@ const HANDOFF_MAX_BATCH = 100;
 
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';
-const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
 /**
  * The columns a claim returns, named: a prepared statement with `*` fails on every pooled
  * connection once a newer version's migration adds a column ("cached plan must not change result
@@ -1249,11 +1258,7 @@ const OUTCOME_STATE: Record<JobOutcome['kind'], JobState> = {
   dead: 'dead',
 };
 
-/** Ids of this engine are row ids; anything else finds nothing (and never reaches a bigint cast). */
-function isRowId(id: string): boolean {
-  return /^[1-9][0-9]{0,15}$/.test(id);
-}
-
+/** A queue and dedupe key as one map key. */
 function dedupeSlot(queue: string, key: string): string {
   return `${queue}\u0000${key}`;
 }
@@ -1287,7 +1292,7 @@ function claimedJobs(rows: readonly JobRow[]): Job[] {
   return rows.map(rowToJob).sort(claimOrder);
 }
 
-const OPTION_KEYS = ['connectionString', 'schema', 'poolSize', 'onError'];
+const OPTION_KEYS = ['connectionString', 'schema', 'poolSize', 'onError', 'handoff'];
 
 function checkOptions(options: PostgresStoreOptions): void {
   if (typeof options !== 'object' || options === null) {
@@ -1315,6 +1320,9 @@ function checkOptions(options: PostgresStoreOptions): void {
         break;
       case 'onError':
         if (typeof value !== 'function') throw new InvalidOptionError(field, value, 'a function');
+        break;
+      case 'handoff':
+        if (typeof value !== 'boolean') throw new InvalidOptionError(field, value, 'true or false');
         break;
       default:
         throw new InvalidOptionError(

@@ -8,8 +8,9 @@ import { pgDriver } from '../drivers.ts';
  * while it was away are lost, so everyone should look again.
  *
  * It also listens on a channel of its own connection, `sundial_hand_<backend pid>`, for the jobs
- * adds hand to this process's workers (see `PgHandoff`): the pid says, to an add, whether the
- * listener is still there.
+ * adds hand to this process's workers (see `PgHandoff`), and holds an advisory lock keyed by the
+ * pid for as long as the connection lives, which tells an add that the listener is still there
+ * (see `HANDOFF_LOCK_CLASS`).
  */
 export class PgWakeListener {
   private client: pg.Client | null = null;
@@ -72,7 +73,7 @@ export class PgWakeListener {
     client.on('end', () => this.lost(client, null));
     try {
       await client.connect();
-      // The lock says, to an add, that this connection is still there (see handoffChannel).
+      // The lock says, to an add, that this connection is still there (see HANDOFF_LOCK_CLASS).
       const { rows } = await client.query<{ pid: number }>(
         `SELECT pg_backend_pid() AS pid, pg_advisory_lock(${HANDOFF_LOCK_CLASS}, pg_backend_pid())`,
       );
@@ -114,8 +115,11 @@ const RETRY_MS = { first: 100, last: 5000 };
 
 /** The channel on which the listener with this backend pid hears the jobs handed to its workers. */
 export function handoffChannel(pid: number): string {
-  return `sundial_hand_${pid}`;
+  return `${HANDOFF_CHANNEL_PREFIX}${pid}`;
 }
+
+/** What the handoff channels start with; the add statement builds them in SQL from it. */
+export const HANDOFF_CHANNEL_PREFIX = 'sundial_hand_';
 
 /**
  * The first key of the advisory lock a listener holds for as long as its connection lives (the

@@ -72,6 +72,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Called with errors that cannot be thrown to a caller (a lost connection, the durability warning). */
   onError?: (error: unknown) => void;
+  /** Direct handoff of new jobs to idle workers (see the README); never on a Cluster. Default true. */
+  handoff?: boolean;
 }
 
 export const DEFAULT_REDIS_PREFIX = 'sundial';
@@ -170,7 +172,10 @@ export class RedisStore implements Store, ScriptRunner {
     this.client.on('error', onError);
     this.subscriber.on('error', onError);
     this.wakeups = new Wakeups(this.subscriber, this.prefix, this.origin, onError);
-    this.handoff = this.onCluster ? undefined : new RedisHandoff(this.subscriber as Redis, this, onError);
+    this.handoff =
+      this.onCluster || options.handoff === false
+        ? undefined
+        : new RedisHandoff(this.subscriber as Redis, this, onError);
   }
 
   /**
@@ -691,7 +696,7 @@ async function disconnect(client: Redis | Cluster): Promise<void> {
   client.disconnect();
 }
 
-const OPTION_KEYS = ['url', 'cluster', 'client', 'prefix', 'onError'];
+const OPTION_KEYS = ['url', 'cluster', 'client', 'prefix', 'onError', 'handoff'];
 // No ':' (it separates the prefix from a queue name in `{prefix:queue}`, so prefixes `a` and `a:b`
 // would share key names and patterns), no braces (hash tags), no glob characters (the pub/sub
 // pattern), nothing a key or a CLIENT SETNAME would choke on.
@@ -770,6 +775,9 @@ function checkOptions(options: RedisStoreOptions): void {
         break;
       case 'onError':
         if (typeof value !== 'function') throw new InvalidOptionError(field, value, 'a function');
+        break;
+      case 'handoff':
+        if (typeof value !== 'boolean') throw new InvalidOptionError(field, value, 'true or false');
         break;
       default:
         throw new InvalidOptionError(

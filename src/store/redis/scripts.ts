@@ -361,7 +361,8 @@ local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil)
   return jobs
 end
 
--- Puts an active job back to waiting, with a \`released\` record (a worker closing gives it back).
+-- Puts an active job back to waiting, with a \`released\` record (a worker gives it back: closing,
+-- or no room for it after all).
 local function release(base, key, id, queue, owner, now)
   local job = redis.call('HMGET', key, 'attempt', 'startedAt', 'priority', 'runAt')
   unindex(base, id, 'active', nil)
