@@ -1,43 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSundial, type Sundial } from '../src/index.ts';
 import { PostgresStore, RedisStore, type Store } from '../src/store/index.ts';
-import { keyPattern } from '../src/store/redis/keys.ts';
 import { engineUnderTest, POSTGRES_URL, REDIS_URL } from './conformance/servers.ts';
 import { newJob } from './conformance/store-conformance.ts';
-import { interpose, sleep, waitFor } from './helpers.ts';
+import { interpose, waitFor } from './helpers.ts';
+import { dropNamespace } from './process/children.ts';
 
 /** The engines with direct handoff, each with a store on a namespace of its own and its removal. */
 const engines: {
-  name: string;
+  name: 'postgres' | 'redis';
+  url: string;
   make: (namespace: string, options?: { handoff?: boolean }) => Store;
-  drop: (namespace: string) => Promise<void>;
 }[] = [];
 if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) {
   engines.push({
     name: 'postgres',
+    url: POSTGRES_URL,
     make: (schema, options) =>
       new PostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 4, ...options }),
-    drop: async (schema) => {
-      const admin = new pg.Client({ connectionString: POSTGRES_URL });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
-    },
   });
 }
 if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
   engines.push({
     name: 'redis',
+    url: REDIS_URL,
     make: (prefix, options) => new RedisStore({ url: REDIS_URL, prefix, onError: () => {}, ...options }),
-    drop: async (prefix) => {
-      const admin = new Redis(REDIS_URL);
-      const keys = await admin.keys(keyPattern(prefix));
-      if (keys.length > 0) await admin.del(...keys);
-      admin.disconnect();
-    },
   });
 }
 
@@ -66,7 +54,7 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
   });
   afterEach(async () => {
     await sundial.close({ graceMs: 0 });
-    await engine.drop(namespace);
+    await dropNamespace(engine.name, { SUNDIAL_URL: engine.url, SUNDIAL_NAMESPACE: namespace });
   });
 
   it('an idle worker runs what adds hand it; once closed it is handed nothing', async () => {
@@ -98,13 +86,14 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
 
     await worker.close();
     const after = await q.add('task', {});
-    await sleep(100);
     expect((await q.getJob(after.id))!.state).toBe('waiting');
     expect(ran).toEqual([handed.id]);
   });
 
   it('with handoff turned off, an offer is not taken and the job waits for a claim; a bad value is refused by name', async () => {
-    const store = engine.make(`${namespace}_off`, { handoff: false });
+    const store = engine.make(namespace, { handoff: false });
+    // A worker `w` listens through a store that hands: an offer of `w` that got stored would be taken.
+    const stop = await sundial.store.handoff!.receive('w', () => {});
     try {
       expect(store.handoff).toBeUndefined();
       await store.init();
@@ -117,11 +106,11 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
         leaseExpiresAt: now + 30_000,
         offerUntil: now + 60_000,
       });
-      const [job] = await store.addJobs([newJob({ createdAt: now })]);
+      const [job] = await sundial.store.addJobs([newJob({ createdAt: now })]);
       expect((await store.getJob(job!.id))!.state).toBe('waiting');
     } finally {
+      await stop();
       await store.close();
-      await engine.drop(`${namespace}_off`);
     }
     expect(() => engine.make(namespace, { handoff: 'no' as unknown as boolean })).toThrow(
       /store\.handoff.*"no"/,

@@ -104,6 +104,8 @@ export class Worker {
   private readonly rounds = new Set<Promise<void>>();
   /** The store's `pipelineDepth`; 1 for a store written before it (or a bad value). */
   private readonly depth: number;
+  /** A round's share of the slots while the queue has more: all of them split over `depth` rounds. */
+  private readonly share: number;
   /** Free slots the claims of the rounds under way are filling. */
   private claiming = 0;
   /**
@@ -140,6 +142,7 @@ export class Worker {
     this.options = resolveOptions(options);
     this.id = newOwnerId('worker');
     this.depth = countOrOne(context.store.pipelineDepth);
+    this.share = Math.ceil((this.options.concurrency + this.options.prefetch) / this.depth);
     if (options.autostart ?? true) this.start();
   }
 
@@ -297,8 +300,7 @@ export class Worker {
       // While the queue has more, the slots are split between the rounds under way: while the store
       // answers one, the jobs of the other run, instead of one big round and a worker that waits for
       // it. Once a claim came back short, one claim at a time for every free slot (see `drained`).
-      const share = Math.ceil((this.options.concurrency + this.options.prefetch) / depth);
-      const limit = this.drained ? (this.claiming > 0 ? 0 : free) : Math.min(free, share);
+      const limit = this.drained ? (this.claiming > 0 ? 0 : free) : Math.min(free, this.share);
       if (finished.length === 0 && limit <= 0) break;
       this.outcomes = [];
       const wakeUpsBefore = this.wakeUps;
@@ -370,11 +372,13 @@ export class Worker {
       this.prefetched.push(...result.jobs.slice(0, room));
       this.startPrefetched();
       if (result.jobs.length > room) void this.release(result.jobs.slice(room));
-      if (claim) this.drained = result.jobs.length < claim.limit;
-      if (claim && result.jobs.length < claim.limit) {
-        if (result.nextRunAt !== undefined) this.armPollUntil(read, result.nextRunAt);
-        // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
-        else void this.armPoll();
+      if (claim) {
+        this.drained = result.jobs.length < claim.limit;
+        if (this.drained) {
+          if (result.nextRunAt !== undefined) this.armPollUntil(read, result.nextRunAt);
+          // Off the round's path: a wake-up arriving meanwhile must not wait for this read.
+          else void this.armPoll();
+        }
       }
       return 'stored';
     } catch (error) {
@@ -730,10 +734,7 @@ const WITHDRAW_WAIT_MS = 3000;
 function withinMs<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new SundialError('SUNDIAL_STORE_TIMEOUT', `The store did not answer within ${ms} ms`)),
-      ms,
-    );
+    timer = setTimeout(() => reject(new StoreUnavailableError(new Error(`no answer within ${ms} ms`))), ms);
   });
   work.catch(() => {}); // a late failure is not unhandled
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));

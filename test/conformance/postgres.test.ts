@@ -5,7 +5,7 @@ import { type JobOutcome, PostgresStore } from '../../src/store/index.ts';
 import { waitFor } from '../helpers.ts';
 import { describeHandoffConformance } from './handoff-conformance.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
-import { describeStoreConformance, newJob, T0 } from './store-conformance.ts';
+import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conformance.ts';
 
 const postgresUp = await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432);
 
@@ -14,25 +14,18 @@ if (postgresUp) {
     // A schema of its own per test: tests never see each other's rows, and dropping it cleans up.
     const schema = `sundial_test_${randomBytes(6).toString('hex')}`;
     const stores: PostgresStore[] = [];
-    const open = async () => {
+    const make = () => {
       const store = new PostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 4 });
       stores.push(store);
-      await store.init();
       return store;
     };
-    const store = new PostgresStore({ connectionString: POSTGRES_URL, schema, poolSize: 4 });
-    stores.push(store);
-    return {
-      store,
-      connect: open,
-      cleanup: async () => {
-        await Promise.all(stores.map((s) => s.close()));
-        const admin = new pg.Client({ connectionString: POSTGRES_URL });
-        await admin.connect();
-        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await admin.end();
-      },
-    };
+    return harnessOf(make, async () => {
+      await Promise.all(stores.map((s) => s.close()));
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    });
   };
   describeStoreConformance('postgres', makeHarness);
   describeHandoffConformance('postgres', makeHarness);

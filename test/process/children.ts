@@ -180,7 +180,7 @@ export function useSharedStore(engine: Engine): {
 }
 
 /** Removes what a test left in a shared server: its PostgreSQL schema, or its Redis keys. */
-async function dropNamespace(engine: Engine, env: Record<string, string>): Promise<void> {
+export async function dropNamespace(engine: Engine, env: Record<string, string>): Promise<void> {
   if (engine === 'postgres') {
     const { default: pg } = await import('pg');
     const admin = new pg.Client({ connectionString: env.SUNDIAL_URL });

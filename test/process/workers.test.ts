@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { HANDOFF_LOCK_CLASS } from '../../src/store/postgres/wake-listener.ts';
-import { handChannel } from '../../src/store/redis/keys.ts';
+import { handChannel, queueBase } from '../../src/store/redis/keys.ts';
 import { sleep, waitFor } from '../helpers.ts';
 import { enginesUnderTest, startWorker, useSharedDatabase, useSharedStore } from './children.ts';
 
@@ -124,6 +124,10 @@ describe.each(engines.filter((engine) => HANDOFF_ENGINES.has(engine)))(
   'jobs handed to idle workers in real processes (%s)',
   (engine) => {
     const shared = useSharedStore(engine);
+    const readers: OfferReader[] = [];
+    afterEach(async () => {
+      await Promise.all(readers.splice(0).map((reader) => reader.close()));
+    });
 
     it('an idle worker killed with SIGKILL is handed nothing more: the next job goes to a live worker at once', async () => {
       expect(shared.sundial.store.handoff).toBeDefined();
@@ -133,8 +137,10 @@ describe.each(engines.filter((engine) => HANDOFF_ENGINES.has(engine)))(
       const survivor = startWorker({ ...shared.env, POLL_MS: 60_000, CONCURRENCY: 4 });
       await Promise.all([victim.ready, survivor.ready]);
       // Their first claims make the offers.
+      const reader = await offerReader(engine, shared.env);
+      readers.push(reader);
       const offers = await waitFor(async () => {
-        const found = await offersIn(engine, shared.env);
+        const found = await reader.offers();
         return found.length === 2 ? found.sort((a, b) => b.free - a.free) : null;
       });
       const victimOffer = offers[0]!;
@@ -149,7 +155,7 @@ describe.each(engines.filter((engine) => HANDOFF_ENGINES.has(engine)))(
       victim.process.kill('SIGKILL');
       expect((await victim.exited).signal).toBe('SIGKILL');
       // The server notices the closed connection: Redis drops the subscription, PostgreSQL the lock.
-      await waitFor(async () => !(await stillListening(engine, shared.env, victimOffer)), {
+      await waitFor(async () => !(await reader.stillListening(victimOffer)), {
         message: "the server to drop the victim's connection",
       });
 
@@ -231,57 +237,55 @@ interface Offer {
   listener?: number;
 }
 
-/** The offers of queue `q` in the store the children share (see `Store.handoff`). */
-async function offersIn(engine: string, env: Record<string, string>): Promise<Offer[]> {
-  if (engine === 'postgres') {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: env.SUNDIAL_URL });
-    await client.connect();
-    try {
-      const { rows } = await client
-        .query<Offer>(`SELECT owner, free, listener FROM "${env.SUNDIAL_NAMESPACE}".offers WHERE queue = 'q'`)
-        .catch(() => ({ rows: [] as Offer[] }));
-      return rows;
-    } finally {
-      await client.end();
-    }
-  }
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(env.SUNDIAL_URL!);
-  try {
-    const hash = await redis.hgetall(`{${env.SUNDIAL_NAMESPACE}:q}:offers`);
-    return Object.entries(hash).map(([owner, offer]) => ({ owner, free: Number(offer.split(':')[0]) }));
-  } finally {
-    redis.disconnect();
-  }
+/** One connection to the server the children share, to read their offers (see `Store.handoff`). */
+interface OfferReader {
+  /** The offers of queue `q`. */
+  offers(): Promise<Offer[]>;
+  /** Whether the server still counts the offering worker's connection as there. */
+  stillListening(offer: Offer): Promise<boolean>;
+  close(): Promise<void>;
 }
 
-/** Whether the server still counts the offering worker's connection as there. */
-async function stillListening(engine: string, env: Record<string, string>, offer: Offer): Promise<boolean> {
+async function offerReader(engine: string, env: Record<string, string>): Promise<OfferReader> {
+  const namespace = env.SUNDIAL_NAMESPACE!;
   if (engine === 'postgres') {
     const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: env.SUNDIAL_URL });
     await client.connect();
-    try {
-      const { rows } = await client.query(
-        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted`,
-        [HANDOFF_LOCK_CLASS, offer.listener],
-      );
-      return rows.length > 0;
-    } finally {
-      await client.end();
-    }
+    return {
+      offers: async () =>
+        (
+          await client
+            .query<Offer>(`SELECT owner, free, listener FROM "${namespace}".offers WHERE queue = 'q'`)
+            .catch(() => ({ rows: [] as Offer[] }))
+        ).rows,
+      stillListening: async (offer) =>
+        (
+          await client.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted`,
+            [HANDOFF_LOCK_CLASS, offer.listener],
+          )
+        ).rows.length > 0,
+      close: () => client.end(),
+    };
   }
   const { Redis } = await import('ioredis');
   const redis = new Redis(env.SUNDIAL_URL!);
-  try {
-    const [, count] = (await redis.call(
-      'PUBSUB',
-      'NUMSUB',
-      handChannel(env.SUNDIAL_NAMESPACE!, offer.owner),
-    )) as [string, number];
-    return count > 0;
-  } finally {
-    redis.disconnect();
-  }
+  return {
+    offers: async () =>
+      Object.entries(await redis.hgetall(`${queueBase(namespace, 'q')}:offers`)).map(([owner, offer]) => ({
+        owner,
+        free: Number(offer.split(':')[0]),
+      })),
+    stillListening: async (offer) => {
+      const reply = (await redis.call('PUBSUB', 'NUMSUB', handChannel(namespace, offer.owner))) as [
+        string,
+        number,
+      ];
+      return reply[1] > 0;
+    },
+    close: async () => {
+      redis.disconnect();
+    },
+  };
 }

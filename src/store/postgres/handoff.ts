@@ -12,9 +12,10 @@ export interface PgHandoffHost {
   ready(): Promise<void>;
   query(text: string, values: unknown[]): Promise<pg.QueryResult>;
   transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
-  /** NOTIFY, inside the transaction, that every queue may have work; and the same in this process. */
-  notifyAll(client: pg.PoolClient): Promise<void>;
-  wakeLocal(): void;
+  /** NOTIFY, inside the transaction, that these queues may have work. */
+  notify(client: pg.PoolClient, queues: string[]): Promise<void>;
+  /** Wakes this process's workers of these queues. */
+  wakeLocal(queues: string[]): void;
   onError(error: unknown): void;
 }
 
@@ -35,11 +36,6 @@ export class PgHandoff implements Handoff {
   constructor(host: PgHandoffHost) {
     this.host = host;
     host.listener.onHanded = (payload) => this.handed(payload);
-  }
-
-  /** The pid an offer made now names: the listener's, or null while it is away (then no offer). */
-  get listenerPid(): number | null {
-    return this.host.listener.pid;
   }
 
   async receive(owner: string, deliver: (jobs: Job[]) => void): Promise<() => Promise<void>> {
@@ -70,10 +66,10 @@ export class PgHandoff implements Handoff {
          WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))`,
         [request.now, request.queue, request.owner, request.held.filter(isRowId)],
       );
-      if ((rowCount ?? 0) > 0) await this.host.notifyAll(client);
+      if ((rowCount ?? 0) > 0) await this.host.notify(client, [request.queue]);
       return rowCount ?? 0;
     });
-    if (released > 0) this.host.wakeLocal();
+    if (released > 0) this.host.wakeLocal([request.queue]);
     return released;
   }
 

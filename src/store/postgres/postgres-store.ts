@@ -104,6 +104,8 @@ export class PostgresStore implements Store {
   private readonly channel: string;
   private readonly listeners: Listeners;
   private readonly wake: PgWakeListener;
+  /** The add statement that hands jobs (see handingInsertSql), built once; null with handoff off. */
+  private readonly handingInsert: string | null;
   /** Jobs handed from adds straight to idle workers (see handoff.ts); unless turned off. */
   readonly handoff: PgHandoff | undefined;
   private initialised: Promise<void> | null = null;
@@ -134,7 +136,9 @@ export class PostgresStore implements Store {
       this.channel,
       (name) => this.wakeLocal(name === null ? 'everything' : name === '*' ? 'queues' : [name]),
       (error) => this.onError(error),
+      options.handoff !== false,
     );
+    this.handingInsert = options.handoff === false ? null : this.handingInsertSql();
     this.handoff =
       options.handoff === false
         ? undefined
@@ -144,8 +148,8 @@ export class PostgresStore implements Store {
             ready: () => this.ready(),
             query: (text, values) => this.query(text, values),
             transaction: (work) => this.transaction(work),
-            notifyAll: (client) => this.notifyAll(client),
-            wakeLocal: () => this.wakeLocal('queues'),
+            notify: (client, queues) => this.notify(client, queues),
+            wakeLocal: (queues) => this.wakeLocal(queues),
             onError: (error) => this.onError(error),
           });
   }
@@ -727,10 +731,10 @@ export class PostgresStore implements Store {
     }>(
       !notify
         ? { name: `${this.schema}:insert`, text: plain, values: [batch] }
-        : jobs.length <= HANDOFF_MAX_BATCH
+        : this.handingInsert !== null && jobs.length <= HANDOFF_MAX_BATCH
           ? {
               name: `${this.schema}:insert-hand`,
-              text: this.handingInsertSql(),
+              text: this.handingInsert,
               values: [batch, this.channel, jobs[0]!.createdAt],
             }
           : {
@@ -783,7 +787,7 @@ export class PostgresStore implements Store {
       const retried = await this.insertJobs(
         client,
         freed.map((i) => jobs[i]!),
-        { notify, ...(handed ? { handed } : {}) },
+        { notify, handed },
       );
       freed.forEach((i, k) => {
         out[i] = retried[k]!;
@@ -968,7 +972,7 @@ export class PostgresStore implements Store {
   private offerOrDropStale(request: ClaimRequest): [number, number] | null {
     if (request.offerUntil === undefined) return null;
     if (!this.handoff) return null;
-    const listener = this.handoff.listenerPid;
+    const listener = this.wake.pid;
     if (listener === null) {
       this.query(`DELETE FROM ${this.q}.offers WHERE queue = $1 AND owner = $2`, [
         request.queue,

@@ -22,6 +22,8 @@ export class PgWakeListener {
   private readonly channel: string;
   private readonly onNotify: (name: string | null) => void;
   private readonly onError: (error: unknown) => void;
+  /** Whether it takes part in direct handoff: its own channel and the lock that says it lives. */
+  private readonly handoff: boolean;
   /** Called with the payload of each notification on the connection's own handoff channel. */
   onHanded: (payload: string) => void = () => {};
   /** The backend pid of the live connection; null while there is none. */
@@ -32,7 +34,9 @@ export class PgWakeListener {
     channel: string,
     onNotify: (name: string | null) => void,
     onError: (error: unknown) => void,
+    handoff: boolean,
   ) {
+    this.handoff = handoff;
     this.config = config;
     this.channel = channel;
     this.onNotify = onNotify;
@@ -73,13 +77,17 @@ export class PgWakeListener {
     client.on('end', () => this.lost(client, null));
     try {
       await client.connect();
-      // The lock says, to an add, that this connection is still there (see HANDOFF_LOCK_CLASS).
-      const { rows } = await client.query<{ pid: number }>(
-        `SELECT pg_backend_pid() AS pid, pg_advisory_lock(${HANDOFF_LOCK_CLASS}, pg_backend_pid())`,
-      );
-      pid = rows[0]!.pid;
-      handChannel = handoffChannel(pid);
-      await client.query(`LISTEN "${this.channel}"; LISTEN "${handChannel}"`);
+      if (this.handoff) {
+        // The lock says, to an add, that this connection is still there (see HANDOFF_LOCK_CLASS).
+        const { rows } = await client.query<{ pid: number }>(
+          `SELECT pg_backend_pid() AS pid, pg_advisory_lock(${HANDOFF_LOCK_CLASS}, pg_backend_pid())`,
+        );
+        pid = rows[0]!.pid;
+        handChannel = handoffChannel(pid);
+        await client.query(`LISTEN "${this.channel}"; LISTEN "${handChannel}"`);
+      } else {
+        await client.query(`LISTEN "${this.channel}"`);
+      }
     } catch (error) {
       client.removeAllListeners('end');
       await client.end().catch(() => {});
@@ -91,7 +99,7 @@ export class PgWakeListener {
       return;
     }
     this.client = client;
-    this.pid = pid;
+    this.pid = this.handoff ? pid : null;
     this.retryMs = RETRY_MS.first;
     if (again) this.onNotify(null);
   }
@@ -114,7 +122,7 @@ export class PgWakeListener {
 const RETRY_MS = { first: 100, last: 5000 };
 
 /** The channel on which the listener with this backend pid hears the jobs handed to its workers. */
-export function handoffChannel(pid: number): string {
+function handoffChannel(pid: number): string {
   return `${HANDOFF_CHANNEL_PREFIX}${pid}`;
 }
 

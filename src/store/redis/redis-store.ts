@@ -109,7 +109,7 @@ export class RedisStore implements Store, ScriptRunner {
   /** What `init()` found about eviction and persistence; null before it ran. */
   durability: DurabilityCheck | null = null;
   /** On a Cluster: see cluster.ts for how its changes differ. */
-  readonly onCluster: boolean;
+  private readonly onCluster: boolean;
   /** Jobs handed from adds straight to idle workers (see handoff.ts); not on a Cluster. */
   readonly handoff: Handoff | undefined;
   private readonly scripts: Scripts;
@@ -241,6 +241,11 @@ export class RedisStore implements Store, ScriptRunner {
   ): Promise<FinishAndClaimResult> {
     this.check();
     if (outcomes.length === 0 && !claim) return { applied: [], jobs: [] };
+    // An offer is kept only where this store hands jobs (not on a Cluster, not turned off).
+    if (claim?.offerUntil !== undefined && !this.handoff) {
+      const { offerUntil: _, ...plain } = claim;
+      claim = plain;
+    }
     if (this.onCluster) return finishAndClaimOnCluster(this, this.jobQueues, outcomes, claim);
     return finishAndClaimScript(this, this.global, outcomes, claim);
   }

@@ -350,7 +350,7 @@ local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil)
   for i = 1, #popped, 2 do
     jobs[#jobs + 1] = activate(base, idOfMember(popped[i]), owner, now, leaseExpiresAt)
   end
-  if offerUntil and not CLUSTER then
+  if offerUntil then
     if #jobs < limit then
       redis.call('HSET', base .. ':offers', owner,
         int(limit - #jobs) .. ':' .. offerUntil .. ':' .. int(tonumber(leaseExpiresAt) - tonumber(now)))
