@@ -218,6 +218,55 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     expect(failures).toEqual([]);
   });
 
+  it('refuses a lease owner on a job that is not active: finishing trusts the owner alone to tell an active job', async () => {
+    const store = make();
+    await store.init();
+    const [job] = await store.addJobs([newJob({ queue: 'lease-check' })]);
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      await expect(
+        admin.query(`UPDATE "${schema}".jobs SET lease_owner = 'w' WHERE id = $1`, [job!.id]),
+      ).rejects.toMatchObject({ code: '23514', constraint: 'jobs_lease_only_active' });
+    } finally {
+      await admin.end();
+    }
+    expect((await store.getJob(job!.id))?.leaseOwner).toBeNull();
+  });
+
+  it('stores a batch of outcomes too large to read as jsonb (over 64 Mi characters) and claims with it', async () => {
+    const store = make();
+    await store.init();
+    const added = await store.addJobs([newJob({ queue: 'huge' }), newJob({ queue: 'huge' })]);
+    const claim = { queue: 'huge', owner: 'w', limit: 1, now: T0, leaseExpiresAt: T0 + 30_000 };
+    const [held] = await store.claimJobs(claim);
+    // A JSON string result of 65 Mi characters, with escapes, so its text only grows in the batch.
+    const result = JSON.stringify(`"\\${'x'.repeat(65 * 1024 * 1024)}`);
+    const outcome: JobOutcome = {
+      kind: 'completed',
+      id: held!.id,
+      owner: 'w',
+      attempt: 1,
+      finishedAt: T0 + 1,
+      result,
+      record: { attempt: 1, outcome: 'completed', worker: 'w', startedAt: T0, finishedAt: T0 + 1 },
+    };
+    const finished = await store.finishAndClaim([outcome], { ...claim, now: T0 + 1 });
+    expect(finished.applied).toEqual([true]);
+    expect(finished.jobs.map((job) => job.id)).toEqual([added[1]!.id]);
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ state: string; same: boolean; history: unknown }>(
+        `SELECT state, result = $2 AS same, history FROM "${schema}".jobs WHERE id = $1`,
+        [held!.id, result],
+      );
+      expect(rows[0]).toEqual({ state: 'completed', same: true, history: [outcome.record] });
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('refuses a schema name that is not a plain identifier, naming the field and value', () => {
     expect(() => new PostgresStore({ schema: 'Robert"; DROP TABLE x;--' })).toThrow(
       /Invalid store\.schema: "Robert\\"; DROP TABLE x;--"/,

@@ -99,3 +99,5 @@ CREATE INDEX schedules_due ON sundial.schedules USING btree (next_run_at) WHERE 
 CREATE UNIQUE INDEX schedules_pkey ON sundial.schedules USING btree (id);
 
 ALTER TABLE sundial.jobs SET (autovacuum_vacuum_scale_factor=0.02, autovacuum_analyze_scale_factor=0.02);
+
+ALTER TABLE sundial.jobs ADD CONSTRAINT jobs_lease_only_active CHECK (((lease_owner IS NULL) OR (state = 'active'::text)));
