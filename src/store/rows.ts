@@ -1,4 +1,4 @@
-import type { Job, JobState } from '../core/index.ts';
+import type { AttemptRecord, Job, JobState } from '../core/index.ts';
 import { parseBackoff } from './encoding.ts';
 import type { LockOwner, LockRecord, ScheduleRecord } from './store.ts';
 
@@ -34,6 +34,12 @@ export interface JobRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /**
+   * PostgreSQL only: a completed attempt's worker and start, whose record is not in `history`
+   * (see the PostgreSQL store's `outcomesCte`). Absent from a claim's columns and from SQLite.
+   */
+  completed_worker?: string | null;
+  completed_started_at?: number | null;
 }
 
 function parseOrNull<T>(text: string | null): T | null {
@@ -62,12 +68,26 @@ export function rowToJob(row: JobRow): Job {
     result: parseOrNull(row.result),
     error: parseOrNull(row.error),
     deadLetter: parseOrNull(row.dead_letter),
-    history: JSON.parse(row.history),
+    history: historyOf(row),
     origin: parseOrNull(row.origin),
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
   };
+}
+
+/** The row's attempt records, with the completed attempt's from its own columns when kept there. */
+function historyOf(row: JobRow): AttemptRecord[] {
+  const history = JSON.parse(row.history) as AttemptRecord[];
+  if (row.completed_worker == null) return history;
+  history.push({
+    attempt: row.attempt,
+    outcome: 'completed',
+    worker: row.completed_worker,
+    startedAt: row.completed_started_at!,
+    finishedAt: row.finished_at!,
+  });
+  return history;
 }
 
 export interface LockRow {

@@ -257,11 +257,70 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
     try {
-      const { rows } = await admin.query<{ state: string; same: boolean; history: unknown }>(
-        `SELECT state, result = $2 AS same, history FROM "${schema}".jobs WHERE id = $1`,
+      const { rows } = await admin.query<{ state: string; same: boolean }>(
+        `SELECT state, result = $2 AS same FROM "${schema}".jobs WHERE id = $1`,
         [held!.id, result],
       );
-      expect(rows[0]).toEqual({ state: 'completed', same: true, history: [outcome.record] });
+      expect(rows[0]).toEqual({ state: 'completed', same: true });
+    } finally {
+      await admin.end();
+    }
+    expect((await store.getJob(held!.id))?.history).toEqual([outcome.record]);
+  });
+
+  it("keeps a completed attempt's record in its own columns, and moves it into the history when the job runs again", async () => {
+    const store = make();
+    await store.init();
+    const [first, second] = await store.addJobs([newJob({ queue: 'record' }), newJob({ queue: 'record' })]);
+    const claim = { queue: 'record', owner: 'w', limit: 2, now: T0, leaseExpiresAt: T0 + 30_000 };
+    await store.claimJobs(claim);
+    const plain: JobOutcome = {
+      kind: 'completed',
+      id: first!.id,
+      owner: 'w',
+      attempt: 1,
+      finishedAt: T0 + 5,
+      result: '1',
+      record: { attempt: 1, outcome: 'completed', worker: 'w', startedAt: T0 + 2, finishedAt: T0 + 5 },
+    };
+    // A record that says more than the row will (another finish time): kept in the history as given.
+    const told: JobOutcome = {
+      ...plain,
+      id: second!.id,
+      record: { ...plain.record, finishedAt: T0 + 4 },
+    };
+    expect(await store.finishJobs([plain, told])).toEqual([true, true]);
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    const stored = async (id: string) =>
+      (
+        await admin.query(
+          `SELECT history, completed_worker, completed_started_at::float8 AS completed_started_at FROM "${schema}".jobs WHERE id = $1`,
+          [id],
+        )
+      ).rows[0];
+    try {
+      expect(await stored(first!.id)).toEqual({
+        history: [],
+        completed_worker: 'w',
+        completed_started_at: T0 + 2,
+      });
+      expect(await stored(second!.id)).toEqual({
+        history: [told.record],
+        completed_worker: null,
+        completed_started_at: null,
+      });
+      expect((await store.getJob(first!.id))?.history).toEqual([plain.record]);
+      expect((await store.getJob(second!.id))?.history).toEqual([told.record]);
+
+      // Run again (the store lets a caller retry from any state it names): the record stays, once.
+      const retried = await store.retryJob(first!.id, { queue: 'record', from: ['completed'], now: T0 + 10 });
+      expect(retried.ok && retried.job.history).toEqual([plain.record]);
+      expect(await stored(first!.id)).toEqual({
+        history: [plain.record],
+        completed_worker: null,
+        completed_started_at: null,
+      });
     } finally {
       await admin.end();
     }

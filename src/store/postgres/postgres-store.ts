@@ -415,7 +415,7 @@ export class PostgresStore implements Store {
         try {
           await client.query(
             `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0,
-               dead_letter = NULL, finished_at = NULL WHERE id = $2`,
+               dead_letter = NULL, finished_at = NULL, ${KEEP_COMPLETED_RECORD} WHERE id = $2`,
             [request.now, id],
           );
           break;
@@ -1028,6 +1028,9 @@ export class PostgresStore implements Store {
    * (a constraint of the table). Testing the state as well would let the planner find the jobs
    * through `jobs_by_state_sparse`, whose entries for jobs no longer active pile up between vacuums
    * (a drain of 20,000 went through 9,000 of them per batch), instead of one primary key lookup each.
+   * A completion whose record says only what the row will say keeps the record's worker and start
+   * in two columns instead of appending it to the history (see `rowToJob`): the record was most of
+   * a completed row, and the row is written out in full once more per job, to the table and the WAL.
    */
   private outcomesCte(param: string, reader: OutcomeBatch['reader']): string {
     return `done AS (
@@ -1040,9 +1043,12 @@ export class PostgresStore implements Store {
         dead_letter = CASE WHEN o.state = 'dead' THEN o.dead_letter ELSE j.dead_letter END,
         finished_at = CASE WHEN o.state = 'failed' THEN j.finished_at ELSE o.finished_at END,
         ${CLEAR_LEASE},
-        history = j.history || o.records::jsonb
+        history = CASE WHEN o.records IS NULL THEN j.history ELSE j.history || o.records::jsonb END,
+        completed_worker = CASE WHEN o.started_at IS NULL THEN NULL ELSE o.owner END,
+        completed_started_at = o.started_at
       FROM ${reader}_to_recordset(${param}::${reader}) AS o(id bigint, owner text, attempt int, state text,
-        result text, error text, run_at bigint, dead_letter text, finished_at bigint, records ${reader})
+        result text, error text, run_at bigint, dead_letter text, finished_at bigint, records ${reader},
+        started_at bigint)
       WHERE j.id = o.id AND j.lease_owner = o.owner AND j.attempt = o.attempt
       RETURNING j.id)`;
   }
@@ -1187,6 +1193,16 @@ const HANDOFF_MAX_TEXT = 6000;
  */
 const HANDOFF_MAX_BATCH = 100;
 
+/**
+ * For an update that takes a completed job out of its completed state: the completed attempt's
+ * record, kept in columns (see `outcomesCte`), joins its history. Every expression of an UPDATE
+ * reads the row as it was, so this may stand beside one that clears `finished_at`.
+ */
+const KEEP_COMPLETED_RECORD = `history = CASE WHEN completed_worker IS NULL THEN history
+    ELSE history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'completed',
+      'worker', completed_worker, 'startedAt', completed_started_at, 'finishedAt', finished_at)) END,
+  completed_worker = NULL, completed_started_at = NULL`;
+
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';
 /**
@@ -1306,11 +1322,32 @@ function outcomeBatch(outcomes: readonly JobOutcome[]): OutcomeBatch {
       run_at: outcome.kind === 'retry' ? outcome.runAt : undefined,
       dead_letter: outcome.kind === 'dead' ? JSON.stringify(outcome.deadLetter) : undefined,
       finished_at: outcome.finishedAt,
-      records: [outcome.record],
+      ...(isPlainCompletion(outcome)
+        ? { started_at: outcome.record.startedAt }
+        : { records: [outcome.record] }),
     })),
   );
   return { text, reader: text.length <= JSONB_BATCH_CHARS ? 'jsonb' : 'json' };
 }
+
+/**
+ * A completion whose record the row's columns can give back as it is (see `outcomesCte`): the same
+ * attempt, worker and finish, no error, and nothing more than a completed record holds.
+ */
+function isPlainCompletion(outcome: JobOutcome): boolean {
+  const record = outcome.record;
+  return (
+    outcome.kind === 'completed' &&
+    record.outcome === 'completed' &&
+    record.attempt === outcome.attempt &&
+    record.finishedAt === outcome.finishedAt &&
+    record.worker === outcome.owner &&
+    Number.isSafeInteger(record.startedAt) &&
+    Object.keys(record).every((key) => COMPLETED_RECORD_KEYS.has(key))
+  );
+}
+
+const COMPLETED_RECORD_KEYS = new Set(['attempt', 'outcome', 'worker', 'startedAt', 'finishedAt']);
 
 /** RETURNING gives rows in no promised order; claims are handed out in claim order. */
 function claimedJobs(rows: readonly JobRow[]): Job[] {

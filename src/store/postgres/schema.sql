@@ -30,7 +30,9 @@ CREATE TABLE sundial.jobs (
   origin jsonb,
   created_at bigint NOT NULL,
   started_at bigint,
-  finished_at bigint
+  finished_at bigint,
+  completed_worker text,
+  completed_started_at bigint
 );
 
 CREATE TABLE sundial.locks (
