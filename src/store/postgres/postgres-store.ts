@@ -1305,9 +1305,10 @@ const JSONB_BATCH_CHARS = 64 * 1024 * 1024;
  * The outcomes as one JSON array: one text for the driver to send as it is (as ten arrays, each
  * string had to be escaped into an array literal first, a twentieth of a worker's time when
  * draining). The texts stored as text (result, error, dead letter) travel as JSON strings; the
- * attempt record as the one-element array appended to the history. Read as `jsonb`, which parses
- * the record once for the history (read as `json` and cast, a batch took twice as long); a batch
- * too large for `jsonb` (a text column takes up to 1 GB) is read as `json`.
+ * attempt record as the one-element array appended to the history, or, for a plain completion
+ * (see `isPlainCompletion`), only its start. Read as `jsonb`, which parses a record once for the
+ * history (read as `json` and cast, a batch took twice as long); a batch too large for `jsonb` (a
+ * text column takes up to 1 GB) is read as `json`.
  */
 function outcomeBatch(outcomes: readonly JobOutcome[]): OutcomeBatch {
   const text = JSON.stringify(
