@@ -36,7 +36,8 @@ export interface JobRow {
   finished_at: number | null;
   /**
    * PostgreSQL only: a completed attempt's worker and start, whose record is not in `history`
-   * (see the PostgreSQL store's `outcomesCte`). Absent from a claim's columns and from SQLite.
+   * (see the PostgreSQL store's `outcomesCte`). Absent from SQLite's rows and from the rows of jobs
+   * being claimed or handed, which are never completed.
    */
   completed_worker?: string | null;
   completed_started_at?: number | null;
@@ -79,7 +80,7 @@ export function rowToJob(row: JobRow): Job {
 /** The row's attempt records, with the completed attempt's from its own columns when kept there. */
 function historyOf(row: JobRow): AttemptRecord[] {
   const history = JSON.parse(row.history) as AttemptRecord[];
-  if (row.completed_worker == null) return history;
+  if (row.state !== 'completed' || row.completed_worker == null) return history;
   history.push({
     attempt: row.attempt,
     outcome: 'completed',

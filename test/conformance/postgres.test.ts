@@ -234,7 +234,7 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     expect((await store.getJob(job!.id))?.leaseOwner).toBeNull();
   });
 
-  it('stores a batch of outcomes too large to read as jsonb (over 64 Mi characters) and claims with it', async () => {
+  it('stores a batch of outcomes over the jsonb threshold (64 Mi characters) through the json reader, and claims with it', async () => {
     const store = make();
     await store.init();
     const added = await store.addJobs([newJob({ queue: 'huge' }), newJob({ queue: 'huge' })]);
@@ -321,8 +321,77 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
         completed_worker: null,
         completed_started_at: null,
       });
+
+      // Cancelled (again only by a caller of the store itself): the record stays, with its own finish.
+      const cancelled = await store.cancelJob(second!.id, {
+        queue: 'record',
+        from: ['completed'],
+        now: T0 + 20,
+      });
+      expect(cancelled.ok && cancelled.job.history).toEqual([told.record]);
+      const [third] = await store.addJobs([newJob({ queue: 'record' })]);
+      await store.claimJobs({ ...claim, now: T0 + 30 });
+      await store.finishJobs([{ ...plain, id: third!.id, record: { ...plain.record } }]);
+      const cancelledPlain = await store.cancelJob(third!.id, {
+        queue: 'record',
+        from: ['completed'],
+        now: T0 + 40,
+      });
+      expect(cancelledPlain.ok && cancelledPlain.job.history).toEqual([plain.record]);
+      expect(await stored(third!.id)).toEqual({
+        history: [plain.record],
+        completed_worker: null,
+        completed_started_at: null,
+      });
     } finally {
       await admin.end();
+    }
+  });
+
+  it('an outcome racing a cancel of its job applies only if it came first: never both, and the history says which', async () => {
+    const worker = make();
+    const admin = make();
+    await Promise.all([worker.init(), admin.init()]);
+    for (let round = 0; round < 100; round++) {
+      const now = T0 + round * 100;
+      const [job] = await admin.addJobs([newJob({ queue: 'race-cancel', createdAt: now })]);
+      await worker.claimJobs({
+        queue: 'race-cancel',
+        owner: 'w',
+        limit: 1,
+        now,
+        leaseExpiresAt: now + 30_000,
+      });
+      const record = {
+        attempt: 1,
+        outcome: 'completed' as const,
+        worker: 'w',
+        startedAt: now,
+        finishedAt: now + 1,
+      };
+      const [applied, cancel] = await Promise.all([
+        worker.finishJobs([
+          {
+            kind: 'completed',
+            id: job!.id,
+            owner: 'w',
+            attempt: 1,
+            finishedAt: now + 1,
+            result: 'null',
+            record,
+          },
+        ]),
+        admin.cancelJob(job!.id, { queue: 'race-cancel', from: ['active'], now: now + 2 }),
+      ]);
+      const stored = await admin.getJob(job!.id);
+      if (applied[0]) {
+        expect(cancel).toEqual({ ok: false, reason: 'state', state: 'completed' });
+        expect(stored).toMatchObject({ state: 'completed', history: [record], leaseOwner: null });
+      } else {
+        expect(cancel.ok).toBe(true);
+        expect(stored?.state).toBe('cancelled');
+        expect(stored?.history.map((entry) => entry.outcome)).toEqual(['cancelled']);
+      }
     }
   });
 

@@ -224,9 +224,9 @@ export class PostgresStore implements Store {
       return { applied: [], ...(claim ? await this.claimAlone(claim) : { jobs: [] }) };
     const retried = outcomes.some((outcome) => outcome.kind === 'retry');
     const distinct = new Set(outcomes.map((outcome) => outcome.id)).size === outcomes.length;
-    const batch = outcomeBatch(outcomes);
+    const batch = claim && distinct ? outcomeBatch(outcomes) : null;
     let result: FinishAndClaimResult;
-    if (claim && distinct && batch.reader === 'jsonb') {
+    if (claim && batch?.reader === 'jsonb') {
       // The usual case: one statement stores the outcomes and claims, one round trip and one commit.
       // The applied ids come once, on the first row: on every row they cost a quadratic parse.
       await this.ready();
@@ -415,7 +415,9 @@ export class PostgresStore implements Store {
         try {
           await client.query(
             `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0,
-               dead_letter = NULL, finished_at = NULL, ${KEEP_COMPLETED_RECORD} WHERE id = $2`,
+               dead_letter = NULL, finished_at = NULL, ${CLEAR_LEASE}, ${CLEAR_COMPLETED},
+               history = CASE WHEN completed_worker IS NULL THEN history ELSE history || ${COMPLETED_RECORD} END
+             WHERE id = $2`,
             [request.now, id],
           );
           break;
@@ -888,12 +890,16 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** A running job's run ends here too: its history says so (its worker's outcome will not apply). */
+  /**
+   * A running job's run ends here too: its history says so (its worker's outcome will not apply).
+   * (A completed job, which only a caller of the store itself could cancel, keeps its record.)
+   */
   private async cancelRow(client: Queryable, id: string, now: number): Promise<void> {
     await client.query(
-      `UPDATE ${this.q}.jobs SET state = 'cancelled', finished_at = $1, ${CLEAR_LEASE},
+      `UPDATE ${this.q}.jobs SET state = 'cancelled', finished_at = $1, ${CLEAR_LEASE}, ${CLEAR_COMPLETED},
          history = CASE WHEN state = 'active' THEN history || jsonb_build_array(jsonb_build_object('attempt', attempt,
            'outcome', 'cancelled', 'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
+           WHEN completed_worker IS NOT NULL THEN history || ${COMPLETED_RECORD}
            ELSE history END
        WHERE id = $2`,
       [now, id],
@@ -1194,14 +1200,14 @@ const HANDOFF_MAX_TEXT = 6000;
 const HANDOFF_MAX_BATCH = 100;
 
 /**
- * For an update that takes a completed job out of its completed state: the completed attempt's
- * record, kept in columns (see `outcomesCte`), joins its history. Every expression of an UPDATE
- * reads the row as it was, so this may stand beside one that clears `finished_at`.
+ * The completed attempt's record kept in columns (see `outcomesCte`), as the one-element array to
+ * append to the history, for an update that takes a completed job out of its completed state
+ * (which must also set `CLEAR_COMPLETED`). Every expression of an UPDATE reads the row as it was,
+ * so this may stand beside one that changes `finished_at`.
  */
-const KEEP_COMPLETED_RECORD = `history = CASE WHEN completed_worker IS NULL THEN history
-    ELSE history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'completed',
-      'worker', completed_worker, 'startedAt', completed_started_at, 'finishedAt', finished_at)) END,
-  completed_worker = NULL, completed_started_at = NULL`;
+const COMPLETED_RECORD = `jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'completed',
+  'worker', completed_worker, 'startedAt', completed_started_at, 'finishedAt', finished_at))`;
+const CLEAR_COMPLETED = 'completed_worker = NULL, completed_started_at = NULL';
 
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';

@@ -102,4 +102,6 @@ CREATE UNIQUE INDEX schedules_pkey ON sundial.schedules USING btree (id);
 
 ALTER TABLE sundial.jobs SET (autovacuum_vacuum_scale_factor=0.02, autovacuum_analyze_scale_factor=0.02);
 
+ALTER TABLE sundial.jobs ADD CONSTRAINT jobs_completed_record_only_completed CHECK (((completed_worker IS NULL) OR (state = 'completed'::text))) NOT VALID;
+
 ALTER TABLE sundial.jobs ADD CONSTRAINT jobs_lease_only_active CHECK (((lease_owner IS NULL) OR (state = 'active'::text)));
