@@ -1,9 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
+import { startRedisServer } from './redis-server.ts';
 
 /**
  * A Redis server of the test's own, on a free loopback port, with AOF persistence (every write
@@ -26,29 +26,31 @@ export function redisServerInstalled(): boolean {
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'sundial-redis-'));
-  const port = await freePort();
+  const args = (port: number) => [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--save',
+    '',
+  ];
+  let port = 0;
   let server: ChildProcess | null = null;
-  const start = async () => {
-    server = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--save',
-        '',
-      ],
-      { stdio: 'ignore' },
-    );
-    await untilAnswers(port);
-  };
+  // Another test file's server may take the free port before ours binds it: then try other ports.
+  for (let attempt = 1; server === null; attempt++) {
+    port = await freePort();
+    server = await startRedisServer(args(port), port);
+    if (server === null && attempt === 5) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`redis-server did not start on port ${port} (5 tries)`);
+    }
+  }
   const halt = async () => {
     const running = server;
     server = null;
@@ -57,32 +59,16 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     running.kill('SIGTERM'); // a clean shutdown: the AOF is complete on disk
     await exited;
   };
-  await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     restart: async () => {
       await halt();
-      await start();
+      server = await startRedisServer(args(port), port);
+      if (server === null) throw new Error(`redis-server did not start again on port ${port}`);
     },
     stop: () => {
       server?.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function untilAnswers(port: number): Promise<void> {
-  for (let tries = 0; tries < 100; tries++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`redis-server did not start on port ${port}`);
 }

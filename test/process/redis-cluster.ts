@@ -1,12 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.ts';
-
-const run = promisify(execFile);
+import { run, startRedisServer } from './redis-server.ts';
 
 /**
  * A Redis Cluster of the test's own: `primaries` redis-server processes on free loopback ports (each
@@ -61,7 +59,7 @@ export async function startRedisCluster(primaries = 3, { aof = false } = {}): Pr
         const port = await freePort();
         // Its own bus port: the default (port + 10,000) may be taken, or above 65,535.
         const args = nodeArgs(port, await freePort());
-        const server = await startNode(args, port);
+        const server = await startRedisServer(args, port);
         if (server) {
           servers.push(server);
           commands.push(args);
@@ -92,7 +90,7 @@ export async function startRedisCluster(primaries = 3, { aof = false } = {}): Pr
       );
       servers = [];
       for (const [i, port] of ports.entries()) {
-        const server = await startNode(commands[i]!, port);
+        const server = await startRedisServer(commands[i]!, port);
         if (!server) throw new Error(`redis-server did not start again on port ${port}`);
         servers.push(server);
       }
@@ -103,25 +101,6 @@ export async function startRedisCluster(primaries = 3, { aof = false } = {}): Pr
     stop();
     throw error;
   }
-}
-
-/** A redis-server with `args`, once it answers on `port`; null when the port was taken. */
-async function startNode(args: string[], port: number): Promise<ChildProcess | null> {
-  const server = spawn('redis-server', args, { stdio: 'ignore' });
-  for (let tries = 0; tries < 200; tries++) {
-    if (server.exitCode !== null || server.signalCode !== null) return null;
-    try {
-      // Ours, not another test's server that took the port first.
-      const { stdout } = await run('redis-cli', ['-p', String(port), 'INFO', 'server']);
-      if (new RegExp(`process_id:${server.pid}\\b`).test(stdout)) return server;
-      server.kill('SIGKILL');
-      return null;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  server.kill('SIGKILL');
-  return null;
 }
 
 /** Every node must see every slot served before a client is let loose on it. */
