@@ -395,6 +395,42 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     }
   });
 
+  it('stall recovery deletes the offers that lapsed (a worker gone without withdrawing) and keeps the live ones', async () => {
+    const store = make();
+    await store.init();
+    const stops = await Promise.all(['gone', 'live'].map((owner) => store.handoff!.receive(owner, () => {})));
+    try {
+      const offer = (owner: string, offerUntil: number) =>
+        store.claimJobs({
+          queue: 'lapse',
+          owner,
+          limit: 5,
+          now: T0,
+          leaseExpiresAt: T0 + 30_000,
+          offerUntil,
+        });
+      await offer('gone', T0 + 1_000);
+      await offer('live', T0 + 60_000);
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      const owners = async () =>
+        (
+          await admin.query<{ owner: string }>(
+            `SELECT owner FROM "${schema}".offers WHERE queue = 'lapse' ORDER BY owner`,
+          )
+        ).rows.map((row) => row.owner);
+      try {
+        expect(await owners()).toEqual(['gone', 'live']);
+        await store.recoverStalled({ now: T0 + 2_000 });
+        expect(await owners()).toEqual(['live']);
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      await Promise.all(stops.map((stop) => stop()));
+    }
+  });
+
   it('refuses a schema name that is not a plain identifier, naming the field and value', () => {
     expect(() => new PostgresStore({ schema: 'Robert"; DROP TABLE x;--' })).toThrow(
       /Invalid store\.schema: "Robert\\"; DROP TABLE x;--"/,
