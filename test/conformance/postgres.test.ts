@@ -431,6 +431,40 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     }
   });
 
+  it('a store whose role may only read starts and reads (it cannot add, and says so)', async () => {
+    const owner = make();
+    await owner.init();
+    const [job] = await owner.addJobs([newJob({ queue: 'read-only' })]);
+    const role = `sundial_reader_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+      await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
+      const url = new URL(POSTGRES_URL);
+      url.username = role;
+      url.password = '';
+      const reader = new PostgresStore({
+        connectionString: url.toString(),
+        schema,
+        poolSize: 1,
+        onError: () => {},
+      });
+      try {
+        await reader.init();
+        expect((await reader.getJob(job!.id))?.state).toBe('waiting');
+        await expect(reader.addJobs([newJob({ queue: 'read-only' })])).rejects.toThrow(/permission denied/);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}`).catch(() => {});
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
+
   it('refuses a schema name that is not a plain identifier, naming the field and value', () => {
     expect(() => new PostgresStore({ schema: 'Robert"; DROP TABLE x;--' })).toThrow(
       /Invalid store\.schema: "Robert\\"; DROP TABLE x;--"/,
