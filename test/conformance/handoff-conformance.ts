@@ -47,7 +47,15 @@ export function describeHandoffConformance(engine: string, makeStore: () => Prom
     it('hands a job added to an idle worker in the add itself, up to the slots it offered', async () => {
       const { deliveries } = await listen('w1');
       expect(await offer('w1', 2)).toEqual([]);
-      const [first] = await store.addJobs([newJob({ payload: '{"n":1}', createdAt: T0 + 10 })]);
+      const [first] = await store.addJobs([
+        newJob({
+          payload: '{"n":1}',
+          createdAt: T0 + 10,
+          dedupeKey: 'k1',
+          timeout: 5_000,
+          origin: '{"schedule":"nightly","firedAt":1}',
+        }),
+      ]);
       // Already claimed when the add returns: no wake-up and no claim round trip in between.
       expect(await store.getJob(first!.id)).toMatchObject({
         state: 'active',
@@ -59,6 +67,8 @@ export function describeHandoffConformance(engine: string, makeStore: () => Prom
       expect(deliveries[0]).toMatchObject([
         { id: first!.id, state: 'active', attempt: 1, leaseOwner: 'w1', payload: { n: 1 } },
       ]);
+      // The job as delivered is the job as stored, every field (the JSON ones parsed alike).
+      expect(deliveries[0]).toEqual([await store.getJob(first!.id)]);
 
       const [second, third] = await store.addJobs([
         newJob({ createdAt: T0 + 20 }),
