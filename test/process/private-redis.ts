@@ -63,6 +63,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${port}`,
     restart: async () => {
       await halt();
+      // The same port, which the clients know: if another test's server took it meanwhile, fail.
       server = await startRedisServer(args(port), port);
       if (server === null) throw new Error(`redis-server did not start again on port ${port}`);
     },

@@ -147,8 +147,11 @@ describe.each(engines.filter((engine) => HANDOFF_ENGINES.has(engine)))(
       const q = shared.sundial.queue('q');
       const first = await q.add('task', { n: 1 });
       // Handed in the add itself: not waiting when the add returns (active, or already run: the
-      // victim may finish it before this read).
-      expect(['active', 'completed']).toContain((await q.getJob(first.id))!.state);
+      // victim may finish it before this read), and started at the add's own time, as only a handed
+      // job is (a claim after a wake-up starts it later).
+      const handed = (await q.getJob(first.id))!;
+      expect(['active', 'completed']).toContain(handed.state);
+      expect(handed.startedAt).toBe(handed.createdAt);
       await waitFor(() => victim.started.includes(first.id), {
         message: 'the victim to start the first job',
       });

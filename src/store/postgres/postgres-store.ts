@@ -183,17 +183,26 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Plans the add statement once (EXPLAIN, which runs nothing) on the connection the first add will
-   * take: its server process then reads the catalogs of the tables and indexes the add touches
-   * now, not during that add, which otherwise took a fresh process's first add 3 ms longer and made
-   * the adds right after it open more connections, each as slow. Best effort: a role that may not
-   * add jobs (a dashboard's) gets an error here and simply goes without.
+   * Plans the handing add statement once (EXPLAIN, which runs nothing) on the connection an add made
+   * soon after start takes: its server process then reads the catalogs of the tables and indexes
+   * the add touches now, not during that add, which made a fresh process's first adds several ms
+   * slower and the adds right after them open more connections, each as slow. It helps only while
+   * that connection stays in the pool (it is closed after 10 s idle, pg's default), and connections
+   * opened later start cold. A role that may not add jobs (a dashboard's) is refused here and goes
+   * without; any other failure is reported.
    */
   private async warmAddStatement(client: pg.PoolClient): Promise<void> {
     if (this.handingInsert === null) return;
     await client
-      .query({ text: `EXPLAIN ${this.handingInsert}`, values: ['[]', this.channel, 0] })
-      .catch(() => {});
+      .query({ text: `EXPLAIN ${this.handingInsert}`, values: this.handingValues('[]', 0) })
+      .catch((error: unknown) => {
+        if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) this.onError(error);
+      });
+  }
+
+  /** The parameters of `handingInsertSql`: the batch, the wake-up channel, now. */
+  private handingValues(batch: string, now: number): unknown[] {
+    return [batch, this.channel, now];
   }
 
   async close(): Promise<void> {
@@ -754,7 +763,7 @@ export class PostgresStore implements Store {
           ? {
               name: `${this.schema}:insert-hand`,
               text: this.handingInsert,
-              values: [batch, this.channel, jobs[0]!.createdAt],
+              values: this.handingValues(batch, jobs[0]!.createdAt),
             }
           : {
               // The same statement tells the queues that got jobs (delivered at its commit).
@@ -1223,6 +1232,8 @@ const COMPLETED_RECORD = `jsonb_build_array(jsonb_build_object('attempt', attemp
   'worker', completed_worker, 'startedAt', completed_started_at, 'finishedAt', finished_at))`;
 const CLEAR_COMPLETED = 'completed_worker = NULL, completed_started_at = NULL';
 
+/** PostgreSQL's SQLSTATE for a role without the privilege a statement needs. */
+const INSUFFICIENT_PRIVILEGE = '42501';
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';
 /**
@@ -1260,8 +1271,8 @@ const JOB_COLUMNS = [
 /**
  * A handed job's columns in its notification (see `handingInsertSql`), read from the `inserted`
  * rows: the JSON columns as their text, as a row read from the table has them. The notification is
- * built with row_to_json, as json: through jsonb, every column was converted twice (0.1 ms of the
- * add, now 0.065).
+ * built with row_to_json, as json: through jsonb every column was converted twice, which took a
+ * handed add about half as long again for that part.
  */
 const HANDED_JOB_COLUMNS = JOB_COLUMNS.map((column) =>
   column === 'history' || column === 'origin'
