@@ -128,8 +128,10 @@ export class Worker {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stalledTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  /** Offering free slots to adds (the store's `handoff`), once its deliveries are heard. */
-  private offering = false;
+  /**
+   * Stops listening for handed jobs: set once the store's `handoff` delivers to us, and while it is,
+   * our claims offer our free slots to adds.
+   */
   private stopHandoffs: (() => Promise<void>) | null = null;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
@@ -182,7 +184,6 @@ export class Worker {
       (stop) => {
         if (this.state !== 'running') return void stop(); // closed meanwhile: nothing was offered
         this.stopHandoffs = stop;
-        this.offering = true;
         this.wake();
       },
       (error: unknown) => this.reportError(error, 'listening for jobs handed to it'),
@@ -202,13 +203,22 @@ export class Worker {
    */
   private readonly receiveHanded = (jobs: Job[]): void => {
     if (this.state !== 'running') return;
-    let free = this.room;
     // More than halfway between the heartbeat and the lease left: the first heartbeat comes in time.
     const { leaseMs, heartbeatMs } = this.options;
     const freshUntil = this.context.clock.now() + heartbeatMs + (leaseMs - heartbeatMs) / 2;
+    this.accept(jobs, (job) => (job.leaseExpiresAt ?? 0) >= freshUntil);
+  };
+
+  /**
+   * Takes jobs claimed or handed to us, in order, into the slots still free (after any claimed
+   * earlier and still waiting for one); those that do not fit, or are not `usable`, go straight
+   * back to waiting.
+   */
+  private accept(jobs: readonly Job[], usable: (job: Job) => boolean = () => true): void {
+    let free = this.room;
     const back: Job[] = [];
     for (const job of jobs) {
-      if (free > 0 && (job.leaseExpiresAt ?? 0) >= freshUntil) {
+      if (free > 0 && usable(job)) {
         this.prefetched.push(job);
         free--;
       } else {
@@ -217,12 +227,13 @@ export class Worker {
     }
     this.startPrefetched();
     if (back.length > 0) void this.release(back);
-  };
+  }
 
   /** Stops offering; what was handed to us that we do not hold goes back to waiting. */
   private async withdrawOffer(): Promise<number> {
-    if (!this.offering) return 0;
-    this.offering = false;
+    const stop = this.stopHandoffs;
+    if (!stop) return 0;
+    this.stopHandoffs = null;
     // Bounded: with the store away, closing must not wait for it to come back (an idle worker has
     // nothing else to store). The calls stay queued and land once it is back.
     try {
@@ -240,7 +251,7 @@ export class Worker {
       this.reportError(error, 'withdrawing its offer');
       return 0;
     } finally {
-      await withinMs(WITHDRAW_WAIT_MS, this.stopHandoffs?.() ?? Promise.resolve()).catch((error: unknown) =>
+      await withinMs(WITHDRAW_WAIT_MS, stop()).catch((error: unknown) =>
         this.reportError(error, 'no longer listening for handed jobs'),
       );
     }
@@ -336,7 +347,7 @@ export class Worker {
             now,
             leaseExpiresAt: now + this.options.leaseMs,
             // Renewed by every claim, the idle poll's too; lapses soon after we stop claiming.
-            ...(this.offering ? { offerUntil: now + 2 * this.options.pollMs } : {}),
+            ...(this.stopHandoffs ? { offerUntil: now + 2 * this.options.pollMs } : {}),
           }
         : null;
     this.storing.add(finished);
@@ -366,12 +377,9 @@ export class Worker {
         await this.release(result.jobs);
         return 'stored';
       }
-      // After any claimed earlier and still waiting for a slot. Jobs handed to us while the claim was
-      // under way may have taken slots it counted on: what does not fit goes back (see receiveHanded).
-      const room = Math.max(0, this.room);
-      this.prefetched.push(...result.jobs.slice(0, room));
-      this.startPrefetched();
-      if (result.jobs.length > room) void this.release(result.jobs.slice(room));
+      // Jobs handed to us while the claim was under way may have taken slots it counted on: what
+      // does not fit goes back (see receiveHanded).
+      this.accept(result.jobs);
       if (claim) {
         this.drained = result.jobs.length < claim.limit;
         if (this.drained) {

@@ -11,7 +11,20 @@ const LEASE_MS = 30_000;
  * worker that offered its free slots, in the add's own atomic step, but only when that keeps the
  * claim order and only to a worker that still listens.
  */
-export function describeHandoffConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
+/**
+ * What an engine's size limits let it hand: `handsLongEscapedPayload`, whether a payload of 5,000 characters
+ * that doubles when JSON-escaped is handed (Redis counts the payload itself against 64 KB;
+ * PostgreSQL counts its escaped texts against a notification's 8000 bytes, and passes it over).
+ */
+export interface HandoffLimits {
+  handsLongEscapedPayload: boolean;
+}
+
+export function describeHandoffConformance(
+  engine: string,
+  makeStore: () => Promise<StoreHarness>,
+  limits: HandoffLimits,
+): void {
   describe(`direct handoff: ${engine}`, () => {
     let harness: StoreHarness;
     let store: Store;
@@ -197,18 +210,20 @@ export function describeHandoffConformance(engine: string, makeStore: () => Prom
       expect(await stateOf(job!.id)).toBe('waiting');
     });
 
-    it('a payload that grows when escaped is added all the same, and arrives intact if handed', async () => {
+    it('a payload that grows when escaped is added all the same, and arrives intact where the engine hands it', async () => {
       const { deliveries } = await listen('w1');
       await offer('w1', 1);
       const text = '"\\'.repeat(2500);
       const [job] = await store.addJobs([newJob({ payload: JSON.stringify({ text }) })]);
       const stored = await store.getJob(job!.id);
       expect(stored!.payload).toEqual({ text });
-      if (stored!.state === 'active') {
+      if (limits.handsLongEscapedPayload) {
+        expect(stored!.state).toBe('active');
         await waitFor(() => deliveries.length === 1, { message: 'the delivery' });
         expect(deliveries[0]![0]!.payload).toEqual({ text });
       } else {
         expect(stored!.state).toBe('waiting');
+        expect(deliveries).toEqual([]);
       }
     });
 

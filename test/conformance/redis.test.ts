@@ -73,7 +73,7 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
     });
   };
   describeStoreConformance('redis', makeHarness);
-  describeHandoffConformance('redis', makeHarness);
+  describeHandoffConformance('redis', makeHarness, { handsLongEscapedPayload: true });
 }
 
 /** Closes the connections of this store prefix from the server's side, as a restart or a network cut would. */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Job } from '../../core/index.ts';
 import { type JobRow, rowToJob } from '../rows.ts';
 import type { Handoff, WithdrawRequest } from '../store.ts';
+import { CLEAR_LEASE, isRowId, runRecord } from './sql.ts';
 import type { PgWakeListener } from './wake-listener.ts';
 
 /** What the PostgreSQL store lends its handoff: its schema, connections and listener. */
@@ -62,7 +63,7 @@ export class PgHandoff implements Handoff {
       ]);
       const { rowCount } = await client.query(
         `UPDATE ${this.host.q}.jobs SET state = 'waiting', ${CLEAR_LEASE},
-           history = history || ${releasedRecord('$1')}
+           history = history || ${runRecord('released', '$1::bigint')}
          WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))`,
         [request.now, request.queue, request.owner, request.held.filter(isRowId)],
       );
@@ -82,18 +83,4 @@ export class PgHandoff implements Handoff {
       this.host.onError(error);
     }
   }
-}
-
-/** Clears an active job's lease (in an UPDATE's SET). */
-export const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
-
-/** Ids of this engine are row ids; anything else finds nothing (and never reaches a bigint cast). */
-export function isRowId(id: string): boolean {
-  return /^[1-9][0-9]{0,15}$/.test(id);
-}
-
-/** The `released` attempt record of an active job put back to waiting at `now` (a parameter). */
-export function releasedRecord(now: string): string {
-  return `jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'released',
-    'worker', lease_owner, 'startedAt', started_at, 'finishedAt', ${now}::bigint))`;
 }

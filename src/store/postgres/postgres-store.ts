@@ -41,8 +41,9 @@ import {
   type TransitionRequest,
   type TransitionResult,
 } from '../store.ts';
-import { CLEAR_LEASE, isRowId, PgHandoff, releasedRecord } from './handoff.ts';
+import { PgHandoff } from './handoff.ts';
 import { migratePostgres } from './migrations.ts';
+import { CLEAR_COMPLETED, CLEAR_LEASE, COMPLETED_RECORD, isRowId, runRecord } from './sql.ts';
 import { HANDOFF_CHANNEL_PREFIX, HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
 
 export interface PostgresStoreOptions {
@@ -318,7 +319,7 @@ export class PostgresStore implements Store {
     if (valid.length === 0) return 0;
     const released = await this.transaction(async (client) => {
       const { rowCount } = await client.query(
-        `UPDATE ${this.q}.jobs SET state = 'waiting', ${CLEAR_LEASE}, history = history || ${releasedRecord('$1')}
+        `UPDATE ${this.q}.jobs SET state = 'waiting', ${CLEAR_LEASE}, history = history || ${runRecord('released', '$1::bigint')}
          WHERE id = ANY($2::bigint[]) AND state = 'active' AND lease_owner = $3`,
         [now, valid, owner],
       );
@@ -336,8 +337,7 @@ export class PostgresStore implements Store {
     const stalled = await this.transaction(async (client) => {
       const recovered = await client.query<{ id: number; queue: string; name: string }>(
         `UPDATE ${this.q}.jobs SET state = 'waiting', stalls = stalls + 1, ${CLEAR_LEASE},
-           history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'stalled',
-             'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
+           history = history || ${runRecord('stalled', '$1::bigint')}
          WHERE state = 'active' AND lease_expires_at < $1 AND stalls < max_stalls
            AND ($2::text IS NULL OR queue = $2) AND ${NOT_EXCEPTED('$3', '$4')}
          RETURNING id, queue, name`,
@@ -347,8 +347,7 @@ export class PostgresStore implements Store {
         `UPDATE ${this.q}.jobs SET state = 'dead', stalls = stalls + 1, error = $1::text, finished_at = $2, ${CLEAR_LEASE},
            dead_letter = jsonb_build_object('reason', 'stalled', 'at', $2::bigint, 'failures', failures,
              'stalls', stalls + 1, 'queue', queue)::text,
-           history = history || jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'stalled',
-             'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $2::bigint, 'error', $1::jsonb))
+           history = history || ${runRecord('stalled', '$2::bigint', { error: '$1::jsonb' })}
          WHERE state = 'active' AND lease_expires_at < $2 AND stalls >= max_stalls
            AND ($3::text IS NULL OR queue = $3) AND ${NOT_EXCEPTED('$4', '$5')}
          RETURNING id, queue, name`,
@@ -920,8 +919,7 @@ export class PostgresStore implements Store {
   private async cancelRow(client: Queryable, id: string, now: number): Promise<void> {
     await client.query(
       `UPDATE ${this.q}.jobs SET state = 'cancelled', finished_at = $1, ${CLEAR_LEASE}, ${CLEAR_COMPLETED},
-         history = CASE WHEN state = 'active' THEN history || jsonb_build_array(jsonb_build_object('attempt', attempt,
-           'outcome', 'cancelled', 'worker', lease_owner, 'startedAt', started_at, 'finishedAt', $1::bigint))
+         history = CASE WHEN state = 'active' THEN history || ${runRecord('cancelled', '$1::bigint')}
            WHEN completed_worker IS NOT NULL THEN history || ${COMPLETED_RECORD}
            ELSE history END
        WHERE id = $2`,
@@ -1221,16 +1219,6 @@ const HANDOFF_MAX_TEXT = 6000;
  * to 76 k jobs/s with it).
  */
 const HANDOFF_MAX_BATCH = 100;
-
-/**
- * The completed attempt's record kept in columns (see `outcomesCte`), as the one-element array to
- * append to the history, for an update that takes a completed job out of its completed state
- * (which must also set `CLEAR_COMPLETED`). Every expression of an UPDATE reads the row as it was,
- * so this may stand beside one that changes `finished_at`.
- */
-const COMPLETED_RECORD = `jsonb_build_array(jsonb_build_object('attempt', attempt, 'outcome', 'completed',
-  'worker', completed_worker, 'startedAt', completed_started_at, 'finishedAt', finished_at))`;
-const CLEAR_COMPLETED = 'completed_worker = NULL, completed_started_at = NULL';
 
 /** PostgreSQL's SQLSTATE for a role without the privilege a statement needs. */
 const INSUFFICIENT_PRIVILEGE = '42501';

@@ -67,7 +67,7 @@ export class PgWakeListener {
 
   private async connect(again: boolean): Promise<void> {
     const client = new (pgDriver().Client)(this.config);
-    let pid = 0;
+    let pid: number | null = null;
     let handChannel = '';
     client.on('notification', (message) => {
       if (message.channel === handChannel) this.onHanded(message.payload ?? '');
@@ -99,7 +99,7 @@ export class PgWakeListener {
       return;
     }
     this.client = client;
-    this.pid = this.handoff ? pid : null;
+    this.pid = pid;
     this.retryMs = RETRY_MS.first;
     if (again) this.onNotify(null);
   }
@@ -133,6 +133,6 @@ export const HANDOFF_CHANNEL_PREFIX = 'sundial_hand_';
  * The first key of the advisory lock a listener holds for as long as its connection lives (the
  * second is its backend pid): an add hands a job under an offer only while the lock is held, which
  * it tells with `pg_try_advisory_xact_lock_shared` failing. That costs the lock manager a lookup,
- * where asking `pg_stat_get_activity` for the pid read every backend's status (0.12 ms an add).
+ * where asking `pg_stat_get_activity` for the pid read every backend's status on every add.
  */
 export const HANDOFF_LOCK_CLASS = 1398099524; // 'SUND'

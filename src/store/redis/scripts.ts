@@ -186,23 +186,33 @@ local HANDOFF_MAX_MESSAGE = 262144
 local handed, handedOwners, handedBytes = {}, {}, {}
 local noOffers = {}
 
--- The live offer with the most free slots (owner, free, untilAt, leaseMs), or nil; drops offers that expired or whose worker no
--- longer listens (its process died: Redis dropped its subscription with the connection).
+-- The live offer with the most free slots (owner, free, untilAt, leaseMs), or nil. Drops the offers
+-- that expired, and, asking only about the best one so far (one pub/sub lookup per add, however many
+-- workers offer), those whose worker no longer listens (its process died: Redis dropped its
+-- subscription with the connection).
 local function bestOffer(base, now)
   local offers = redis.call('HGETALL', base .. ':offers')
-  local best = nil
+  local candidates = {}
   for i = 1, #offers, 2 do
     local owner, offer = offers[i], offers[i + 1]
     local free, untilAt, leaseMs = string.match(offer, '^(%d+):(%d+):(%d+)$')
-    free = tonumber(free)
-    if not free or tonumber(untilAt) < tonumber(now)
-      or (not handed[owner] and redis.call('PUBSUB', 'NUMSUB', handChannel(owner))[2] == 0) then
+    if not free or tonumber(untilAt) < tonumber(now) then
       redis.call('HDEL', base .. ':offers', owner)
-    elseif not best or free > best.free then
-      best = { owner = owner, free = free, untilAt = untilAt, leaseMs = leaseMs }
+    else
+      candidates[#candidates + 1] = { owner = owner, free = tonumber(free), untilAt = untilAt, leaseMs = leaseMs }
     end
   end
-  return best
+  while #candidates > 0 do
+    local at = 1
+    for i = 2, #candidates do
+      if candidates[i].free > candidates[at].free then at = i end
+    end
+    local best = candidates[at]
+    if handed[best.owner] or redis.call('PUBSUB', 'NUMSUB', handChannel(best.owner))[2] > 0 then return best end
+    redis.call('HDEL', base .. ':offers', best.owner)
+    table.remove(candidates, at)
+  end
+  return nil
 end
 
 -- Hands the job just inserted as waiting to an offering worker, if nothing else is claimable before
