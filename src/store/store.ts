@@ -293,6 +293,14 @@ export interface ClaimRequest {
    * owner's earlier offer; a claim that takes its whole limit withdraws it). Absent: no change.
    */
   offerUntil?: number;
+  /**
+   * With `offerUntil`: the owner counts on the offer its earlier claim made (less what was handed
+   * under it since) as still good enough, so a claim that takes no job leaves it as it is instead
+   * of writing it again; one that takes jobs replaces it as usual. That spares a write per claim,
+   * and on PostgreSQL a lock on the offer's row, which an add handing a job meanwhile would find
+   * taken and pass over.
+   */
+  offerStands?: boolean;
 }
 
 /**

@@ -9,7 +9,12 @@ import {
   UnknownHandlerError,
 } from '../core/index.ts';
 import { checkName, type SundialContext } from '../queue/index.ts';
-import { CANCELS_CHANNEL, type FinishAndClaimResult, type JobOutcome } from '../store/index.ts';
+import {
+  CANCELS_CHANNEL,
+  type ClaimRequest,
+  type FinishAndClaimResult,
+  type JobOutcome,
+} from '../store/index.ts';
 import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
 import { decideOutcome, unstorableOutcome } from './outcome.ts';
 
@@ -133,6 +138,13 @@ export class Worker {
    * our claims offer our free slots to adds.
    */
   private stopHandoffs: (() => Promise<void>) | null = null;
+  /**
+   * Our offer in the store as far as we know: the free slots the claim that made it left, less the
+   * jobs handed to us since, and until when. A claim keeps it as it stands while it is good enough
+   * (see `offerStands`). It can be off by a job or two (a handed job and a claim crossing), which
+   * only makes an add hand one job too many (it goes back, see receiveHanded) or pass us over.
+   */
+  private offer: { free: number; until: number } | null = null;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly context: SundialContext;
@@ -203,6 +215,7 @@ export class Worker {
    */
   private readonly receiveHanded = (jobs: Job[]): void => {
     if (this.state !== 'running') return;
+    if (this.offer) this.offer.free -= jobs.length;
     // More than halfway between the heartbeat and the lease left: the first heartbeat comes in time.
     const { leaseMs, heartbeatMs } = this.options;
     const freshUntil = this.context.clock.now() + heartbeatMs + (leaseMs - heartbeatMs) / 2;
@@ -234,6 +247,7 @@ export class Worker {
     const stop = this.stopHandoffs;
     if (!stop) return 0;
     this.stopHandoffs = null;
+    this.offer = null;
     // Bounded: with the store away, closing must not wait for it to come back (an idle worker has
     // nothing else to store). The calls stay queued and land once it is back.
     try {
@@ -331,6 +345,18 @@ export class Worker {
   }
 
   /**
+   * Whether a claim of `limit` may leave our offer as it stands (unless it takes jobs): it offers at
+   * least half of that and no more, and has more than one poll interval and a half to run, so the
+   * idle poll renews it in time. While jobs are handed to us one by one, most claims that follow
+   * their outcomes then leave the offer alone.
+   */
+  private offerStands(limit: number, now: number): boolean {
+    const offer = this.offer;
+    if (!offer) return false;
+    return offer.free <= limit && offer.free * 2 >= limit && offer.until - now > 1.5 * this.options.pollMs;
+  }
+
+  /**
    * One store call: stores the outcomes of finished attempts and claims up to `limit` jobs (none
    * once closing). `failed` when the store failed, so the next round waits for the backstop poll
    * instead of hammering a store that is away; `again` when the claim did not happen.
@@ -338,7 +364,8 @@ export class Worker {
   private async pumpRound(finished: Finished[], limit: number): Promise<'stored' | 'again' | 'failed'> {
     const now = this.context.clock.now();
     const read = ++this.pollReads;
-    const claim =
+    const offerStands = this.offerStands(limit, now);
+    const claim: ClaimRequest | null =
       limit > 0
         ? {
             queue: this.queue,
@@ -346,8 +373,8 @@ export class Worker {
             limit,
             now,
             leaseExpiresAt: now + this.options.leaseMs,
-            // Renewed by every claim, the idle poll's too; lapses soon after we stop claiming.
-            ...(this.stopHandoffs ? { offerUntil: now + 2 * this.options.pollMs } : {}),
+            // Renewed by claims, the idle poll's too (see offerStands); lapses soon after we stop.
+            ...(this.stopHandoffs ? { offerUntil: now + 2 * this.options.pollMs, offerStands } : {}),
           }
         : null;
     this.storing.add(finished);
@@ -372,6 +399,10 @@ export class Worker {
         return 'again';
       }
       for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
+      if (claim?.offerUntil !== undefined && !(offerStands && result.jobs.length === 0)) {
+        const free = claim.limit - result.jobs.length;
+        this.offer = free > 0 ? { free, until: claim.offerUntil } : null;
+      }
       if (this.state !== 'running') {
         // close() began while this claim was under way: hand the jobs straight back.
         await this.release(result.jobs);

@@ -171,6 +171,37 @@ export function describeHandoffConformance(
       expect(await stateOf(handed!.id)).toBe('active');
     });
 
+    it('a claim whose offer stands leaves it as it is when it takes nothing, and replaces it when it takes jobs', async () => {
+      await listen('w1');
+      const standing = (limit: number) =>
+        store.claimJobs({
+          queue: 'q',
+          owner: 'w1',
+          limit,
+          now: T0,
+          leaseExpiresAt: T0 + LEASE_MS,
+          offerUntil: T0 + 60_000,
+          offerStands: true,
+        });
+      await offer('w1', 2);
+      const [first] = await store.addJobs([newJob()]);
+      expect(await stateOf(first!.id)).toBe('active'); // one slot of the two left
+      // Takes nothing: the offer stays at one slot, not the five this claim could have offered.
+      expect(await standing(5)).toEqual([]);
+      const [second] = await store.addJobs([newJob()]);
+      const [third] = await store.addJobs([newJob()]);
+      expect(await stateOf(second!.id)).toBe('active');
+      expect(await stateOf(third!.id)).toBe('waiting');
+      // Takes the waiting job: the offer is replaced by what this claim leaves free, two of three.
+      expect((await standing(3)).map((job) => job.id)).toEqual([third!.id]);
+      const added = await Promise.all([1, 2, 3].map(() => store.addJobs([newJob()])));
+      expect(await Promise.all(added.map(([job]) => stateOf(job!.id)))).toEqual([
+        'active',
+        'active',
+        'waiting',
+      ]);
+    });
+
     it('withdraw ends the offer and gives back what was handed but is not held, with a released record', async () => {
       await listen('w1');
       await offer('w1', 3);

@@ -12,6 +12,11 @@ import { freePort } from './free-port.ts';
 export interface PrivatePostgres {
   url: string;
   restart(): void;
+  /**
+   * Kills the server as a crash would (immediate stop: nothing it holds in memory reaches the disk,
+   * the WAL it has not written among it), then starts it again, which replays the WAL.
+   */
+  crash(): void;
   stop(): void;
 }
 
@@ -25,7 +30,8 @@ export function postgresBin(): string | null {
   return version ? join(root, version, 'bin') : null;
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/** `settings`: server settings (`-c name=value`) beyond the defaults. */
+export async function startPrivatePostgres(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
   const bin = postgresBin();
   if (!bin) throw new Error('PostgreSQL is not installed under /usr/lib/postgresql');
   const dir = mkdtempSync(join(tmpdir(), 'sundial-pg-'));
@@ -38,13 +44,21 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const asPostgres = (program: string, args: string[]) =>
     execFileSync('runuser', ['-u', 'postgres', '--', join(bin, program), ...args], { stdio: 'pipe' });
   asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'root', '--no-sync']);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  // Without fsync a crash of the server (not of the machine) still keeps every WAL write it made.
+  const options = [
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    ...Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`),
+  ].join(' ');
   const pgCtl = (...args: string[]) =>
     asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-o', options, '-w', ...args]);
   pgCtl('start');
   return {
     url: `postgres://root@127.0.0.1:${port}/postgres`,
     restart: () => pgCtl('restart', '-m', 'fast'),
+    crash: () => {
+      pgCtl('stop', '-m', 'immediate');
+      pgCtl('start');
+    },
     stop: () => {
       try {
         pgCtl('stop', '-m', 'immediate');

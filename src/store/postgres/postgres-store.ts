@@ -4,6 +4,7 @@ import {
   type Job,
   type JobState,
   LIVE_STATES,
+  SharedCall,
   StoreClosedError,
   StoreUnavailableError,
 } from '../../core/index.ts';
@@ -109,6 +110,8 @@ export class PostgresStore implements Store {
   private readonly handingInsert: string | null;
   /** Jobs handed from adds straight to idle workers (see handoff.ts); unless turned off. */
   readonly handoff: PgHandoff | undefined;
+  /** The durable commit every add waits for (see `ADD_FLUSH`): one serves all adds before it. */
+  private readonly addFlush = new SharedCall(() => this.pool.query(ADD_FLUSH));
   private initialised: Promise<void> | null = null;
   private closed = false;
   private readonly onError: (error: unknown) => void;
@@ -217,11 +220,18 @@ export class PostgresStore implements Store {
   async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
     await this.ready();
-    // One statement (inserts and NOTIFY together): no explicit transaction, one round trip.
+    // One statement (inserts and NOTIFY together): no explicit transaction, one round trip. One
+    // that hands a job to an idle worker commits without waiting for the disk, so the job reaches
+    // the worker at once; the add then waits for a durable commit after it (see `ADD_FLUSH`).
     const handed = new Set<string>();
-    const added = await this.insertJobs(this.pool, jobs, { notify: true, handed }).catch((error) => {
-      throw unavailableOr(error);
-    });
+    const added = await this.insertJobs(this.pool, jobs, { notify: true, handed })
+      .then(async (added) => {
+        if (handed.size > 0) await this.addFlush.request();
+        return added;
+      })
+      .catch((error) => {
+        throw unavailableOr(error);
+      });
     // This process's workers too, but not for jobs already handed to a worker: nothing to claim.
     this.wakeLocal(new Set(jobs.filter((_, i) => !handed.has(added[i]!.id)).map((job) => job.queue)));
     return added;
@@ -259,7 +269,7 @@ export class PostgresStore implements Store {
       const { rows } = await this.pool
         .query<JobRow & { applied: number[] | null; next_run_at: number | null }>({
           name: `${this.schema}:finish-and-claim${offer ? '-offer' : ''}`,
-          text: `WITH ${this.outcomesCte('$7', 'jsonb')}, ${this.claimCtes()}${offer ? `, ${this.offerCtes('$8', '$9')}` : ''}
+          text: `WITH ${this.outcomesCte('$7', 'jsonb')}, ${this.claimCtes()}${offer ? `, ${this.offerCtes('$8', '$9', '$10')}` : ''}
                  SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')},
                    CASE WHEN c.n IS NULL OR c.n = 1 THEN head.applied END AS applied, head.woken, head.next_run_at
                  FROM (SELECT (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken,
@@ -831,7 +841,9 @@ export class PostgresStore implements Store {
    * that many of its ready jobs, which are inserted already active
    * under its owner and leased as its claims are. Each goes to the offer's listener in a
    * notification of its own (a payload must stay under 8000 bytes: a job whose texts would not fit
-   * is not handed). The other queues that got jobs are woken. All of it is delivered at the commit.
+   * is not handed). The other queues that got jobs are woken. All of it is delivered at the commit,
+   * which, once a job is handed, does not wait for the disk: the worker starts it while the WAL is
+   * being flushed, and `addJobs` waits for that flush (`ADD_FLUSH`) before it resolves.
    */
   private handingInsertSql(): string {
     return `WITH batch AS (SELECT * FROM ${BATCH_ROWS}),
@@ -875,7 +887,7 @@ export class PostgresStore implements Store {
       notified AS (
         SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted WHERE lease_owner IS NULL) AS queues)
       SELECT id, queue, dedupe_key, lease_owner IS NOT NULL AS handed, (SELECT count(*) FROM notified) AS notified,
-        (SELECT count(*) FROM delivered) AS delivered
+        (SELECT CASE WHEN count(*) > 0 THEN ${COMMIT_WITHOUT_FLUSH} END FROM delivered) AS relaxed
       FROM inserted`;
   }
 
@@ -972,19 +984,19 @@ export class PostgresStore implements Store {
    * transaction) its commit does not wait for the WAL flush: a claim that a server crash loses
    * only puts its jobs back to waiting, as an expired lease would, and any durable commit after it
    * (the job's outcome) flushes it first. That saves a disk flush between a job's enqueue and its
-   * start. Outcomes and adds stay durable.
+   * start. Outcomes stay durable, and an add is durable once it resolves (see `addJobs`).
    */
   private async claimRows(
     client: Queryable,
     request: ClaimRequest,
     { asyncCommit = false } = {},
   ): Promise<{ jobs: Job[]; nextRunAt: number | null }> {
-    const relax = asyncCommit ? `, set_config('synchronous_commit', 'off', true) AS relaxed` : '';
+    const relax = asyncCommit ? `, ${COMMIT_WITHOUT_FLUSH} AS relaxed` : '';
     const offer = this.offerOrDropStale(request);
     const { rows } = await client.query<JobRow & { next_run_at: number | null }>({
       name: `${this.schema}:claim${asyncCommit ? '-async-commit' : ''}${offer ? '-offer' : ''}`,
       // One row at least (nulls when nothing was claimed), so `woken` and `relaxed` are evaluated.
-      text: `WITH ${this.claimCtes()}${offer ? `, ${this.offerCtes('$7', '$8')}` : ''}
+      text: `WITH ${this.claimCtes()}${offer ? `, ${this.offerCtes('$7', '$8', '$9')}` : ''}
              SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')}, head.*
              FROM (SELECT (SELECT count(*) FROM woken) AS woken, ${this.nextDue()}${relax}) AS head
              LEFT JOIN claimed AS c ON true`,
@@ -994,11 +1006,12 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A claim's offer (see `ClaimRequest.offerUntil`): until when, and our listener's pid; or none.
+   * A claim's offer (see `ClaimRequest.offerUntil`): until when, our listener's pid, and whether the
+   * earlier offer stands; or none.
    * While the listener is away its earlier offers name a backend that may still be there (a cut
    * the server has not noticed yet): they go, so nothing is handed to a delivery nobody hears.
    */
-  private offerOrDropStale(request: ClaimRequest): [number, number] | null {
+  private offerOrDropStale(request: ClaimRequest): [number, number, boolean] | null {
     if (request.offerUntil === undefined) return null;
     if (!this.handoff) return null;
     const listener = this.wake.pid;
@@ -1009,25 +1022,28 @@ export class PostgresStore implements Store {
       ]).catch((error: unknown) => this.onError(error));
       return null;
     }
-    return [request.offerUntil, listener];
+    return [request.offerUntil, listener, request.offerStands === true];
   }
 
   /**
    * After `claimCtes`, for a claim that offers: the slots it leaves free become the owner's offer in
-   * the queue (`until` and `listener` are its parameters), or, when it took its whole limit, the
-   * owner's offer goes. It never waits for its offer row: an add that holds it (handing a job under
+   * the queue (`until`, `listener` and `stands` are its parameters), or, when it took its whole
+   * limit, the owner's offer goes. An offer that `stands` is not touched, not even locked, by a
+   * claim that took nothing. It never waits for its offer row: an add that holds it (handing a job under
    * it) may itself wait for a job this claim or its outcomes changed (a dedupe key), and waiting
    * both ways is a deadlock. A row locked by an add is left as the add leaves it (one slot fewer);
    * the next claim sets it right.
    */
-  private offerCtes(until: string, listener: string): string {
+  private offerCtes(until: string, listener: string, stands: string): string {
     const tookAll = '(SELECT count(*) FROM claimed) >= $2';
+    const writes = `(NOT ${stands}::boolean OR EXISTS (SELECT 1 FROM claimed))`;
     return `mine AS (
-        SELECT queue, owner FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 FOR UPDATE SKIP LOCKED),
+        SELECT queue, owner FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND ${writes}
+        FOR UPDATE SKIP LOCKED),
       offered AS (
         INSERT INTO ${this.q}.offers (queue, owner, free, offer_until, lease_ms, listener)
         SELECT $1, $3, $2 - (SELECT count(*) FROM claimed), ${until}, $4 - $5, ${listener}
-        WHERE NOT ${tookAll}
+        WHERE NOT ${tookAll} AND ${writes}
         ON CONFLICT (queue, owner) DO NOTHING),
       reoffered AS (
         UPDATE ${this.q}.offers AS o SET free = $2 - (SELECT count(*) FROM claimed), offer_until = ${until},
@@ -1222,6 +1238,27 @@ const HANDOFF_MAX_BATCH = 100;
 
 /** PostgreSQL's SQLSTATE for a role without the privilege a statement needs. */
 const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * Makes the commit of the statement's implicit transaction return before the WAL flush (and send
+ * its notifications at once). Used by a claim on its own (see `claimRows`) and by an add that hands
+ * a job (see `handingInsertSql`), which `addJobs` follows with `ADD_FLUSH`.
+ */
+const COMMIT_WITHOUT_FLUSH = `set_config('synchronous_commit', 'off', true)`;
+
+/**
+ * A transaction that writes a record to the WAL (a logical decoding message, which is all it does:
+ * nothing reads it unless a logical decoding consumer asks for Sundial's prefix) under a transaction
+ * id, so with the session's own `synchronous_commit` (on by default) its commit waits for the WAL to
+ * be flushed up to it. That flush covers every commit before it, the add's among them, so an add,
+ * which resolves only after this, is as durable as a synchronous commit makes it. (A transaction
+ * that only takes an id, `txid_current()`, writes no WAL of its own, and PostgreSQL commits such a
+ * one without waiting.)
+ */
+const ADD_FLUSH = {
+  name: 'sundial:add-flush',
+  text: `SELECT pg_logical_emit_message(true, 'sundial', 'add')`,
+};
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';
 /**

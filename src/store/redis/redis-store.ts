@@ -243,7 +243,7 @@ export class RedisStore implements Store, ScriptRunner {
     if (outcomes.length === 0 && !claim) return { applied: [], jobs: [] };
     // An offer is kept only where this store hands jobs (not on a Cluster, not turned off).
     if (claim?.offerUntil !== undefined && !this.handoff) {
-      const { offerUntil: _, ...plain } = claim;
+      const { offerUntil: _, offerStands: __, ...plain } = claim;
       claim = plain;
     }
     if (this.onCluster) return finishAndClaimOnCluster(this, this.jobQueues, outcomes, claim);

@@ -26,6 +26,7 @@ export async function finishAndClaimScript(
       String(claim.now),
       String(claim.leaseExpiresAt),
       nullable(claim.offerUntil ?? null),
+      claim.offerStands ? '1' : '0',
     );
   }
   const [applied, jobs, nextDue] = (await runner.run('finishAndClaim', base, args)) as [

@@ -348,8 +348,9 @@ local function promoteDue(base, now)
 end
 
 -- \`offerUntil\` (or false): the claiming worker offers the slots the claim leaves free to the adds
--- that come before then (see handOff), replacing its earlier offer; a full claim withdraws it.
-local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil)
+-- that come before then (see handOff), replacing its earlier offer; a full claim withdraws it. With
+-- \`stands\` ('1') a claim that takes nothing leaves the earlier offer as it is (ClaimRequest.offerStands).
+local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil, stands)
   local base = queueBase(queue)
   promoteDue(base, now)
   limit = tonumber(limit)
@@ -360,7 +361,7 @@ local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil)
   for i = 1, #popped, 2 do
     jobs[#jobs + 1] = activate(base, idOfMember(popped[i]), owner, now, leaseExpiresAt)
   end
-  if offerUntil then
+  if offerUntil and not (stands == '1' and #jobs == 0) then
     if #jobs < limit then
       redis.call('HSET', base .. ':offers', owner,
         int(limit - #jobs) .. ':' .. offerUntil .. ':' .. int(tonumber(leaseExpiresAt) - tonumber(now)))
@@ -518,7 +519,7 @@ end`,
 
   /**
    * ARGV[3]: how many outcomes, then 8 fields each, then optionally a claim: queue, owner, limit,
-   * now, lease expiry, offer until (nullable; see claim). Result: { applied flags, claimed jobs as a JSON array of HGETALL replies,
+   * now, lease expiry, offer until (nullable), offer stands ('1' or '0'; see claim). Result: { applied flags, claimed jobs as a JSON array of HGETALL replies,
    * with a claim the next run-at of the queue's scheduled jobs or nil }.
    */
   finishAndClaim: `
@@ -531,7 +532,7 @@ local jobs = {}
 -- worker sets its timer without asking again.
 local nextDue = false
 if ARGV[c] then
-  jobs = claim(ARGV[c], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4], opt(ARGV[c + 5]))
+  jobs = claim(ARGV[c], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4], opt(ARGV[c + 5]), ARGV[c + 6])
   local first = redis.call('ZRANGE', queueBase(ARGV[c]) .. ':scheduled', 0, 0, 'WITHSCORES')
   if first[2] then nextDue = first[2] end
 end
