@@ -6,4 +6,3 @@ export * from './events.ts';
 export * from './ids.ts';
 export * from './job.ts';
 export * from './serialize.ts';
-export * from './shared-call.ts';

@@ -141,7 +141,7 @@ export class Worker {
   /**
    * Our offer in the store as far as we know: the free slots the claim that made it left, less the
    * jobs handed to us since, and until when. A claim keeps it as it stands while it is good enough
-   * (see `offerStands`). It can be off by a job or two (a handed job and a claim crossing), which
+   * (see `mayLeaveOfferStanding` and `ClaimRequest.offerStands`). It can be off by a job or two (a handed job and a claim crossing), which
    * only makes an add hand one job too many (it goes back, see receiveHanded) or pass us over.
    */
   private offer: { free: number; until: number } | null = null;
@@ -350,7 +350,7 @@ export class Worker {
    * idle poll renews it in time. While jobs are handed to us one by one, most claims that follow
    * their outcomes then leave the offer alone.
    */
-  private offerStands(limit: number, now: number): boolean {
+  private mayLeaveOfferStanding(limit: number, now: number): boolean {
     const offer = this.offer;
     if (!offer) return false;
     return offer.free <= limit && offer.free * 2 >= limit && offer.until - now > 1.5 * this.options.pollMs;
@@ -364,7 +364,7 @@ export class Worker {
   private async pumpRound(finished: Finished[], limit: number): Promise<'stored' | 'again' | 'failed'> {
     const now = this.context.clock.now();
     const read = ++this.pollReads;
-    const offerStands = this.offerStands(limit, now);
+    const offerStands = this.mayLeaveOfferStanding(limit, now);
     const claim: ClaimRequest | null =
       limit > 0
         ? {
@@ -373,7 +373,7 @@ export class Worker {
             limit,
             now,
             leaseExpiresAt: now + this.options.leaseMs,
-            // Renewed by claims, the idle poll's too (see offerStands); lapses soon after we stop.
+            // Renewed by claims, the idle poll's too (see mayLeaveOfferStanding).
             ...(this.stopHandoffs ? { offerUntil: now + 2 * this.options.pollMs, offerStands } : {}),
           }
         : null;
@@ -422,6 +422,7 @@ export class Worker {
       return 'stored';
     } catch (error) {
       this.reportError(error, 'storing outcomes and claiming jobs');
+      this.offer = null; // whatever the store holds now, the next claim writes it anew
       this.armPollIn(this.options.pollMs);
       return 'failed';
     } finally {

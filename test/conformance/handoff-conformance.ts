@@ -194,12 +194,27 @@ export function describeHandoffConformance(
       expect(await stateOf(third!.id)).toBe('waiting');
       // Takes the waiting job: the offer is replaced by what this claim leaves free, two of three.
       expect((await standing(3)).map((job) => job.id)).toEqual([third!.id]);
-      const added = await Promise.all([1, 2, 3].map(() => store.addJobs([newJob()])));
-      expect(await Promise.all(added.map(([job]) => stateOf(job!.id)))).toEqual([
-        'active',
-        'active',
-        'waiting',
-      ]);
+      const states: string[] = [];
+      for (let n = 0; n < 3; n++) {
+        const [job] = await store.addJobs([newJob()]);
+        states.push(await stateOf(job!.id));
+      }
+      expect(states).toEqual(['active', 'active', 'waiting']);
+    });
+
+    it('a claim whose offer stands writes it all the same when the store holds none (it lapsed or was dropped)', async () => {
+      await listen('w1');
+      await store.claimJobs({
+        queue: 'q',
+        owner: 'w1',
+        limit: 2,
+        now: T0,
+        leaseExpiresAt: T0 + LEASE_MS,
+        offerUntil: T0 + 60_000,
+        offerStands: true,
+      });
+      const [job] = await store.addJobs([newJob()]);
+      expect(await stateOf(job!.id)).toBe('active');
     });
 
     it('withdraw ends the offer and gives back what was handed but is not held, with a released record', async () => {

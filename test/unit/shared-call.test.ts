@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SharedCall } from '../../src/core/index.ts';
+import { SharedCall } from '../../src/core/shared-call.ts';
 
 /** A call that counts its runs and ends (or fails) when the test says. */
 function gatedCall() {

@@ -4,10 +4,10 @@ import {
   type Job,
   type JobState,
   LIVE_STATES,
-  SharedCall,
   StoreClosedError,
   StoreUnavailableError,
 } from '../../core/index.ts';
+import { SharedCall } from '../../core/shared-call.ts';
 import { pgDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
 import { Listeners, type WakeTarget } from '../listeners.ts';
@@ -112,6 +112,11 @@ export class PostgresStore implements Store {
   readonly handoff: PgHandoff | undefined;
   /** The durable commit every add waits for (see `ADD_FLUSH`): one serves all adds before it. */
   private readonly addFlush = new SharedCall(() => this.pool.query(ADD_FLUSH));
+  /**
+   * Whether an add that hands a job may commit before the disk flush: only where `ADD_FLUSH` runs
+   * (checked at init), so that such an add can still wait for one.
+   */
+  private handBeforeFlush = true;
   private initialised: Promise<void> | null = null;
   private closed = false;
   private readonly onError: (error: unknown) => void;
@@ -168,6 +173,7 @@ export class PostgresStore implements Store {
       client.on('error', onError);
       try {
         await migratePostgres(client, this.schema, this.q);
+        await this.checkAddFlush(client);
         await this.warmAddStatement(client);
       } catch (error) {
         throw unavailableOr(error);
@@ -204,9 +210,28 @@ export class PostgresStore implements Store {
       });
   }
 
-  /** The parameters of `handingInsertSql`: the batch, the wake-up channel, now. */
+  /**
+   * Runs `ADD_FLUSH` once. Where it is refused (a role denied the function, a server without it),
+   * adds that hand a job commit durably instead: committed and handed, such an add must not then
+   * fail on its flush (a caller retrying it would add the job twice). Only a refusal other than a
+   * missing privilege is reported.
+   */
+  private async checkAddFlush(client: pg.PoolClient): Promise<void> {
+    if (this.handingInsert === null) return;
+    await client.query(ADD_FLUSH).then(
+      () => {
+        this.handBeforeFlush = true;
+      },
+      (error: unknown) => {
+        this.handBeforeFlush = false;
+        if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) this.onError(error);
+      },
+    );
+  }
+
+  /** The parameters of `handingInsertSql`: the batch, the wake-up channel, now, commit before the flush. */
   private handingValues(batch: string, now: number): unknown[] {
-    return [batch, this.channel, now];
+    return [batch, this.channel, now, this.handBeforeFlush];
   }
 
   async close(): Promise<void> {
@@ -226,7 +251,10 @@ export class PostgresStore implements Store {
     const handed = new Set<string>();
     const added = await this.insertJobs(this.pool, jobs, { notify: true, handed })
       .then(async (added) => {
-        if (handed.size > 0) await this.addFlush.request();
+        // A duplicate too: the job holding its key may be a handed one whose flush is under way.
+        if (this.handBeforeFlush && (handed.size > 0 || added.some((entry) => entry.duplicate))) {
+          await this.addFlush.request();
+        }
         return added;
       })
       .catch((error) => {
@@ -887,7 +915,7 @@ export class PostgresStore implements Store {
       notified AS (
         SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted WHERE lease_owner IS NULL) AS queues)
       SELECT id, queue, dedupe_key, lease_owner IS NOT NULL AS handed, (SELECT count(*) FROM notified) AS notified,
-        (SELECT CASE WHEN count(*) > 0 THEN ${COMMIT_WITHOUT_FLUSH} END FROM delivered) AS relaxed
+        (SELECT CASE WHEN count(*) > 0 AND $4::boolean THEN ${COMMIT_WITHOUT_FLUSH} END FROM delivered) AS relaxed
       FROM inserted`;
   }
 
@@ -1032,18 +1060,21 @@ export class PostgresStore implements Store {
    * claim that took nothing. It never waits for its offer row: an add that holds it (handing a job under
    * it) may itself wait for a job this claim or its outcomes changed (a dedupe key), and waiting
    * both ways is a deadlock. A row locked by an add is left as the add leaves it (one slot fewer);
-   * the next claim sets it right.
+   * the next claim that writes the offer sets it right.
    */
   private offerCtes(until: string, listener: string, stands: string): string {
     const tookAll = '(SELECT count(*) FROM claimed) >= $2';
-    const writes = `(NOT ${stands}::boolean OR EXISTS (SELECT 1 FROM claimed))`;
+    // A standing offer that is gone, or names a listener connection we no longer have (it dropped
+    // and came back), is written anew all the same.
+    const rewritesOffer = `(NOT ${stands}::boolean OR EXISTS (SELECT 1 FROM claimed)
+      OR NOT EXISTS (SELECT 1 FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND listener = ${listener}))`;
     return `mine AS (
-        SELECT queue, owner FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND ${writes}
+        SELECT queue, owner FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND ${rewritesOffer}
         FOR UPDATE SKIP LOCKED),
       offered AS (
         INSERT INTO ${this.q}.offers (queue, owner, free, offer_until, lease_ms, listener)
         SELECT $1, $3, $2 - (SELECT count(*) FROM claimed), ${until}, $4 - $5, ${listener}
-        WHERE NOT ${tookAll} AND ${writes}
+        WHERE NOT ${tookAll} AND ${rewritesOffer}
         ON CONFLICT (queue, owner) DO NOTHING),
       reoffered AS (
         UPDATE ${this.q}.offers AS o SET free = $2 - (SELECT count(*) FROM claimed), offer_until = ${until},

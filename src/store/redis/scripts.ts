@@ -361,7 +361,8 @@ local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil, stand
   for i = 1, #popped, 2 do
     jobs[#jobs + 1] = activate(base, idOfMember(popped[i]), owner, now, leaseExpiresAt)
   end
-  if offerUntil and not (stands == '1' and #jobs == 0) then
+  -- A standing offer that is gone (lapsed, or dropped as its worker seemed away) is written anew.
+  if offerUntil and not (stands == '1' and #jobs == 0 and redis.call('HEXISTS', base .. ':offers', owner) == 1) then
     if #jobs < limit then
       redis.call('HSET', base .. ':offers', owner,
         int(limit - #jobs) .. ':' .. offerUntil .. ':' .. int(tonumber(leaseExpiresAt) - tonumber(now)))
