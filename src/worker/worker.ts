@@ -141,8 +141,9 @@ export class Worker {
   /**
    * Our offer in the store as far as we know: the free slots the claim that made it left, less the
    * jobs handed to us since, and until when. A claim keeps it as it stands while it is good enough
-   * (see `mayLeaveOfferStanding` and `ClaimRequest.offerStands`). It can be off by a job or two (a handed job and a claim crossing), which
-   * only makes an add hand one job too many (it goes back, see receiveHanded) or pass us over.
+   * (see `mayLeaveOfferStanding` and `ClaimRequest.offerStands`). It can be off by a job or two (a
+   * handed job and a claim crossing), which only makes an add hand one job too many (it goes back,
+   * see receiveHanded) or pass us over.
    */
   private offer: { free: number; until: number } | null = null;
   private idleWaiters: (() => void)[] = [];

@@ -205,10 +205,13 @@ export class PostgresStore implements Store {
     if (this.handingInsert === null) return;
     await client
       .query({ text: `EXPLAIN ${this.handingInsert}`, values: this.handingValues('[]', 0) })
-      .catch((error: unknown) => {
-        if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) this.onError(error);
-      });
+      .catch(this.reportUnlessUnprivileged);
   }
+
+  /** For start-up checks that a role without the privilege (a dashboard's) may fail quietly. */
+  private readonly reportUnlessUnprivileged = (error: unknown): void => {
+    if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) this.onError(error);
+  };
 
   /**
    * Runs `ADD_FLUSH` once. Where it is refused (a role denied the function, a server without it),
@@ -218,15 +221,10 @@ export class PostgresStore implements Store {
    */
   private async checkAddFlush(client: pg.PoolClient): Promise<void> {
     if (this.handingInsert === null) return;
-    await client.query(ADD_FLUSH).then(
-      () => {
-        this.handBeforeFlush = true;
-      },
-      (error: unknown) => {
-        this.handBeforeFlush = false;
-        if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) this.onError(error);
-      },
-    );
+    await client.query(ADD_FLUSH).catch((error: unknown) => {
+      this.handBeforeFlush = false;
+      this.reportUnlessUnprivileged(error);
+    });
   }
 
   /** The parameters of `handingInsertSql`: the batch, the wake-up channel, now, commit before the flush. */
@@ -1057,9 +1055,9 @@ export class PostgresStore implements Store {
    * After `claimCtes`, for a claim that offers: the slots it leaves free become the owner's offer in
    * the queue (`until`, `listener` and `stands` are its parameters), or, when it took its whole
    * limit, the owner's offer goes. An offer that `stands` is not touched, not even locked, by a
-   * claim that took nothing. It never waits for its offer row: an add that holds it (handing a job under
-   * it) may itself wait for a job this claim or its outcomes changed (a dedupe key), and waiting
-   * both ways is a deadlock. A row locked by an add is left as the add leaves it (one slot fewer);
+   * claim that took nothing. It never waits for its offer row: an add that holds it (handing a job
+   * under it) may itself wait for a job this claim or its outcomes changed (a dedupe key), and
+   * waiting both ways is a deadlock. A row locked by an add is left as the add leaves it (one slot fewer);
    * the next claim that writes the offer sets it right.
    */
   private offerCtes(until: string, listener: string, stands: string): string {

@@ -348,8 +348,9 @@ local function promoteDue(base, now)
 end
 
 -- \`offerUntil\` (or false): the claiming worker offers the slots the claim leaves free to the adds
--- that come before then (see handOff), replacing its earlier offer; a full claim withdraws it. With
--- \`stands\` ('1') a claim that takes nothing leaves the earlier offer as it is (ClaimRequest.offerStands).
+-- that come before then (see handOff), replacing its earlier offer; a full claim withdraws it.
+-- With \`stands\` ('1') a claim that takes nothing leaves the earlier offer as it is
+-- (ClaimRequest.offerStands).
 local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil, stands)
   local base = queueBase(queue)
   promoteDue(base, now)
@@ -362,7 +363,8 @@ local function claim(queue, owner, limit, now, leaseExpiresAt, offerUntil, stand
     jobs[#jobs + 1] = activate(base, idOfMember(popped[i]), owner, now, leaseExpiresAt)
   end
   -- A standing offer that is gone (lapsed, or dropped as its worker seemed away) is written anew.
-  if offerUntil and not (stands == '1' and #jobs == 0 and redis.call('HEXISTS', base .. ':offers', owner) == 1) then
+  local leaveStanding = stands == '1' and #jobs == 0 and redis.call('HEXISTS', base .. ':offers', owner) == 1
+  if offerUntil and not leaveStanding then
     if #jobs < limit then
       redis.call('HSET', base .. ':offers', owner,
         int(limit - #jobs) .. ':' .. offerUntil .. ':' .. int(tonumber(leaseExpiresAt) - tonumber(now)))
@@ -520,8 +522,9 @@ end`,
 
   /**
    * ARGV[3]: how many outcomes, then 8 fields each, then optionally a claim: queue, owner, limit,
-   * now, lease expiry, offer until (nullable), offer stands ('1' or '0'; see claim). Result: { applied flags, claimed jobs as a JSON array of HGETALL replies,
-   * with a claim the next run-at of the queue's scheduled jobs or nil }.
+   * now, lease expiry, offer until (nullable), offer stands ('1' or '0'; see claim). Result:
+   * { applied flags, claimed jobs as a JSON array of HGETALL replies, with a claim the next run-at
+   * of the queue's scheduled jobs or nil }.
    */
   finishAndClaim: `
 local count = tonumber(ARGV[3])
