@@ -220,6 +220,41 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
       expect((await store.listSchedules()).length).toBe(100_000);
     });
 
+    it('adds a batch larger than one write command per set: all indexed, in claim order, ids without gaps around duplicates', async () => {
+      const store = factory.make();
+      await store.init();
+      // 4,500 jobs: each set's entries go in more than one command (2,000 per command). Job 10's
+      // key is job 9's, so it is a duplicate and takes no id; a few are delayed.
+      const jobs = Array.from({ length: 4_500 }, (_, i) =>
+        newJob({
+          dedupeKey: i === 9 || i === 10 ? 'shared' : null,
+          ...(i % 1000 === 999 ? { state: 'delayed' as const, runAt: T0 + 60_000 } : {}),
+        }),
+      );
+      const added = await store.addJobs(jobs);
+      const first = Number(added[0]!.id);
+      expect(added[10]).toEqual({ id: added[9]!.id, duplicate: true });
+      const fresh = added.filter((job) => !job.duplicate).map((job) => Number(job.id));
+      expect(fresh).toEqual(Array.from({ length: 4_499 }, (_, i) => first + i));
+      // The id the duplicate did not use goes back: the next add takes the next id.
+      const [next] = await store.addJobs([newJob()]);
+      expect(Number(next!.id)).toBe(first + 4_499);
+
+      expect(await store.countJobs('q')).toMatchObject({ waiting: 4_496, delayed: 4 });
+      expect((await store.listJobs({ queue: 'q', state: 'delayed' })).map((job) => job.id)).toEqual(
+        [998, 1998, 2998, 3998].map((i) => String(first + i)),
+      );
+      const claimed = await store.claimJobs({
+        queue: 'q',
+        owner: 'w',
+        limit: 3,
+        now: T0,
+        leaseExpiresAt: T0 + 30_000,
+      });
+      expect(claimed.map((job) => job.id)).toEqual([first, first + 1, first + 2].map(String));
+      expect(await store.getJob(String(first + 4_000))).toMatchObject({ state: 'waiting', queue: 'q' });
+    });
+
     it('refuses calls once closed', async () => {
       const store = factory.make();
       await store.init();

@@ -206,9 +206,7 @@ export async function addJobsOnCluster(runner: ScriptRunner, jobs: readonly NewJ
       );
       const args = [reserved.join(',')];
       for (const job of group) pushJobArgs(args, job);
-      const added = addedPairs(
-        (await runner.run('addJobs', queueBase(runner.prefix, queue), args)) as unknown[],
-      );
+      const added = addedJobs(await runner.run('addJobs', queueBase(runner.prefix, queue), args));
       const changes = indexChanges(group, reserved, added);
       if (changes.changed) await runner.run('updateIndex', global, changes.args);
       positions.forEach((position, k) => {
@@ -219,11 +217,15 @@ export async function addJobsOnCluster(runner: ScriptRunner, jobs: readonly NewJ
   return results;
 }
 
-/** The id and duplicate flag pairs addJobs returns, as AddedJob. */
-export function addedPairs(flat: readonly unknown[]): AddedJob[] {
-  const added: AddedJob[] = [];
-  for (let i = 0; i < flat.length; i += 2) added.push({ id: String(flat[i]), duplicate: flat[i + 1] === 1 });
-  return added;
+/** The ids addJobs returns (comma-separated, a duplicate's marked '!'), as AddedJob. */
+export function addedJobs(reply: unknown): AddedJob[] {
+  const text = String(reply);
+  if (text === '') return [];
+  return text
+    .split(',')
+    .map((entry) =>
+      entry.startsWith('!') ? { id: entry.slice(1), duplicate: true } : { id: entry, duplicate: false },
+    );
 }
 
 /** fireSchedule's per-job entries (id, duplicate flag, replaced id or '') as AddedJob. */

@@ -32,7 +32,7 @@ import {
   type TransitionResult,
 } from '../store.ts';
 import {
-  addedPairs,
+  addedJobs,
   addJobsOnCluster,
   finishAndClaimOnCluster,
   firedEntries,
@@ -223,7 +223,7 @@ export class RedisStore implements Store, ScriptRunner {
     if (this.onCluster) return addJobsOnCluster(this, jobs);
     const args: string[] = [];
     for (const job of jobs) pushJobArgs(args, job);
-    return addedPairs((await this.run('addJobs', this.global, args)) as unknown[]);
+    return addedJobs(await this.run('addJobs', this.global, args));
   }
 
   async claimJobs(request: ClaimRequest): Promise<Job[]> {

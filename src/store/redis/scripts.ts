@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { CANCELS_CHANNEL, SCHEDULES_CHANNEL } from '../store.ts';
 import { LUA_KEYS } from './keys.ts';
+import { LuaLibrary } from './lua-linker.ts';
 
 /*
  * Every state change of the Redis engine is one of these scripts, so it is one atomic step: Redis
@@ -53,8 +54,39 @@ local function waitMember(runAt, id)
 end
 local function idOfMember(member) return int(tonumber(string.sub(member, 18))) end
 
+-- The index entries of the jobs this script inserts are written when it ends, one command per key
+-- (a batch of adds writes each of its sets once instead of once per job; a call into Redis costs
+-- more than adding one more member to it). Nothing reads those sets in between, except what
+-- flushes first: the direct handoff, and any later step that moves a job out of its sets.
+local deferredKeys, deferred = {}, {}
+local WRITE_CHUNK = 4000 -- arguments per command: well under what unpack may put on Lua's stack
+
+local function writeLater(command, key, a, b)
+  local slot = command .. ' ' .. key
+  local list = deferred[slot]
+  if not list then
+    list = { command = command, key = key }
+    deferred[slot] = list
+    deferredKeys[#deferredKeys + 1] = slot
+  end
+  list[#list + 1] = a
+  list[#list + 1] = b
+end
+
+local function flushWrites()
+  if #deferredKeys == 0 then return end
+  for _, slot in ipairs(deferredKeys) do
+    local list = deferred[slot]
+    for i = 1, #list, WRITE_CHUNK do
+      redis.call(list.command, list.key, unpack(list, i, math.min(i + WRITE_CHUNK - 1, #list)))
+    end
+  end
+  deferredKeys, deferred = {}, {}
+end
+
 -- Takes a job out of the sets of its state.
 local function unindex(base, id, state, runAt)
+  flushWrites()
   redis.call('ZREM', base .. ':state:' .. state, id)
   if state == 'waiting' then
     redis.call('ZREM', base .. ':waiting', waitMember(runAt, id))
@@ -78,6 +110,17 @@ local function index(base, id, state, priority, runAt, at)
     redis.call('ZADD', base .. ':active', at, id)
   else
     redis.call('ZADD', base .. ':finished:' .. state, at, id)
+  end
+end
+
+-- Puts a job just inserted (waiting or delayed) into its sets when the script ends.
+local function indexNew(base, id, state, priority, runAt)
+  writeLater('ZADD', base .. ':all', id, id)
+  writeLater('ZADD', base .. ':state:' .. state, id, id)
+  if state == 'waiting' then
+    writeLater('ZADD', base .. ':waiting', -tonumber(priority), waitMember(runAt, id))
+  else
+    writeLater('ZADD', base .. ':scheduled', runAt, id)
   end
 end
 
@@ -109,6 +152,7 @@ end
 -- The queue's keys and the job's key, from the id alone; false for an unknown id. On a Cluster the
 -- client found the queue (the id index is in another slot) and sent the script to it as KEYS[1].
 local function locate(id)
+  flushWrites()
   local queue
   if CLUSTER then
     queue = redis.call('HGET', KEYS[1] .. ':job:' .. id, 'queue')
@@ -141,6 +185,27 @@ local function forgetJob(id, schedule)
     if redis.call('ZCARD', runs) == 0 then redis.call('SREM', G .. ':runs', schedule) end
   end
   redis.call('HDEL', G .. ':jobs', id)
+end
+
+-- New job ids (single Redis). A batch of adds takes a block of them with one INCRBY
+-- (reserveIdBlock); the ids it did not use (duplicates) go back when the script ends, which no other
+-- client can see happen, so ids stay gapless and increasing.
+local idBlock = { nextId = 1, last = 0 }
+local function reserveIdBlock(count)
+  local last = redis.call('INCRBY', G .. ':ids', count)
+  idBlock = { nextId = last - count + 1, last = last }
+end
+local function newId()
+  if idBlock.nextId > idBlock.last then return int(redis.call('INCR', G .. ':ids')) end
+  local id = idBlock.nextId
+  idBlock.nextId = id + 1
+  return int(id)
+end
+local function returnUnusedIds()
+  if idBlock.nextId <= idBlock.last then
+    redis.call('SET', G .. ':ids', int(idBlock.nextId - 1))
+    idBlock.last = idBlock.nextId - 1
+  end
 end
 
 -- The global steps of a Cluster's changes. Reserves consecutive ids for the queues named from
@@ -223,6 +288,7 @@ local function handOff(base, queue, id, now, payloadLength)
     noOffers[queue] = true
     return false
   end
+  flushWrites()
   if redis.call('ZCARD', base .. ':waiting') ~= 1 or redis.call('GET', base .. ':paused') == '1'
     or #redis.call('ZRANGEBYSCORE', base .. ':scheduled', '-inf', now, 'LIMIT', 0, 1) > 0 then
     return false
@@ -256,6 +322,13 @@ local function deliverHandoffs()
   end
 end
 
+-- What every script does last: the writes it deferred, and the handed jobs sent.
+local function finishScript()
+  flushWrites()
+  returnUnusedIds()
+  deliverHandoffs()
+end
+
 -- Inserts one job unless a live job of its queue holds its dedupe key; returns the id and 1 for a
 -- duplicate (the holder's id) or 0. \`presetId\`: the id the client reserved (Cluster), else nil.
 local function insert(queue, name, payload, state, priority, runAt, maxAttempts, backoff, timeout, dedupeKey,
@@ -268,7 +341,7 @@ local function insert(queue, name, payload, state, priority, runAt, maxAttempts,
     local holder = redis.call('HGET', base .. ':dedupe', dedupeKey)
     if holder then return holder, 1 end
   end
-  local id = presetId or int(redis.call('INCR', G .. ':ids'))
+  local id = presetId or newId()
   local key = base .. ':job:' .. id
   redis.call('HSET', key, 'id', id, 'queue', queue, 'name', name, 'payload', payload, 'state', state,
     'priority', priority, 'runAt', runAt, 'attempt', '0', 'maxAttempts', maxAttempts, 'failures', '0',
@@ -288,11 +361,10 @@ local function insert(queue, name, payload, state, priority, runAt, maxAttempts,
     end
   end
   if not CLUSTER then
-    redis.call('HSET', G .. ':jobs', id, queue)
+    writeLater('HSET', G .. ':jobs', id, queue)
     listQueue(queue)
   end
-  redis.call('ZADD', base .. ':all', id, id)
-  index(base, id, state, priority, runAt, nil)
+  indexNew(base, id, state, priority, runAt)
   if state ~= 'waiting' or not handOff(base, queue, id, createdAt, #payload) then announce(queue) end
   return id, 0
 end
@@ -508,17 +580,18 @@ local result = redis.call('GET', G .. ':version')`,
 
   /**
    * ARGV[3..]: jobs of 13 fields; on a Cluster ARGV[3] is first their reserved ids, comma-separated.
-   * Result: id and duplicate flag per job.
+   * Result: the jobs' ids, comma-separated, a duplicate's (the holder's id) marked with a leading '!'.
    */
   addJobs: `
 local first, ids = 3, nil
-if CLUSTER then first, ids = 4, idList(ARGV[3]) end
-local result = {}
+if CLUSTER then first, ids = 4, idList(ARGV[3]) else reserveIdBlock((#ARGV - 2) / JOB_FIELDS) end
+local added = {}
 for at = first, #ARGV, JOB_FIELDS do
-  local id, duplicate = insertAt(at, nil, ids and ids[#result / 2 + 1])
-  result[#result + 1] = id
-  result[#result + 1] = duplicate
-end`,
+  local id, duplicate = insertAt(at, nil, ids and ids[#added + 1])
+  added[#added + 1] = duplicate == 1 and '!' .. id or id
+end
+-- One text, not a reply per job: cheaper for Redis to send and for the client to read.
+local result = table.concat(added, ',')`,
 
   /**
    * ARGV[3]: how many outcomes, then 8 fields each, then optionally a claim: queue, owner, limit,
@@ -985,12 +1058,19 @@ export class Scripts {
   get(name: ScriptName): LuaScript {
     let script = this.built.get(name);
     if (!script) {
-      const source = `${this.head}\n${LIB}\n${BODIES[name]}\ndeliverHandoffs()\nreturn { announced, result, forgotten }\n`;
+      const code = `${BODIES[name]}\nfinishScript()\nreturn { announced, result, forgotten }\n`;
+      const source = `${this.head}\n${library().linkedFor(code)}\n${code}`;
       script = new LuaScript(name, source);
       this.built.set(name, script);
     }
     return script;
   }
+}
+
+let parsedLibrary: LuaLibrary | undefined;
+function library(): LuaLibrary {
+  parsedLibrary ??= new LuaLibrary(LIB);
+  return parsedLibrary;
 }
 
 const kinds = new Map<boolean, Scripts>();
