@@ -180,6 +180,52 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
       await expect(factory.make().init()).rejects.toMatchObject({ code: 'SUNDIAL_SCHEMA_TOO_NEW' });
     });
 
+    it('takes over a store of layout 1: raises its version, and reads and changes the jobs it holds', async () => {
+      const store = factory.make();
+      await store.init();
+      const [job] = await store.addJobs([newJob()]);
+      const key = `{${prefix}:q}:job:${job!.id}`;
+      // The fields a new job's hash leaves out now, and layout 1 wrote.
+      expect(await admin.hmget(key, 'attempt', 'failures', 'stalls', 'history')).toEqual([
+        null,
+        null,
+        null,
+        null,
+      ]);
+      await admin.hset(key, { attempt: '0', failures: '0', stalls: '0', history: '[]' });
+      await admin.set(`{${prefix}}:version`, '1');
+
+      const upgraded = factory.make();
+      await upgraded.init();
+      expect(await admin.get(`{${prefix}}:version`)).toBe('2');
+      expect(await upgraded.getJob(job!.id)).toMatchObject({
+        attempt: 0,
+        failures: 0,
+        stalls: 0,
+        history: [],
+      });
+      const claim = { queue: 'q', owner: 'w', limit: 1, now: T0, leaseExpiresAt: T0 + 30_000 };
+      await upgraded.claimJobs(claim);
+      const error = { name: 'Error', message: 'boom', category: 'error' as const };
+      const record = {
+        attempt: 1,
+        outcome: 'failed' as const,
+        worker: 'w',
+        startedAt: T0,
+        finishedAt: T0 + 5,
+      };
+      await upgraded.finishJobs([
+        { kind: 'retry', id: job!.id, owner: 'w', attempt: 1, finishedAt: T0 + 5, record, runAt: T0, error },
+      ]);
+      expect(await upgraded.getJob(job!.id)).toMatchObject({
+        state: 'failed',
+        attempt: 1,
+        failures: 1,
+        stalls: 0,
+        history: [record],
+      });
+    });
+
     it('checks its options, naming the field and the value', () => {
       expect(() => new RedisStore({ prefix: 'a{b}' })).toThrow(/store\.prefix.*a\{b\}/);
       // Prefixes `app` and `app:q` would share names with queue q of `app`.

@@ -62,11 +62,18 @@ function numberOrNull(text: string | undefined): number | null {
   return text === undefined ? null : Number(text);
 }
 
+function countOf(text: string | undefined): number {
+  return text === undefined ? 0 : Number(text);
+}
+
 function parseOrNull<T>(text: string | undefined): T | null {
   return text === undefined ? null : (JSON.parse(text) as T);
 }
 
-/** A job hash (absent fields are nulls) as the `Job` every engine returns. */
+/**
+ * A job hash as the `Job` every engine returns. Absent fields are nulls, except the counts (attempt,
+ * failures, stalls: zero) and the history (empty), which a new job's hash leaves out.
+ */
 export function jobFromHash(flat: FlatHash): Job {
   const f = fields(flat);
   const get = (name: string) => f.get(name)!;
@@ -78,20 +85,20 @@ export function jobFromHash(flat: FlatHash): Job {
     state: get('state') as JobState,
     priority: Number(get('priority')),
     runAt: Number(get('runAt')),
-    attempt: Number(get('attempt')),
+    attempt: countOf(f.get('attempt')),
     maxAttempts: Number(get('maxAttempts')),
-    failures: Number(get('failures')),
+    failures: countOf(f.get('failures')),
     backoff: parseBackoff(get('backoff')),
     timeout: numberOrNull(f.get('timeout')),
     dedupeKey: f.get('dedupeKey') ?? null,
-    stalls: Number(get('stalls')),
+    stalls: countOf(f.get('stalls')),
     maxStalls: Number(get('maxStalls')),
     leaseOwner: f.get('leaseOwner') ?? null,
     leaseExpiresAt: numberOrNull(f.get('leaseExpiresAt')),
     result: parseOrNull(f.get('result')),
     error: parseOrNull(f.get('error')),
     deadLetter: parseOrNull(f.get('deadLetter')),
-    history: JSON.parse(get('history')),
+    history: f.has('history') ? JSON.parse(get('history')) : [],
     origin: parseOrNull(f.get('origin')),
     createdAt: Number(get('createdAt')),
     startedAt: numberOrNull(f.get('startedAt')),

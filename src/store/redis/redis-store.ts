@@ -78,8 +78,11 @@ export interface RedisStoreOptions {
 
 export const DEFAULT_REDIS_PREFIX = 'sundial';
 
-/** The key layout this code writes (see keys.ts); a store at a newer one is refused. */
-const LAYOUT_VERSION = 1;
+/**
+ * The key layout this code writes (see keys.ts); a store at a newer one is refused. 2: a new job's
+ * hash leaves out its zero counts and empty history, which version 1 wrote and cannot do without.
+ */
+const LAYOUT_VERSION = 2;
 
 /** Jobs deleted per script when pruning, so Redis is never busy with one prune for long. */
 const PRUNE_CHUNK = 1000;

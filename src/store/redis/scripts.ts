@@ -124,6 +124,9 @@ local function indexNew(base, id, state, priority, runAt)
   end
 end
 
+-- A count field of the job hash, absent while it is zero, plus one.
+local function plusOne(count) return int((tonumber(count) or 0) + 1) end
+
 -- A job leaving the live states gives up its dedupe key (if it, not a newer job, holds it).
 local function freeKey(base, id, dedupeKey)
   if dedupeKey and redis.call('HGET', base .. ':dedupe', dedupeKey) == id then
@@ -131,9 +134,9 @@ local function freeKey(base, id, dedupeKey)
   end
 end
 
--- The history JSON array with one more record.
+-- The history JSON array with one more record (a job that has none yet holds no history field).
 local function withRecord(history, record)
-  if history == '[]' then return '[' .. record .. ']' end
+  if not history or history == '[]' then return '[' .. record .. ']' end
   return string.sub(history, 1, -2) .. ',' .. record .. ']'
 end
 
@@ -343,9 +346,11 @@ local function insert(queue, name, payload, state, priority, runAt, maxAttempts,
   end
   local id = presetId or newId()
   local key = base .. ':job:' .. id
+  -- Counts still at zero (attempt, failures, stalls) and the empty history are left out: each field
+  -- costs every add (see jobFromHash in jobs.ts).
   redis.call('HSET', key, 'id', id, 'queue', queue, 'name', name, 'payload', payload, 'state', state,
-    'priority', priority, 'runAt', runAt, 'attempt', '0', 'maxAttempts', maxAttempts, 'failures', '0',
-    'backoff', backoff, 'stalls', '0', 'maxStalls', maxStalls, 'history', '[]', 'createdAt', createdAt)
+    'priority', priority, 'runAt', runAt, 'maxAttempts', maxAttempts, 'backoff', backoff,
+    'maxStalls', maxStalls, 'createdAt', createdAt)
   if timeout then redis.call('HSET', key, 'timeout', timeout) end
   if dedupeKey then
     redis.call('HSET', key, 'dedupeKey', dedupeKey)
@@ -487,14 +492,14 @@ local function finish(at)
     index(base, id, 'completed', nil, nil, finishedAt)
     freeKey(base, id, job[4])
   elseif kind == 'retry' then
-    redis.call('HSET', key, 'state', 'failed', 'runAt', ARGV[at + 6], 'failures', int(tonumber(job[5]) + 1),
+    redis.call('HSET', key, 'state', 'failed', 'runAt', ARGV[at + 6], 'failures', plusOne(job[5]),
       'error', ARGV[at + 7], 'history', history)
     redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
     index(base, id, 'failed', nil, ARGV[at + 6], nil)
     -- Workers elsewhere re-arm their timers to the retry.
     announce(queue)
   else
-    redis.call('HSET', key, 'state', 'dead', 'failures', int(tonumber(job[5]) + 1), 'error', ARGV[at + 6],
+    redis.call('HSET', key, 'state', 'dead', 'failures', plusOne(job[5]), 'error', ARGV[at + 6],
       'deadLetter', ARGV[at + 7], 'finishedAt', finishedAt, 'history', history)
     redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
     index(base, id, 'dead', nil, nil, finishedAt)
@@ -573,9 +578,17 @@ end
 
 /** The body of each script, after the library; it sets `result`. */
 const BODIES = {
-  /** The layout version: sets it if unset and returns what is stored. */
+  /**
+   * The layout version: raises what is stored to ARGV[3] when it is unset or older (this code reads
+   * the older layouts; processes of an older Sundial that start afterwards then refuse the store),
+   * and returns what is stored.
+   */
   init: `
-redis.call('SET', G .. ':version', ARGV[3], 'NX')
+local stored = redis.call('GET', G .. ':version')
+local storedVersion = stored and tonumber(stored)
+if not stored or (storedVersion and storedVersion < tonumber(ARGV[3])) then
+  redis.call('SET', G .. ':version', ARGV[3])
+end
 local result = redis.call('GET', G .. ':version')`,
 
   /**
@@ -683,17 +696,17 @@ for _, queue in ipairs(queues) do
     local job = redis.call('HMGET', key, 'state', 'leaseOwner', 'attempt', 'startedAt', 'stalls', 'maxStalls',
       'priority', 'runAt', 'dedupeKey', 'failures', 'name')
     if job[1] == 'active' and (job[2] ~= except or (held and not held[id])) then
-      local stalls = int(tonumber(job[5]) + 1)
+      local stalls = plusOne(job[5])
       unindex(base, id, 'active', nil)
       redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAt')
-      if tonumber(job[5]) < tonumber(job[6]) then
+      if (tonumber(job[5]) or 0) < tonumber(job[6]) then
         redis.call('HSET', key, 'state', 'waiting', 'stalls', stalls)
         appendHistory(key, runRecord(job[3], 'stalled', job[2], job[4], now))
         index(base, id, 'waiting', job[7], job[8], nil)
         announce(queue)
         for _, v in ipairs({ id, queue, job[11], 1 }) do recovered[#recovered + 1] = v end
       else
-        local deadLetter = '{"reason":"stalled","at":' .. now .. ',"failures":' .. job[10] .. ',"stalls":' .. stalls
+        local deadLetter = '{"reason":"stalled","at":' .. now .. ',"failures":' .. (job[10] or '0') .. ',"stalls":' .. stalls
           .. ',"queue":' .. cjson.encode(queue) .. '}'
         redis.call('HSET', key, 'state', 'dead', 'stalls', stalls, 'error', stalledError, 'finishedAt', now,
           'deadLetter', deadLetter)
