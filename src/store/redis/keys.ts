@@ -14,7 +14,7 @@
  * - `{P}:flags`              hash: store-wide flags
  *
  * Keys of one queue `q` share the hash tag `{P:q}`:
- * - `{P:q}:job:<id>`         hash: the job
+ * - `{P:q}:job:<id>`         hash: the job (zero counts and an empty history left out: layout 2)
  * - `{P:q}:waiting`          zset: claim order (score -priority; member run-at and id, fixed width)
  * - `{P:q}:scheduled`        zset: delayed and failed jobs by run-at
  * - `{P:q}:active`           zset: active jobs by lease expiry (stall recovery)
