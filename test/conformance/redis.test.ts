@@ -226,6 +226,19 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
       });
     });
 
+    it('opens itself on first use: a store never given init() checks and raises the layout before it adds', async () => {
+      await admin.set(`{${prefix}}:version`, '1');
+      const store = factory.make();
+      await store.addJobs([newJob()]);
+      expect(await admin.get(`{${prefix}}:version`)).toBe('2');
+
+      await admin.set(`{${prefix}}:version`, '99');
+      const older = factory.make();
+      await expect(older.addJobs([newJob()])).rejects.toMatchObject({ code: 'SUNDIAL_SCHEMA_TOO_NEW' });
+      await expect(older.listQueues()).rejects.toMatchObject({ code: 'SUNDIAL_SCHEMA_TOO_NEW' });
+      expect(await store.countJobs('q')).toMatchObject({ waiting: 1 });
+    });
+
     it('checks its options, naming the field and the value', () => {
       expect(() => new RedisStore({ prefix: 'a{b}' })).toThrow(/store\.prefix.*a\{b\}/);
       // Prefixes `app` and `app:q` would share names with queue q of `app`.

@@ -40,7 +40,10 @@ describe('lua linker', () => {
     expect(library.linkedFor('return 1')).toBe('');
   });
 
-  it('refuses a library with a top-level statement that is not a local declaration', () => {
+  it('refuses a library with a top-level statement that is not a local declaration, first or later', () => {
     expect(() => new LuaLibrary('redis.call("PING")\nlocal x = 1')).toThrow(/expected a local declaration/);
+    expect(() => new LuaLibrary('local x = 1\nredis.call("PING")')).toThrow(/found: redis\.call/);
+    // A local without a value is not a form it knows: its name would never be linked.
+    expect(() => new LuaLibrary('local x = 1\nlocal y')).toThrow(/found: local y/);
   });
 });

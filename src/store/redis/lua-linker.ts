@@ -21,6 +21,7 @@ interface Declaration {
 }
 
 const DECLARATION_START = /^local (?:function ([A-Za-z_]\w*)|([A-Za-z_][\w, ]*?)\s*=)/;
+const CONTINUATION = /^(\s|end\b|\}|\))/;
 const IDENTIFIER = /[A-Za-z_]\w*/g;
 const COMMENT = /--.*$/gm;
 
@@ -46,7 +47,11 @@ function declarationsOf(library: string): Declaration[] {
       comments.push(line);
     } else {
       const current = parts.at(-1);
-      if (!current) throw new Error(`Lua library: expected a local declaration, found: ${line}`);
+      // Inside a declaration, lines are indented or close it: anything else at the top level would be
+      // a statement no declaration owns (or a `local` this parser does not know), left out unseen.
+      if (!current || !CONTINUATION.test(line)) {
+        throw new Error(`Lua library: expected a local declaration, found: ${line}`);
+      }
       current.lines.push(...comments, line);
       comments = [];
     }

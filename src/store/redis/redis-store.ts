@@ -121,12 +121,13 @@ export class RedisStore implements Store, ScriptRunner {
   private readonly wakeups: Wakeups;
   /** On a Cluster, where the jobs are that this instance works on by id (see cluster.ts). */
   private readonly jobQueues = new JobQueues((ids) =>
-    this.call(() => this.client.hmget(`${this.global}:jobs`, ...ids)),
+    this.command(() => this.client.hmget(`${this.global}:jobs`, ...ids)),
   );
   /** Sent with every wake-up this instance publishes, so it can skip its own echoes. */
   private readonly origin = randomUUID();
   private readonly options: RedisStoreOptions;
   private initialising: Promise<void> | null = null;
+  private initialised = false;
   private closed = false;
 
   constructor(options: RedisStoreOptions = {}) {
@@ -211,6 +212,7 @@ export class RedisStore implements Store, ScriptRunner {
       if (this.options.onError) this.options.onError(warning);
       else process.emitWarning(warning.message, { code: warning.code });
     }
+    this.initialised = true;
   }
 
   async close(): Promise<void> {
@@ -314,7 +316,7 @@ export class RedisStore implements Store, ScriptRunner {
 
   async nextRunAt(queue: string): Promise<number | null> {
     this.check();
-    const [, score] = await this.call(() =>
+    const [, score] = await this.command(() =>
       this.client.zrange(`${queueBase(this.prefix, queue)}:scheduled`, '0', '0', 'WITHSCORES'),
     );
     return score === undefined ? null : Number(score);
@@ -416,18 +418,18 @@ export class RedisStore implements Store, ScriptRunner {
   async setQueuePaused(queue: string, paused: boolean): Promise<void> {
     this.check();
     // On a Cluster the queue list is in another slot: listed first, so it is never missing a queue.
-    if (this.onCluster) await this.call(() => this.client.sadd(`${this.global}:queues`, queue));
+    if (this.onCluster) await this.command(() => this.client.sadd(`${this.global}:queues`, queue));
     await this.run('setQueuePaused', queueBase(this.prefix, queue), [queue, paused ? '1' : '0']);
   }
 
   async isQueuePaused(queue: string): Promise<boolean> {
     this.check();
-    return (await this.call(() => this.client.get(`${queueBase(this.prefix, queue)}:paused`))) === '1';
+    return (await this.command(() => this.client.get(`${queueBase(this.prefix, queue)}:paused`))) === '1';
   }
 
   async listQueues(): Promise<string[]> {
     this.check();
-    return byBytes(await this.call(() => this.client.smembers(`${this.global}:queues`)));
+    return byBytes(await this.command(() => this.client.smembers(`${this.global}:queues`)));
   }
 
   async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
@@ -459,7 +461,7 @@ export class RedisStore implements Store, ScriptRunner {
 
   async nextScheduleRunAt(): Promise<number | null> {
     this.check();
-    const [, score] = await this.call(() =>
+    const [, score] = await this.command(() =>
       this.client.zrange(`${this.global}:schedules-due`, '0', '0', 'WITHSCORES'),
     );
     return score === undefined ? null : Number(score);
@@ -560,7 +562,7 @@ export class RedisStore implements Store, ScriptRunner {
 
   async getFlag(name: string): Promise<string | null> {
     this.check();
-    return this.call(() => this.client.hget(`${this.global}:flags`, name));
+    return this.command(() => this.client.hget(`${this.global}:flags`, name));
   }
 
   async setFlag(name: string, value: string | null): Promise<void> {
@@ -581,6 +583,7 @@ export class RedisStore implements Store, ScriptRunner {
    * Cluster, then removes the global index entries of the jobs it deleted. Returns its result.
    */
   async run(name: ScriptName, base: string, args: string[]): Promise<unknown> {
+    if (name !== 'init') await this.opened();
     const [announced, result, forgotten] = (await this.call(() =>
       this.scripts.get(name).run(this.client, base, [this.prefix, this.origin, ...args]),
     )) as [string[], unknown, string[]];
@@ -605,6 +608,20 @@ export class RedisStore implements Store, ScriptRunner {
     if (!this.onCluster) return checkDurability(this.client as Redis);
     const checks = await Promise.all((this.client as Cluster).nodes('master').map(checkDurability));
     return checks.find((check) => check.warning) ?? checks[0]!;
+  }
+
+  /**
+   * Opens the store on first use, as the other engines do: a process that never calls `init()` still
+   * has its layout checked (and raised) before it reads or writes a job, and its wake-ups listened to.
+   */
+  private async opened(): Promise<void> {
+    if (!this.initialised) await this.init();
+  }
+
+  /** A command of the open store (see `call`). */
+  private async command<T>(work: () => Promise<T>): Promise<T> {
+    await this.opened();
+    return this.call(work);
   }
 
   /** Runs a command; connection trouble becomes `StoreUnavailableError` (try again later). */

@@ -294,6 +294,9 @@ local function handOff(base, queue, id, now, payloadLength)
   flushWrites()
   if redis.call('ZCARD', base .. ':waiting') ~= 1 or redis.call('GET', base .. ':paused') == '1'
     or #redis.call('ZRANGEBYSCORE', base .. ':scheduled', '-inf', now, 'LIMIT', 0, 1) > 0 then
+    -- None of these clears before the script ends: the batch's later jobs of this queue wait too,
+    -- and keep their writes deferred.
+    noOffers[queue] = true
     return false
   end
   local offer = bestOffer(base, now)
@@ -1051,9 +1054,9 @@ export class LuaScript {
 
 /**
  * The scripts for a single Redis primary, or for a Redis Cluster (each staying in the slot of its
- * KEYS[1]). Each is built on its first use: a source is some 25 KB (the library and its body) and is
- * hashed, and a process uses a few of the 30 or so (an idle worker: 4), while an app on SQLite or
- * PostgreSQL imports this module too.
+ * KEYS[1]). Each is built on its first use (linked from the library, 2 to 16 KB, and hashed): a
+ * process uses a few of the 30 or so (an idle worker: 4), while an app on SQLite or PostgreSQL
+ * imports this module too.
  *
  * On a Cluster the scripts start with a shebang (Redis 7): Redis then refuses any script that
  * touches keys of two slots, even two on the same node (which it lets a script without one do), so
