@@ -59,9 +59,15 @@ local function idOfMember(member) return int(tonumber(string.sub(member, 18))) e
 -- more than adding one more member to it). Nothing reads those sets in between, except what
 -- flushes first: the direct handoff, and any later step that moves a job out of its sets.
 local deferredKeys, deferred = {}, {}
+-- Set by a script that adds several jobs; one job's writes gain nothing from waiting.
+local deferring = false
 local WRITE_CHUNK = 4000 -- arguments per command: well under what unpack may put on Lua's stack
 
 local function writeLater(command, key, a, b)
+  if not deferring then
+    redis.call(command, key, a, b)
+    return
+  end
   local slot = command .. ' ' .. key
   local list = deferred[slot]
   if not list then
@@ -600,7 +606,10 @@ local result = redis.call('GET', G .. ':version')`,
    */
   addJobs: `
 local first, ids = 3, nil
-if CLUSTER then first, ids = 4, idList(ARGV[3]) else reserveIdBlock((#ARGV - 2) / JOB_FIELDS) end
+if CLUSTER then first, ids = 4, idList(ARGV[3]) end
+local count = (#ARGV - first + 1) / JOB_FIELDS
+if not CLUSTER then reserveIdBlock(count) end
+deferring = count > 1
 local added = {}
 for at = first, #ARGV, JOB_FIELDS do
   local id, duplicate = insertAt(at, nil, ids and ids[#added + 1])
