@@ -196,7 +196,7 @@ export class RedisStore implements Store, ScriptRunner {
   }
 
   private async initialise(): Promise<void> {
-    const stored = Number(await this.run('init', this.global, [String(LAYOUT_VERSION)]));
+    const stored = Number(await this.runScript('init', this.global, [String(LAYOUT_VERSION)]));
     if (stored > LAYOUT_VERSION) {
       throw new SundialError(
         'SUNDIAL_SCHEMA_TOO_NEW',
@@ -583,7 +583,12 @@ export class RedisStore implements Store, ScriptRunner {
    * Cluster, then removes the global index entries of the jobs it deleted. Returns its result.
    */
   async run(name: ScriptName, base: string, args: string[]): Promise<unknown> {
-    if (name !== 'init') await this.opened();
+    await this.opened();
+    return this.runScript(name, base, args);
+  }
+
+  /** `run` without opening the store first: for the step that opens it. */
+  private async runScript(name: ScriptName, base: string, args: string[]): Promise<unknown> {
     const [announced, result, forgotten] = (await this.call(() =>
       this.scripts.get(name).run(this.client, base, [this.prefix, this.origin, ...args]),
     )) as [string[], unknown, string[]];

@@ -63,17 +63,17 @@ local deferredKeys, deferred = {}, {}
 local deferring = false
 local WRITE_CHUNK = 4000 -- arguments per command: well under what unpack may put on Lua's stack
 
+-- \`command\` is ZADD or HSET; a key is only ever written by one of them.
 local function writeLater(command, key, a, b)
   if not deferring then
     redis.call(command, key, a, b)
     return
   end
-  local slot = command .. ' ' .. key
-  local list = deferred[slot]
+  local list = deferred[key]
   if not list then
-    list = { command = command, key = key }
-    deferred[slot] = list
-    deferredKeys[#deferredKeys + 1] = slot
+    list = { command = command }
+    deferred[key] = list
+    deferredKeys[#deferredKeys + 1] = key
   end
   list[#list + 1] = a
   list[#list + 1] = b
@@ -81,10 +81,10 @@ end
 
 local function flushWrites()
   if #deferredKeys == 0 then return end
-  for _, slot in ipairs(deferredKeys) do
-    local list = deferred[slot]
+  for _, key in ipairs(deferredKeys) do
+    local list = deferred[key]
     for i = 1, #list, WRITE_CHUNK do
-      redis.call(list.command, list.key, unpack(list, i, math.min(i + WRITE_CHUNK - 1, #list)))
+      redis.call(list.command, key, unpack(list, i, math.min(i + WRITE_CHUNK - 1, #list)))
     end
   end
   deferredKeys, deferred = {}, {}
@@ -211,10 +211,7 @@ local function newId()
   return int(id)
 end
 local function returnUnusedIds()
-  if idBlock.nextId <= idBlock.last then
-    redis.call('SET', G .. ':ids', int(idBlock.nextId - 1))
-    idBlock.last = idBlock.nextId - 1
-  end
+  if idBlock.nextId <= idBlock.last then redis.call('SET', G .. ':ids', int(idBlock.nextId - 1)) end
 end
 
 -- The global steps of a Cluster's changes. Reserves consecutive ids for the queues named from
