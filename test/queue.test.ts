@@ -159,6 +159,37 @@ describe('queue API', () => {
         'options.runAt',
         5,
       ],
+      [
+        'a Map for options',
+        () => sundial.queue('q').add('a', null, new Map([['delay', 5]]) as never),
+        'options',
+        new Map([['delay', 5]]),
+      ],
+      ['an array for options', () => sundial.queue('q').add('a', null, [] as never), 'options', []],
+      [
+        'runAt past the latest valid date',
+        () => sundial.queue('q').add('a', null, { runAt: 8_640_000_000_000_001 }),
+        'options.runAt',
+        8_640_000_000_000_001,
+      ],
+      [
+        'a delay that ends past the latest valid date',
+        () => sundial.queue('q').add('a', null, { delay: 8_640_000_000_000_000 }),
+        'options.delay',
+        8_640_000_000_000_000,
+      ],
+      [
+        'a dedupe key with NUL',
+        () => sundial.queue('q').add('a', null, { dedupeKey: 'a\0b' }),
+        'options.dedupeKey',
+        'a\0b',
+      ],
+      [
+        'a dedupe key with half a surrogate pair',
+        () => sundial.queue('q').add('a', null, { dedupeKey: 'a\uD800' }),
+        'options.dedupeKey',
+        'a\uD800',
+      ],
       ['empty handler name', () => sundial.queue('q').add('', null), 'name', ''],
       ['handler name with spaces', () => sundial.queue('q').add('send mail', null), 'name', 'send mail'],
       [
@@ -195,6 +226,75 @@ describe('queue API', () => {
       expect((error as UnserializableError).field).toBe('jobs[1].payload.when');
       const jobs = await q.listJobs();
       expect(jobs.map((j) => j.payload)).toEqual([{ kept: true }]);
+    });
+
+    it('refuses options it cannot read, naming them, and stores nothing', async () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      const throwing = {
+        get delay(): number {
+          throw new Error('getter');
+        },
+      };
+      for (const options of [proxy, throwing]) {
+        const error = await sundial
+          .queue('q')
+          .add('a', null, options as never)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidOptionError);
+        expect((error as InvalidOptionError).field).toBe('options');
+        expect((error as Error).message).toMatch(
+          /^Invalid options: .* \(options that can be read; reading them threw/,
+        );
+      }
+      expect(await sundial.queue('q').counts()).toMatchObject({ waiting: 0, delayed: 0 });
+    });
+
+    it('refuses payloads it cannot read or that nest too deep, naming where, and stores nothing', async () => {
+      const q = sundial.queue('q');
+      await q.add('keep', { kept: true });
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      let deep: unknown = 1;
+      for (let i = 0; i < 200_000; i++) deep = { a: deep };
+      const cases: [unknown, RegExp][] = [
+        [
+          {
+            user: {
+              get name() {
+                throw new Error('getter');
+              },
+            },
+          },
+          /^Cannot store payload\.user\.name: its value cannot be read \(reading it threw Error: getter\)$/,
+        ],
+        [
+          {
+            at: {
+              toJSON() {
+                throw new Error('toJSON');
+              },
+            },
+          },
+          /^Cannot store payload\.at: its value cannot be read/,
+        ],
+        [
+          { list: [1, proxy] },
+          /^Cannot store payload\.list\[1\]: its value cannot be read \(reading it threw TypeError/,
+        ],
+        [
+          deep,
+          /^Cannot store payload\.a\.a\.a\.a\.a\.a\.a\.a…\(984 levels\)…\.a\.a\.a\.a\.a\.a\.a\.a: "\[nested\]" is nested more than 1000 levels deep$/,
+        ],
+      ];
+      for (const [payload, message] of cases) {
+        const error = await q.add('a', payload).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(UnserializableError);
+        expect((error as Error).message).toMatch(message);
+        const bulk = await q.addBulk([{ name: 'ok' }, { name: 'b', payload }]).catch((e: unknown) => e);
+        expect((bulk as UnserializableError).field).toMatch(/^jobs\[1\]\.payload/);
+      }
+      expect((await q.listJobs()).map((job) => job.payload)).toEqual([{ kept: true }]);
     });
 
     it('refuses queue defaults that cannot apply to every job, and conflicting options later', () => {

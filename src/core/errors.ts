@@ -12,22 +12,36 @@ export class SundialError extends Error {
   }
 }
 
-/** Shows a value the way a user typed it, short enough to sit in one error message. */
+/**
+ * Shows a value the way a user typed it, short enough to sit in one error message. Never throws:
+ * the value may be hostile (a revoked proxy, a getter or `toJSON` that throws).
+ */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  try {
+    return describeReadable(value);
+  } catch {
+    return '[a value that cannot be read]';
+  }
+}
+
+function describeReadable(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(shorten(value));
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'symbol') return value.toString();
+  if (typeof value === 'bigint') return shorten(`${value}n`);
+  if (typeof value === 'symbol') return shorten(value.toString());
   if (value === undefined) return 'undefined';
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   try {
     const text = JSON.stringify(value);
-    if (text === undefined) return String(value);
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+    if (text === undefined) return shorten(String(value));
+    return shorten(text);
   } catch {
     return Object.prototype.toString.call(value);
   }
+}
+
+function shorten(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** An option, argument or definition field that Sundial cannot accept. Names the field and the value. */
@@ -58,11 +72,22 @@ export class UnserializableError extends SundialError {
   readonly value: unknown;
   readonly reason: string;
 
-  constructor(field: string, value: unknown, reason: string) {
-    super('SUNDIAL_UNSERIALIZABLE', `Cannot store ${field}: ${describeValue(value)} ${reason}`);
+  constructor(field: string, value: unknown, reason: string, shown = describeValue(value)) {
+    super('SUNDIAL_UNSERIALIZABLE', `Cannot store ${field}: ${shown} ${reason}`);
     this.field = field;
     this.value = value;
     this.reason = reason;
+  }
+
+  /** A value that could not even be read: a getter or `toJSON` threw, or a proxy was revoked. */
+  static unreadable(field: string, cause: { name: string; message: string }): UnserializableError {
+    const why = `${cause.name}: ${cause.message}`;
+    return new UnserializableError(
+      field,
+      undefined,
+      `cannot be read (reading it threw ${why.length > 200 ? `${why.slice(0, 197)}...` : why})`,
+      'its value',
+    );
   }
 }
 
@@ -111,6 +136,24 @@ export class UnknownHandlerError extends SundialError {
         ` (registered: ${known.length > 0 ? known.map((k) => JSON.stringify(k)).join(', ') : 'none'})`,
     );
     this.handler = handler;
+  }
+}
+
+/**
+ * A handler returned a result larger than its worker's `maxResultBytes`: the attempt fails for good
+ * (retrying would return the same), rather than storing a silently cut result.
+ */
+export class ResultTooLargeError extends SundialError {
+  readonly bytes: number;
+  readonly maxBytes: number;
+
+  constructor(bytes: number, maxBytes: number) {
+    super(
+      'SUNDIAL_RESULT_TOO_LARGE',
+      `The handler's result is ${bytes} bytes of JSON, over the worker's maxResultBytes of ${maxBytes}: return less (store large data elsewhere and return a reference), or raise maxResultBytes`,
+    );
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
   }
 }
 

@@ -6,3 +6,5 @@ export * from './events.ts';
 export * from './ids.ts';
 export * from './job.ts';
 export * from './serialize.ts';
+export * from './storable-text.ts';
+export * from './thrown.ts';

@@ -34,6 +34,13 @@ export function isJobState(value: unknown): value is JobState {
   return typeof value === 'string' && (JOB_STATES as readonly string[]).includes(value);
 }
 
+/**
+ * The latest time a job may be due: the last instant a JavaScript `Date` can hold (year 275760).
+ * A later one could never be shown, compared as a date or reached, so it is refused (and a retry's
+ * backoff stops there).
+ */
+export const MAX_RUN_AT = 8_640_000_000_000_000;
+
 /** How long to wait before the next attempt after a failure. Stored with the job. */
 export type BackoffSpec =
   | { type: 'none' }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { z } from 'zod';
-import { type BackoffSpec, InvalidOptionError } from '../core/index.ts';
+import { type BackoffSpec, describeThrown, InvalidOptionError, MAX_RUN_AT } from '../core/index.ts';
 
 /** How to retry after a failure. A number is a fixed delay in ms. */
 export type BackoffOption =
@@ -66,7 +66,7 @@ function getSchemas(): ReturnType<typeof buildSchemas> {
 }
 
 function buildSchemas({ z }: typeof import('zod')) {
-  const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+  const ms = z.number().int().nonnegative().max(MAX_RUN_AT);
   const positiveMs = z.number().int().positive().max(2_147_483_647);
   return {
     backoffShorthand: z.union([z.enum(['none', 'fixed', 'exponential']), ms]),
@@ -84,12 +84,12 @@ function buildSchemas({ z }: typeof import('zod')) {
     ]),
     jobOptions: z.strictObject({
       delay: ms.optional(),
-      runAt: z.union([z.date(), ms]).optional(),
+      runAt: z.union([z.date().max(new Date(MAX_RUN_AT)), ms]).optional(),
       priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
       attempts: z.number().int().min(1).max(1000).optional(),
       backoff: z.unknown().optional(),
       timeout: positiveMs.optional(),
-      dedupeKey: z.string().min(1).max(512).optional(),
+      dedupeKey: z.string().min(1).max(512).refine(isStorableKey).optional(),
       maxStalls: z.number().int().min(0).max(1000).optional(),
     }),
   };
@@ -97,14 +97,14 @@ function buildSchemas({ z }: typeof import('zod')) {
 
 /** What each option must be, in words a user can act on. */
 const EXPECTED: Record<keyof JobOptions, string> = {
-  delay: 'a whole number of milliseconds, 0 or more',
-  runAt: 'a valid Date or epoch milliseconds',
+  delay: 'a whole number of milliseconds, 0 or more, ending by +275760-09-13, the latest valid date',
+  runAt: 'a valid Date or epoch milliseconds, 0 to 8640000000000000 (+275760-09-13, the latest valid date)',
   priority: 'a whole number between -1000000 and 1000000',
   attempts: 'a whole number from 1 to 1000',
   backoff:
     "'none', 'fixed', 'exponential', a delay in ms, or { type: 'fixed', delay } / { type: 'exponential', delay?, factor?, maxDelay?, jitter?: 'none' | 'full' | 'equal' }",
   timeout: 'a whole number of milliseconds from 1 to 2147483647',
-  dedupeKey: 'a non-empty string of at most 512 characters',
+  dedupeKey: 'a non-empty string of at most 512 characters, without NUL or unpaired surrogates',
   maxStalls: 'a whole number from 0 to 1000',
 };
 
@@ -114,6 +114,22 @@ const EXPECTED: Record<keyof JobOptions, string> = {
  */
 export function parseJobOptions(options: unknown, field = 'options'): JobOptions {
   if (options === undefined) return {};
+  try {
+    return parseReadable(options, field);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw error;
+    // A getter that throws, a revoked proxy: the options cannot even be read.
+    const { name, message } = describeThrown(error);
+    throw new InvalidOptionError(
+      field,
+      options,
+      `options that can be read; reading them threw ${name}: ${message}`,
+    );
+  }
+}
+
+function parseReadable(options: unknown, field: string): JobOptions {
+  if (!isPlainObject(options)) throw new InvalidOptionError(field, options, 'a plain object of job options');
   if (plainlyValid(options)) return options as JobOptions;
   const { jobOptions, backoffObject, backoffShorthand } = getSchemas();
   const parsed = jobOptions.safeParse(options);
@@ -134,6 +150,21 @@ export function parseJobOptions(options: unknown, field = 'options'): JobOptions
   return value;
 }
 
+/**
+ * A key is compared in the store as it is: PostgreSQL cannot hold NUL in text, and it stores an
+ * unpaired surrogate as U+FFFD, so two different keys could become one there but not elsewhere.
+ */
+function isStorableKey(key: string): boolean {
+  return !key.includes('\0') && key.isWellFormed();
+}
+
+/** `{ ... }` or `Object.create(null)`: not an array, a Map, a class instance or a primitive. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 const isInt = (value: unknown, min: number, max: number) =>
   typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 
@@ -142,15 +173,7 @@ const isInt = (value: unknown, min: number, max: number) =>
  * backoff. Anything else (including every invalid input) goes through zod, which also words the
  * error. Keeps zod, and its load time, off hot paths like a scheduler firing a job.
  */
-function plainlyValid(options: unknown): boolean {
-  if (
-    typeof options !== 'object' ||
-    options === null ||
-    Object.getPrototypeOf(options) !== Object.prototype
-  ) {
-    return false;
-  }
-  const record = options as Record<string, unknown>;
+function plainlyValid(record: Record<string, unknown>): boolean {
   if (record.delay !== undefined && record.runAt !== undefined) return false;
   for (const key in record) {
     const value = record[key];
@@ -158,7 +181,7 @@ function plainlyValid(options: unknown): boolean {
     switch (key) {
       case 'delay':
       case 'runAt':
-        if (!isInt(value, 0, Number.MAX_SAFE_INTEGER)) return false;
+        if (!isInt(value, 0, MAX_RUN_AT)) return false;
         break;
       case 'priority':
         if (!isInt(value, -1_000_000, 1_000_000)) return false;
@@ -173,7 +196,8 @@ function plainlyValid(options: unknown): boolean {
         if (!isInt(value, 0, 1000)) return false;
         break;
       case 'dedupeKey':
-        if (typeof value !== 'string' || value.length < 1 || value.length > 512) return false;
+        if (typeof value !== 'string' || value.length < 1 || value.length > 512 || !isStorableKey(value))
+          return false;
         break;
       default:
         return false;

@@ -6,6 +6,7 @@ import {
   type Job,
   JobNotFoundError,
   type JobState,
+  MAX_RUN_AT,
   SundialError,
   toJson,
 } from '../core/index.ts';
@@ -213,8 +214,17 @@ export class Queue {
     const merged = rawOptions === undefined ? this.defaults : { ...this.defaults, ...options };
     let runAt = now;
     if (options.runAt !== undefined) runAt = +options.runAt;
-    else if (options.delay !== undefined) runAt = now + options.delay;
-    else if (merged.delay !== undefined) runAt = now + merged.delay;
+    else if (merged.delay !== undefined) {
+      runAt = now + merged.delay;
+      if (runAt > MAX_RUN_AT) {
+        const field = options.delay !== undefined ? `${prefix}options.delay` : 'defaults.delay';
+        throw new InvalidOptionError(
+          field,
+          merged.delay,
+          'a delay that ends by +275760-09-13, the latest valid date',
+        );
+      }
+    }
     return {
       queue: this.name,
       name: handler,

@@ -3,6 +3,7 @@
  * Masking happens before anything is stored or logged, so a token a command echoes never reaches
  * the database.
  */
+import { wellFormed } from '../core/index.ts';
 
 export interface OutputOptions {
   /** Keep at most this many bytes of output (the end is kept: errors come last). Default 64 KiB. */
@@ -115,7 +116,9 @@ export class OutputBuffer {
     const masked = Buffer.from(maskSecrets(text, this.secretKeys, this.secretValues));
     const start = characterStart(masked, Math.max(0, masked.length - this.limit));
     const cut = this.dropped + partial + start;
-    const kept = masked.subarray(start).toString('utf8');
+    // NUL becomes U+FFFD, as in error messages (see storableText): what was printed reads the same
+    // on every engine.
+    const kept = wellFormed(masked.subarray(start).toString('utf8'));
     return cut > 0 ? `[${cut} bytes of earlier output cut]\n${kept}` : kept;
   }
 

@@ -1,6 +1,8 @@
 import { formatWithOptions } from 'node:util';
 import {
+  describeThrown,
   InvalidOptionError,
+  isErrorSafely,
   type Job,
   JobTimeoutError,
   SundialError,
@@ -212,7 +214,8 @@ async function runWithHooks(
     await hooks(definition.hooks.after, failed);
     const reason = output.mask(errorMessage(error));
     // Retrying cannot help a refused command: it stays unrecoverable, straight to dead.
-    if (error instanceof UnrecoverableError) throw new UnrecoverableError(reason, { cause: error });
+    if (isErrorSafely(error) && error instanceof UnrecoverableError)
+      throw new UnrecoverableError(reason, { cause: error });
     throw new TaskFailedError(reason, output.text(), error);
   }
 }
@@ -356,6 +359,7 @@ async function runHooks(
   }
 }
 
+/** What a failure says, whatever was thrown (a hostile value included: this never throws). */
 function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeThrown(error).message;
 }

@@ -1,11 +1,19 @@
 import {
   type AttemptRecord,
   type DeadReason,
+  describeThrown,
   type ErrorCategory,
+  isErrorSafely,
   type Job,
   type JobError,
   JobTimeoutError,
+  MAX_ERROR_MESSAGE_CHARS,
+  MAX_ERROR_STACK_CHARS,
+  MAX_RUN_AT,
+  ResultTooLargeError,
+  readText,
   SundialError,
+  storableText,
   toJson,
   UnknownHandlerError,
   UnrecoverableError,
@@ -14,9 +22,6 @@ import {
 import { backoffDelay } from '../queue/index.ts';
 import type { JobOutcome } from '../store/index.ts';
 import type { HandlerDefinition } from './handlers.ts';
-
-/** Latest retry time we store: beyond it JavaScript numbers stop being exact (year 287,396). */
-const MAX_RUN_AT = Number.MAX_SAFE_INTEGER;
 
 /**
  * Turns how an attempt ended into the store transition it calls for. This is where the retry
@@ -30,6 +35,8 @@ export function decideOutcome(input: {
   finishedAt: number;
   handler: HandlerDefinition | undefined;
   settled: { ok: true; result: unknown } | { ok: false; error: unknown };
+  /** Largest result stored, in bytes of JSON; a larger one fails the attempt for good. */
+  maxResultBytes: number;
 }): JobOutcome {
   const { job, worker, startedAt, finishedAt } = input;
   const base = { id: job.id, owner: worker, attempt: job.attempt, finishedAt };
@@ -37,6 +44,7 @@ export function decideOutcome(input: {
   if (input.settled.ok) {
     try {
       const result = toJson(input.settled.result, 'result');
+      checkResultSize(result, input.maxResultBytes);
       const record: AttemptRecord = {
         attempt: job.attempt,
         outcome: 'completed',
@@ -89,10 +97,12 @@ export function decideOutcome(input: {
  * so the job ends visibly in the dead-letter state rather than blocking its worker.
  */
 export function unstorableOutcome(job: Job, refused: JobOutcome, cause: unknown): JobOutcome {
-  const reason = cause instanceof Error ? cause.message : String(cause);
   const error: JobError = {
     name: 'UnstorableOutcome',
-    message: `The store refused this attempt's outcome (${refused.kind}): ${reason}`,
+    message: storableText(
+      `The store refused this attempt's outcome (${refused.kind}): ${describeThrown(cause).message}`,
+      MAX_ERROR_MESSAGE_CHARS,
+    ),
     category: 'unserializable',
   };
   return {
@@ -145,32 +155,46 @@ function safeCustomDelay(
   }
 }
 
+/** A result over the limit fails its attempt: silently cutting it would store something else. */
+function checkResultSize(json: string, maxBytes: number): void {
+  // Three bytes per UTF-16 unit at most: most results are far below and skip the count.
+  if (json.length * 3 <= maxBytes) return;
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) throw new ResultTooLargeError(bytes, maxBytes);
+}
+
+/** Never throws, whatever was thrown (a revoked proxy cannot even be asked what it is). */
 export function categorise(error: unknown): ErrorCategory {
-  // A task run that timed out fails with an error that carries its output, caused by the timeout.
-  if (error instanceof JobTimeoutError || (error instanceof Error && error.cause instanceof JobTimeoutError))
-    return 'timeout';
-  if (error instanceof UnknownHandlerError) return 'unknown_handler';
-  if (error instanceof UnrecoverableError) return 'unrecoverable';
-  if (error instanceof UnserializableError) return 'unserializable';
+  try {
+    // A task run that timed out fails with an error that carries its output, caused by the timeout.
+    if (
+      error instanceof JobTimeoutError ||
+      (error instanceof Error && error.cause instanceof JobTimeoutError)
+    )
+      return 'timeout';
+    if (error instanceof UnknownHandlerError) return 'unknown_handler';
+    if (error instanceof UnrecoverableError || error instanceof ResultTooLargeError) return 'unrecoverable';
+    if (error instanceof UnserializableError) return 'unserializable';
+  } catch {
+    // Not one of ours, whatever it is.
+  }
   return 'error';
 }
 
+/**
+ * What an attempt's failure stores: a readable description of anything thrown, made storable the
+ * same way on every engine (see `storableText`). Never throws.
+ */
 export function toJobError(error: unknown): JobError {
   const category = categorise(error);
-  if (error instanceof Error) {
-    const out: JobError = { name: error.name, message: error.message, category };
-    if (error.stack) out.stack = error.stack;
-    if (error instanceof SundialError) out.name = `${error.name} (${error.code})`;
-    return out;
-  }
-  return { name: 'NonError', message: describeThrown(error), category };
-}
-
-function describeThrown(value: unknown): string {
-  if (typeof value === 'string') return value;
-  try {
-    return `thrown value: ${JSON.stringify(value)}`;
-  } catch {
-    return `thrown value: ${String(value)}`;
-  }
+  const described = describeThrown(error);
+  const out: JobError = {
+    name: storableText(described.name, 200),
+    message: storableText(described.message, MAX_ERROR_MESSAGE_CHARS),
+    category,
+  };
+  if (described.stack !== undefined) out.stack = storableText(described.stack, MAX_ERROR_STACK_CHARS);
+  const code = isErrorSafely(error) && error instanceof SundialError ? readText(() => error.code) : undefined;
+  if (code !== undefined) out.name = storableText(`${out.name} (${code})`, 200);
+  return out;
 }

@@ -1,5 +1,6 @@
 import {
   countOrOne,
+  describeThrown,
   InvalidOptionError,
   type Job,
   JobTimeoutError,
@@ -7,6 +8,7 @@ import {
   StoreUnavailableError,
   SundialError,
   UnknownHandlerError,
+  UnserializableError,
 } from '../core/index.ts';
 import { checkName, type SundialContext } from '../queue/index.ts';
 import {
@@ -40,12 +42,19 @@ export interface WorkerOptions {
   stalledCheckMs?: number;
   /** How long `close()` waits for running jobs before releasing them. Default 30 s. */
   graceMs?: number;
+  /**
+   * Largest result a handler may return, in bytes of JSON. A larger one fails its attempt for good
+   * (`ResultTooLargeError`, code `SUNDIAL_RESULT_TOO_LARGE`) instead of being stored cut. Default
+   * 1 MiB.
+   */
+  maxResultBytes?: number;
   /** Start claiming at once. Default true. */
   autostart?: boolean;
 }
 
 interface ResolvedOptions {
   concurrency: number;
+  maxResultBytes: number;
   prefetch: number;
   leaseMs: number;
   heartbeatMs: number;
@@ -534,13 +543,27 @@ export class Worker {
       this.settle(run, { ok: false, error });
       return;
     }
-    if (isPromiseLike(result)) {
-      result.then(
-        (value) => this.settle(run, { ok: true, result: value }),
-        (error) => this.settle(run, { ok: false, error }),
-      );
-    } else {
+    // Asking a result whether it is a promise runs user code too (a `then` getter, a revoked proxy):
+    // a result that cannot even be asked cannot be stored either, and fails the attempt for good.
+    let then: ReturnType<typeof thenOf>;
+    try {
+      then = thenOf(result);
+    } catch (error) {
+      this.settle(run, { ok: false, error: UnserializableError.unreadable('result', describeThrown(error)) });
+      return;
+    }
+    if (!then) {
       this.settle(run, { ok: true, result });
+      return;
+    }
+    try {
+      then.call(
+        result,
+        (value: unknown) => this.settle(run, { ok: true, result: value }),
+        (error: unknown) => this.settle(run, { ok: false, error }),
+      );
+    } catch (error) {
+      this.settle(run, { ok: false, error });
     }
   }
 
@@ -554,6 +577,7 @@ export class Worker {
       finishedAt: this.context.clock.now(),
       handler: run.handler,
       settled,
+      maxResultBytes: this.options.maxResultBytes,
     });
     this.outcomes.push({ job: run.job, outcome, settled });
     this.wake();
@@ -785,8 +809,13 @@ function leaseLost(id: string): SundialError {
   return new SundialError('SUNDIAL_LEASE_LOST', `Job ${id} was cancelled or taken over by another run`);
 }
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
+/** The `then` of a promise-like value, or null for a plain value. */
+function thenOf(
+  value: unknown,
+): ((onValue: (v: unknown) => void, onError: (e: unknown) => void) => unknown) | null {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return null;
+  const then = (value as { then?: unknown }).then;
+  return typeof then === 'function' ? (then as ReturnType<typeof thenOf>) : null;
 }
 
 const WORKER_OPTION_KEYS: (keyof WorkerOptions)[] = [
@@ -797,6 +826,7 @@ const WORKER_OPTION_KEYS: (keyof WorkerOptions)[] = [
   'pollMs',
   'stalledCheckMs',
   'graceMs',
+  'maxResultBytes',
   'autostart',
 ];
 
@@ -837,5 +867,6 @@ function resolveOptions(options: WorkerOptions): ResolvedOptions {
     3_600_000,
   );
   const graceMs = wholeNumber('graceMs', options.graceMs ?? 30_000, 0, 86_400_000);
-  return { concurrency, prefetch, leaseMs, heartbeatMs, pollMs, stalledCheckMs, graceMs };
+  const maxResultBytes = wholeNumber('maxResultBytes', options.maxResultBytes ?? 1_048_576, 1, 1_073_741_824);
+  return { concurrency, maxResultBytes, prefetch, leaseMs, heartbeatMs, pollMs, stalledCheckMs, graceMs };
 }

@@ -34,6 +34,11 @@ export function startScheduler(env: Record<string, string | number>): WorkerChil
   return startChild(SCHEDULER, env);
 }
 
+/** Starts `test/fixtures/<name>.ts` in a real Node process. */
+export function startFixture(name: string, env: Record<string, string | number>): WorkerChild {
+  return startChild(fileURLToPath(new URL(`../fixtures/${name}.ts`, import.meta.url)), env);
+}
+
 /** Starts `test/fixtures/task-worker-process.ts` in a real Node process. */
 export function startTaskWorker(env: Record<string, string | number>): WorkerChild {
   return startChild(TASK_WORKER, env);

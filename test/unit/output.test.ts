@@ -96,4 +96,10 @@ describe('masking secrets in task output', () => {
     expect(text).not.toContain('hunter2');
     expect(text.startsWith('[')).toBe(true);
   });
+
+  it('stores NUL and invalid UTF-8 a command prints as U+FFFD, as on every engine', () => {
+    const buffer = new OutputBuffer();
+    buffer.write(Buffer.from([0x61, 0x00, 0x62, 0xff, 0x63]));
+    expect(buffer.text()).toBe('a\uFFFDb\uFFFDc');
+  });
 });
