@@ -1,16 +1,23 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvalidOptionError, SundialError } from './core/index.ts';
+import { describeThrown, InvalidOptionError, SundialError } from './core/index.ts';
 import {
   applyScheduled,
+  checkSchedulerOptions,
   loadTaskFolders,
   Schedule,
   type SchedulerOptions,
   type TaskRunnerOptions,
 } from './schedule/index.ts';
-import type { SqliteStoreOptions, Store } from './store/index.ts';
-import type { Handlers, WorkerOptions } from './worker/index.ts';
+import { checkSqliteStoreOptions, type SqliteStoreOptions, type Store } from './store/index.ts';
+import {
+  checkWorkerOptions,
+  type Handlers,
+  normaliseHandlers,
+  WORKER_OPTION_KEYS,
+  type WorkerOptions,
+} from './worker/index.ts';
 
 /** What `sundial.config.ts` exports (as default), for `sundial work`, `list` and friends. */
 export interface SundialConfig {
@@ -52,41 +59,114 @@ export function defineConfig(config: SundialConfig): SundialConfig {
   return checkConfig(config, 'config');
 }
 
-function checkConfig(config: unknown, field: string): SundialConfig {
+/**
+ * Checks a whole config; fields are named as written in it (`workers.emails.options.concurrency`),
+ * and `source` says which config it is when the whole of it is wrong.
+ */
+function checkConfig(config: unknown, source: string): SundialConfig {
   if (typeof config !== 'object' || config === null) {
-    throw new InvalidOptionError(field, config, 'an object made with defineConfig({ ... })');
+    throw new InvalidOptionError(source, config, 'an object made with defineConfig({ ... })');
   }
   for (const [key, value] of Object.entries(config)) {
     if (!CONFIG_KEYS.includes(key)) {
-      throw new InvalidOptionError(
-        `${field}.${key}`,
-        value,
-        `not a config key; known: ${CONFIG_KEYS.join(', ')}`,
-      );
+      throw new InvalidOptionError(key, value, `not a config key; known: ${CONFIG_KEYS.join(', ')}`);
     }
   }
   const { schedule, tasks, workers } = config as SundialConfig;
   if (schedule !== undefined && typeof schedule !== 'function') {
-    throw new InvalidOptionError(
-      `${field}.schedule`,
-      schedule,
-      'a function (schedule) => { ...define tasks... }',
-    );
+    throw new InvalidOptionError('schedule', schedule, 'a function (schedule) => { ...define tasks... }');
   }
   if (
     tasks !== undefined &&
     (!Array.isArray(tasks) || tasks.some((folder) => typeof folder !== 'string' || folder === ''))
   ) {
-    throw new InvalidOptionError(`${field}.tasks`, tasks, "an array of folders, like ['./src/tasks']");
+    throw new InvalidOptionError('tasks', tasks, "an array of folders, like ['./src/tasks']");
   }
   if (workers !== undefined && (typeof workers !== 'object' || workers === null)) {
+    throw new InvalidOptionError('workers', workers, 'an object of { handlers, options } by queue name');
+  }
+  // Everything a command would start is checked here, before anything starts: a bad worker option
+  // found after the scheduler began would leave `sundial work` half running.
+  checkStore((config as SundialConfig).store, 'store');
+  for (const [queue, entry] of Object.entries(workers ?? {})) checkWorkerEntry(entry, `workers.${queue}`);
+  const { scheduler, taskRunner } = config as SundialConfig;
+  if (scheduler !== undefined) checkSchedulerOptions(scheduler);
+  if (taskRunner !== undefined) checkWorkerOptions(workerPart(taskRunner), 'taskRunner');
+  return config as SundialConfig;
+}
+
+function checkStore(store: unknown, field: string): void {
+  if (store === undefined) return;
+  if (typeof (store as Store | null)?.claimJobs === 'function') return;
+  if (typeof store !== 'object' || store === null) {
     throw new InvalidOptionError(
-      `${field}.workers`,
-      workers,
-      'an object of { handlers, options } by queue name',
+      field,
+      store,
+      'a store (new PostgresStore(...), new RedisStore(...)) or SQLite options',
     );
   }
-  return config as SundialConfig;
+  checkSqliteStoreOptions(store as SqliteStoreOptions);
+}
+
+function checkWorkerEntry(entry: unknown, field: string): void {
+  if (typeof entry !== 'object' || entry === null) {
+    throw new InvalidOptionError(field, entry, 'an object { handlers, options? }');
+  }
+  const { handlers, options } = entry as { handlers?: unknown; options?: unknown };
+  try {
+    normaliseHandlers(handlers);
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    throw new InvalidOptionError(`${field}.${error.field}`, error.value, error.expected);
+  }
+  if (options !== undefined) checkWorkerOptions(options, `${field}.options`);
+}
+
+/** The worker options among a task runner's (the rest are the runner's own, checked where it is made). */
+function workerPart(taskRunner: object): WorkerOptions {
+  const known = new Set<string>(WORKER_OPTION_KEYS);
+  return Object.fromEntries(Object.entries(taskRunner).filter(([key]) => known.has(key))) as WorkerOptions;
+}
+
+/**
+ * The config module's default export, boxed (an async function returning a promise would adopt
+ * it); a module that fails to load is one plain error, not a stack.
+ */
+async function importDefault(path: string): Promise<{ exported: unknown }> {
+  let module: Record<string, unknown>;
+  try {
+    if (/\.[mc]?ts$/.test(path)) {
+      const { tsImport } = await import('tsx/esm/api');
+      module = (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
+    } else {
+      module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    }
+  } catch (error) {
+    if (error instanceof SundialError) throw error; // a definition refused while the file ran
+    throw configFailed(path, 'it could not be loaded', error);
+  }
+  // A file outside an ES-module package comes back as CommonJS: its default sits one level down.
+  const exported = module.default;
+  if (
+    exported &&
+    typeof exported === 'object' &&
+    'default' in exported &&
+    !('store' in exported || 'schedule' in exported)
+  ) {
+    return { exported: (exported as { default: unknown }).default };
+  }
+  return { exported };
+}
+
+function configFailed(path: string, what: string, cause: unknown): SundialError {
+  const { name, message } = describeThrown(cause);
+  return new SundialError(
+    'SUNDIAL_CONFIG_FAILED',
+    `Cannot use the config ${path}: ${what} (${name}: ${message})`,
+    {
+      cause,
+    },
+  );
 }
 
 /**
@@ -100,22 +180,17 @@ export async function loadConfig(
   const path = file ? resolve(cwd, file) : CONFIG_FILES.map((name) => resolve(cwd, name)).find(existsSync);
   if (!path) return null;
   if (!existsSync(path)) throw new SundialError('SUNDIAL_NO_CONFIG', `No config file at ${path}`);
-  let module: Record<string, unknown>;
-  if (/\.[mc]?ts$/.test(path)) {
-    const { tsImport } = await import('tsx/esm/api');
-    module = (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
-  } else {
-    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  if (!statSync(path).isFile()) {
+    throw new SundialError('SUNDIAL_NO_CONFIG', `${path} is not a file: give the config file itself`);
   }
-  // A file outside an ES-module package comes back as CommonJS: its default sits one level down.
-  let exported = module.default;
-  if (
-    exported &&
-    typeof exported === 'object' &&
-    'default' in exported &&
-    !('store' in exported || 'schedule' in exported)
-  ) {
-    exported = (exported as { default: unknown }).default;
+  let { exported } = await importDefault(path);
+  // `export default loadSecrets().then(...)`: a config may be a promise of one.
+  if (typeof (exported as PromiseLike<unknown> | null)?.then === 'function') {
+    try {
+      exported = await exported;
+    } catch (error) {
+      throw configFailed(path, 'its default export is a promise that rejected', error);
+    }
   }
   if (exported === undefined) {
     throw new SundialError(

@@ -47,7 +47,7 @@ export default {
     try {
       await waitFor(
         () =>
-          /completed sundial\.tasks#\d+ task/.test(log) &&
+          /completed heartbeat \(run \d+\) in \d+ ms/.test(log) &&
           (log.match(/fired\s+heartbeat/g) ?? []).length >= 2,
         {
           timeoutMs: 20_000,

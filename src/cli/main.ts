@@ -10,6 +10,8 @@ import {
   CONFIG_FILES,
   clearRegistryCache,
   createSundial,
+  DEFAULT_TASK_QUEUE,
+  describeValue,
   isJobState,
   JOB_STATES,
   type Job,
@@ -32,6 +34,7 @@ interface GlobalOptions {
   db: string;
   config?: string;
   json?: boolean;
+  allowOtherTables?: boolean;
 }
 
 const program = new Command('sundial')
@@ -39,34 +42,51 @@ const program = new Command('sundial')
   .option('--db <path>', 'SQLite database file', process.env.SUNDIAL_DB ?? '.sundial/sundial.db')
   .option('--config <file>', 'config file (default: sundial.config.ts/.mjs/.js here)')
   .option('--json', 'print JSON instead of tables')
+  .option('--allow-other-tables', "let --db add Sundial's tables to a database that holds other tables")
   .showHelpAfterError();
 
 /**
- * The Sundial a command works on: the config's store when there is a config (and no --db or
- * SUNDIAL_DB), else the SQLite file at --db. Commands other than `work` refuse a SQLite path where
- * there is no database, rather than create one at a mistyped path.
+ * How a command uses the store: `read` looks (a configured SQLite store not made yet reads as
+ * empty, and no file is created), `write` changes what is there, `create` may make the store.
  */
+type Access = 'read' | 'write' | 'create';
+
+interface OpenOptions {
+  access?: Access;
+  /**
+   * Load (and so validate) the config's tasks, before anything about the store is said;
+   * `'if-config'` does so only when there is a config.
+   */
+  withTasks?: boolean | 'if-config';
+}
+
 /**
- * `withTasks`: load (and so validate) the config's tasks, before anything about the store is said;
- * `'if-config'` does so only when there is a config.
+ * The Sundial a command works on: the config's store when there is a config (and no --db or
+ * SUNDIAL_DB), else the SQLite file at --db. A SQLite path given by --db or SUNDIAL_DB where there
+ * is no database is refused, rather than created at a mistyped path, unless the command creates.
  */
-async function open(
-  command: Command,
-  { create = false, withTasks = false }: { create?: boolean; withTasks?: boolean | 'if-config' } = {},
-) {
+async function open(command: Command, { access = 'write', withTasks = false }: OpenOptions = {}) {
   const options = command.optsWithGlobals() as GlobalOptions;
   const loaded = await loadConfig(options.config);
   // A broken config is the first thing to hear about, before anything about the store.
   const tasks =
     withTasks === true || (withTasks === 'if-config' && loaded) ? (await scheduleOf(loaded)).load() : [];
   const dbChosen = program.getOptionValueSource('db') !== 'default';
-  const store = dbChosen || !loaded?.config.store ? { path: options.db } : loaded.config.store;
+  let store =
+    dbChosen || !loaded?.config.store
+      ? { path: options.db, ...(options.allowOtherTables ? { allowOtherTables: true } : {}) }
+      : loaded.config.store;
   const path = (store as { path?: unknown }).path;
-  if (!create && typeof path === 'string' && path !== ':memory:' && !existsSync(path)) {
-    throw new SundialError(
-      'SUNDIAL_NO_DATABASE',
-      `No Sundial database at ${path} (set --db, SUNDIAL_DB or a config)`,
-    );
+  if (access !== 'create' && typeof path === 'string' && path !== ':memory:' && !existsSync(path)) {
+    if (access === 'read' && loaded && !dbChosen) {
+      // The config's own store, before anything made it: what it holds is nothing yet.
+      store = { path: ':memory:' };
+    } else {
+      throw new SundialError(
+        'SUNDIAL_NO_DATABASE',
+        `No Sundial database at ${path} (set --db, SUNDIAL_DB or a config)`,
+      );
+    }
   }
   return { sundial: createSundial({ store }), config: loaded?.config ?? null, options, tasks };
 }
@@ -75,9 +95,9 @@ async function open(
 async function withSundial(
   command: Command,
   work: (sundial: Sundial, options: GlobalOptions, tasks: LoadedTask[]) => Promise<unknown>,
-  withTasks: boolean | 'if-config' = false,
+  openOptions: OpenOptions = {},
 ) {
-  const { sundial, options, tasks } = await open(command, { withTasks });
+  const { sundial, options, tasks } = await open(command, openOptions);
   try {
     const output = await work(sundial, options, tasks);
     if (output !== undefined) {
@@ -126,6 +146,17 @@ function countdown(ms: number): string {
   return `in ${shown.length ? shown.map(([value, unit]) => `${value}${unit}`).join(' ') : '0s'}`;
 }
 
+/** A note is stored as text on every engine: short, and without NUL or half a surrogate pair. */
+function checkNote(note: string): string {
+  if (note.length > 1000 || note.includes('\0') || !note.isWellFormed()) {
+    throw new SundialError(
+      'SUNDIAL_INVALID_OPTION',
+      `Invalid --note: ${describeValue(note)} (text of at most 1000 characters, without NUL)`,
+    );
+  }
+  return note;
+}
+
 function wholeNumber(flag: string, text: string): number {
   if (!/^\d+$/.test(text))
     throw new SundialError(
@@ -139,6 +170,7 @@ function jobLine(job: Job): (string | number)[] {
   return [
     job.id,
     job.name,
+    job.origin?.schedule ?? '',
     job.state,
     job.attempt,
     job.priority,
@@ -151,22 +183,26 @@ program
   .command('queues')
   .description('list queues with their job counts')
   .action((_options, command: Command) =>
-    withSundial(command, async (sundial, { json }) => {
-      const queues = await sundial.store.listQueues();
-      const rows = await Promise.all(
-        queues.map(async (name) => ({
-          name,
-          paused: await sundial.queue(name).isPaused(),
-          counts: await sundial.queue(name).counts(),
-        })),
-      );
-      if (json) return rows;
-      if (rows.length === 0) return 'no queues yet';
-      return table(
-        ['QUEUE', 'PAUSED', ...JOB_STATES.map((s) => s.toUpperCase())],
-        rows.map((row) => [row.name, row.paused ? 'yes' : 'no', ...JOB_STATES.map((s) => row.counts[s])]),
-      );
-    }),
+    withSundial(
+      command,
+      async (sundial, { json }) => {
+        const queues = await sundial.store.listQueues();
+        const rows = await Promise.all(
+          queues.map(async (name) => ({
+            name,
+            paused: await sundial.queue(name).isPaused(),
+            counts: await sundial.queue(name).counts(),
+          })),
+        );
+        if (json) return rows;
+        if (rows.length === 0) return 'no queues yet';
+        return table(
+          ['QUEUE', 'PAUSED', ...JOB_STATES.map((s) => s.toUpperCase())],
+          rows.map((row) => [row.name, row.paused ? 'yes' : 'no', ...JOB_STATES.map((s) => row.counts[s])]),
+        );
+      },
+      { access: 'read' },
+    ),
   );
 
 program
@@ -176,36 +212,44 @@ program
   .option('--limit <n>', 'how many', '20')
   .option('--offset <n>', 'skip this many', '0')
   .action((queue: string, options: { state?: string; limit: string; offset: string }, command: Command) =>
-    withSundial(command, async (sundial, { json }) => {
-      if (options.state !== undefined && !isJobState(options.state)) {
-        throw new SundialError(
-          'SUNDIAL_INVALID_OPTION',
-          `Invalid --state: ${JSON.stringify(options.state)} (one of ${JOB_STATES.join(', ')})`,
+    withSundial(
+      command,
+      async (sundial, { json }) => {
+        if (options.state !== undefined && !isJobState(options.state)) {
+          throw new SundialError(
+            'SUNDIAL_INVALID_OPTION',
+            `Invalid --state: ${JSON.stringify(options.state)} (one of ${JOB_STATES.join(', ')})`,
+          );
+        }
+        const jobs = await sundial.queue(queue).listJobs(options.state, {
+          limit: wholeNumber('--limit', options.limit),
+          offset: wholeNumber('--offset', options.offset),
+          order: 'desc',
+        });
+        if (json) return jobs;
+        if (jobs.length === 0) return 'no jobs';
+        return table(
+          ['ID', 'NAME', 'TASK', 'STATE', 'ATTEMPT', 'PRIORITY', 'RUN AT (UTC)', 'LAST ERROR'],
+          jobs.map(jobLine),
         );
-      }
-      const jobs = await sundial.queue(queue).listJobs(options.state, {
-        limit: wholeNumber('--limit', options.limit),
-        offset: wholeNumber('--offset', options.offset),
-        order: 'desc',
-      });
-      if (json) return jobs;
-      if (jobs.length === 0) return 'no jobs';
-      return table(
-        ['ID', 'NAME', 'STATE', 'ATTEMPT', 'PRIORITY', 'RUN AT (UTC)', 'LAST ERROR'],
-        jobs.map(jobLine),
-      );
-    }),
+      },
+      { access: 'read' },
+    ),
   );
 
 program
   .command('job <queue> <id>')
   .description('show one job with its history')
   .action((queue: string, id: string, _options, command: Command) =>
-    withSundial(command, async (sundial) => {
-      const job = await sundial.queue(queue).getJob(id);
-      if (!job) throw new SundialError('SUNDIAL_JOB_NOT_FOUND', `No job ${id} in queue ${queue}`);
-      return JSON.stringify(job, null, 2);
-    }),
+    withSundial(
+      command,
+      async (sundial) => {
+        const job = await sundial.queue(queue).getJob(id);
+        if (!job) throw new SundialError('SUNDIAL_JOB_NOT_FOUND', `No job ${id} in queue ${queue}`);
+        return JSON.stringify(job, null, 2);
+      },
+      { access: 'read' },
+    ),
   );
 
 for (const [name, description] of [
@@ -257,38 +301,68 @@ program
     }),
   );
 
+/** The queue the config's scheduler fires task runs into. */
+function taskQueueOf(config: SundialConfig | null): string {
+  return config?.scheduler?.taskQueue ?? DEFAULT_TASK_QUEUE;
+}
+
+/** The config's task runner, on the queue its scheduler fires into. */
+function taskRunnerOptions(config: SundialConfig | null) {
+  return { ...config?.taskRunner, taskQueue: taskQueueOf(config) };
+}
+
+/** How `work` names a job in its log: a task's run by its task, a job by its queue, id and name. */
+function jobLabel(job: Job, taskQueue: string): string {
+  const task = job.origin?.schedule;
+  if (job.queue === taskQueue && task) return `${task} (run ${job.id})`;
+  return `${job.queue}#${job.id} ${job.name}${task ? ` (task ${task})` : ''}`;
+}
+
 program
   .command('work')
   .description('run the scheduler and workers of the config until stopped (Ctrl-C drains)')
   .option('--no-scheduler', 'run workers only')
   .option('--no-worker', 'run the scheduler only')
   .action(async (options: { scheduler: boolean; worker: boolean }, command: Command) => {
-    const { sundial, config, tasks } = await open(command, { create: true, withTasks: true });
+    const { sundial, config, tasks } = await open(command, { access: 'create', withTasks: true });
     const line = (text: string) => console.log(`${new Date().toISOString()}  ${text}`);
+    const taskQueue = taskQueueOf(config);
+    const label = (job: Job) => jobLabel(job, taskQueue);
+    // Everything is made first, nothing started: whatever is refused is refused before anything runs.
+    const started: { start(): unknown }[] = [];
+    try {
+      if (options.worker) {
+        started.push(sundial.taskWorker(tasks, { ...taskRunnerOptions(config), autostart: false }));
+        for (const [queue, { handlers, options: workerOptions }] of Object.entries(config?.workers ?? {})) {
+          started.push(sundial.worker(queue, handlers, { ...workerOptions, autostart: false }));
+        }
+      }
+      if (options.scheduler)
+        started.push(sundial.scheduler(tasks, { ...config?.scheduler, autostart: false }));
+    } catch (error) {
+      await sundial.close();
+      throw error;
+    }
     sundial.on('task.fired', ({ taskId, scheduledFor, catchUp }) =>
       line(`fired     ${taskId} for ${new Date(scheduledFor).toISOString()}${catchUp ? ' (catch-up)' : ''}`),
     );
     sundial.on('task.skipped', ({ taskId, reason }) => line(`skipped   ${taskId}: ${reason}`));
-    sundial.on('job.completed', ({ job, durationMs }) =>
-      line(`completed ${job.queue}#${job.id} ${job.name} in ${durationMs} ms`),
-    );
+    sundial.on('job.completed', ({ job, result, durationMs }) => {
+      const skipped = job.queue === taskQueue ? (result as { skipped?: unknown } | null)?.skipped : null;
+      if (typeof skipped === 'string') line(`skipped   ${label(job)}: ${skipped}`);
+      else line(`completed ${label(job)} in ${durationMs} ms`);
+    });
     sundial.on('job.failed', ({ job, error }) =>
-      line(`failed    ${job.queue}#${job.id} ${job.name}: ${error.message.split('\n')[0]}`),
+      line(`failed    ${label(job)}: ${error.message.split('\n')[0]}`),
     );
     sundial.on('error', ({ error, context }) =>
       line(`error     ${context}: ${error instanceof Error ? error.message : String(error)}`),
     );
-    if (options.scheduler) sundial.scheduler(tasks, config?.scheduler);
-    if (options.worker) {
-      sundial.taskWorker(tasks, config?.taskRunner);
-      for (const [queue, { handlers, options: workerOptions }] of Object.entries(config?.workers ?? {})) {
-        sundial.worker(queue, handlers, workerOptions);
-      }
-    }
+    for (const part of started) part.start();
     line(
       `sundial work: ${tasks.length} tasks, ${options.scheduler ? 'scheduler' : 'no scheduler'}, ${
         options.worker
-          ? `workers for ${['sundial.tasks', ...Object.keys(config?.workers ?? {})].join(', ')}`
+          ? `workers for ${[taskQueue, ...Object.keys(config?.workers ?? {})].join(', ')}`
           : 'no workers'
       }`,
     );
@@ -310,16 +384,21 @@ program
         const now = Date.now();
         const rows = tasks.map(({ definition, cron, frequency }) => {
           const record = records.get(definition.id);
-          const next = record ? record.nextRunAt : cron.next(now);
+          const paused = record?.paused ?? false;
+          // A paused task has no next run: resuming counts one from then.
+          const next = paused ? null : record ? record.nextRunAt : cron.next(now);
+          const lastRun = latest.get(definition.id);
           return {
             id: definition.id,
             frequency,
             expression: definition.schedule.expression,
             timezone: definition.schedule.timezone ?? 'local',
             nextRunAt: next,
-            lastRunAt: record?.lastRunAt ?? null,
-            lastStatus: runStatus(latest.get(definition.id)),
-            paused: record?.paused ?? false,
+            // The latest run (fired, or started by hand), not the latest fire: a skipped or missed
+            // occurrence ran nothing.
+            lastRunAt: lastRun ? (lastRun.startedAt ?? lastRun.createdAt) : null,
+            lastStatus: runStatus(lastRun),
+            paused,
             note: record?.note ?? null,
             tags: definition.tags,
             ...(options.verbose ? { upcoming: cron.upcoming(5, now) } : {}),
@@ -335,7 +414,9 @@ program
             row.expression,
             row.timezone,
             row.nextRunAt === null
-              ? 'never'
+              ? row.paused
+                ? '-'
+                : 'never'
               : `${formatTime(row.nextRunAt)} (${countdown(row.nextRunAt - now)})`,
             formatTime(row.lastRunAt),
             row.lastStatus ?? '-',
@@ -349,7 +430,7 @@ program
         );
         return `${text}\n\nnext runs:\n${upcoming.join('\n')}`;
       },
-      true,
+      { access: 'read', withTasks: true },
     ),
   );
 
@@ -365,17 +446,12 @@ for (const [name, paused] of [
       withSundial(
         command,
         async (sundial, _options, tasks) => {
+          const note = options.note === undefined ? null : checkNote(options.note);
           const now = Date.now();
           // Resuming counts the next run from now, so the paused time is not replayed as misfires.
           const definition = tasks.find((t) => t.definition.id === task);
           const resumeAt = !paused && definition ? definition.cron.next(now - 1) : undefined;
-          const changed = await sundial.store.setSchedulePaused(
-            task,
-            paused,
-            options.note ?? null,
-            now,
-            resumeAt,
-          );
+          const changed = await sundial.store.setSchedulePaused(task, paused, note, now, resumeAt);
           if (!changed) {
             throw new SundialError(
               'SUNDIAL_NO_SCHEDULE',
@@ -384,7 +460,7 @@ for (const [name, paused] of [
           }
           return `task ${task} ${paused ? 'paused' : 'resumed'}`;
         },
-        'if-config',
+        { withTasks: 'if-config' },
       ),
     );
 }
@@ -409,7 +485,7 @@ function startWorkers(
   tasks: ReturnType<Schedule['load']>,
   config: SundialConfig | null,
 ): void {
-  sundial.taskWorker(tasks, config?.taskRunner);
+  sundial.taskWorker(tasks, taskRunnerOptions(config));
   for (const [queue, { handlers, options }] of Object.entries(config?.workers ?? {}))
     sundial.worker(queue, handlers, options);
 }
@@ -437,12 +513,15 @@ program
   .option('--force', 'run every matching task now, whatever its schedule')
   .option('--tag <tag>', 'only tasks with this tag')
   .action(async (options: { wait: boolean; force?: boolean; tag?: string }, command: Command) => {
-    const { sundial, config, tasks: all } = await open(command, { create: true, withTasks: true });
+    const { sundial, config, tasks: all } = await open(command, { access: 'create', withTasks: true });
     try {
       const tasks = all.filter((task) => !options.tag || task.definition.tags.includes(options.tag));
       const fired: string[] = [];
       sundial.on('task.fired', ({ jobId }) => fired.push(jobId));
       const scheduler = sundial.scheduler(tasks, { ...config?.scheduler, autostart: false });
+      // The workers run while the minute's later occurrences are still being fired: each run starts
+      // when it is due, not after the firing loop has ended (and its overlap check sees it done).
+      if (options.wait) startWorkers(sundial, tasks, config);
       if (options.force) {
         for (const task of tasks) await scheduler.trigger(task.definition.id);
       } else {
@@ -461,7 +540,6 @@ program
         console.log(`fired ${fired.length} run${fired.length === 1 ? '' : 's'}`);
         return;
       }
-      startWorkers(sundial, tasks, config);
       const jobs = await settle(sundial, fired);
       if (jobs.length > 0) console.log(reportRuns(jobs));
       if (jobs.some((job) => job.state !== 'completed')) process.exitCode = 1;
@@ -473,15 +551,13 @@ program
 program
   .command('test <task>')
   .description('run a task now and print its output (respects its lock unless --force)')
-  .option('--force', 'run even while another run holds the lock')
+  .option('--force', "run even while another run holds the task's lock (beside it, leaving its lock alone)")
   .action(async (taskId: string, options: { force?: boolean }, command: Command) => {
-    const { sundial, config, tasks } = await open(command, { create: true, withTasks: true });
+    const { sundial, config, tasks } = await open(command, { access: 'create', withTasks: true });
     try {
       const scheduler = sundial.scheduler(tasks, { ...config?.scheduler, autostart: false });
-      if (options.force)
-        for (const lock of await sundial.locks.list())
-          if (lock.name === `task:${taskId}`) await sundial.locks.forceRelease(lock.name);
-      const { jobId, duplicate } = await scheduler.trigger(taskId);
+      // --force runs beside a live run, leaving its lock alone (see TaskRunPayload.force).
+      const { jobId, duplicate } = await scheduler.trigger(taskId, { force: options.force === true });
       if (duplicate)
         console.log(`a run of ${taskId} is already waiting or running (job ${jobId}); waiting for it`);
       startWorkers(sundial, tasks, config);
@@ -498,13 +574,17 @@ program
   .description('maintenance mode: scheduled tasks skip unless marked evenInMaintenanceMode()')
   .option('--note <text>', 'why (shown by up and list)')
   .action((options: { note?: string }, command: Command) =>
-    withSundial(command, async (sundial) => {
-      await sundial.store.setFlag(
-        MAINTENANCE_FLAG,
-        JSON.stringify({ since: Date.now(), note: options.note ?? null }),
-      );
-      return 'maintenance mode on: tasks skip until `sundial up`';
-    }),
+    withSundial(
+      command,
+      async (sundial) => {
+        await sundial.store.setFlag(
+          MAINTENANCE_FLAG,
+          JSON.stringify({ since: Date.now(), note: options.note ?? null }),
+        );
+        return 'maintenance mode on: tasks skip until `sundial up`';
+      },
+      { access: 'create' },
+    ),
   );
 
 program
@@ -523,29 +603,33 @@ program
   .description('list held locks: name, owner (host, pid, run), token, age of the last heartbeat')
   .option('--silent', 'print nothing; exit 1 when any lock is held (for scripts)')
   .action((options: { silent?: boolean }, command: Command) =>
-    withSundial(command, async (sundial, { json }) => {
-      const locks = await sundial.locks.list();
-      if (options.silent) {
-        if (locks.length > 0) process.exitCode = 1;
-        return undefined;
-      }
-      if (json) return locks;
-      if (locks.length === 0) return 'no locks held';
-      const now = Date.now();
-      return table(
-        ['NAME', 'HOST', 'PID', 'RUN', 'TOKEN', 'ACQUIRED', 'HEARTBEAT', 'TTL'],
-        locks.map((lock) => [
-          lock.name,
-          lock.owner.host,
-          lock.owner.pid,
-          lock.owner.runId,
-          lock.token,
-          formatTime(lock.acquiredAt),
-          `${Math.round((now - lock.heartbeatAt) / 1000)}s ago`,
-          `${Math.round(lock.ttlMs / 1000)}s`,
-        ]),
-      );
-    }),
+    withSundial(
+      command,
+      async (sundial, { json }) => {
+        const locks = await sundial.locks.list();
+        if (options.silent) {
+          if (locks.length > 0) process.exitCode = 1;
+          return undefined;
+        }
+        if (json) return locks;
+        if (locks.length === 0) return 'no locks held';
+        const now = Date.now();
+        return table(
+          ['NAME', 'HOST', 'PID', 'RUN', 'TOKEN', 'ACQUIRED', 'HEARTBEAT', 'TTL'],
+          locks.map((lock) => [
+            lock.name,
+            lock.owner.host,
+            lock.owner.pid,
+            lock.owner.runId,
+            lock.token,
+            formatTime(lock.acquiredAt),
+            `${Math.round((now - lock.heartbeatAt) / 1000)}s ago`,
+            `${Math.round(lock.ttlMs / 1000)}s`,
+          ]),
+        );
+      },
+      { access: 'read' },
+    ),
   );
 
 program

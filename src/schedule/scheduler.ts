@@ -49,6 +49,8 @@ const MAX_FIRES_PER_TICK = 1000;
 /** What a fire of a `call`, `command` or `ping` task carries to the task runner. */
 export interface TaskRunPayload {
   taskId: string;
+  /** Run by hand with `force`: the runner takes no lock for it, so a live run's lock stays its own. */
+  force?: true;
 }
 
 interface Plan {
@@ -202,7 +204,10 @@ export class Scheduler {
    * Adds a run of a task now, outside its schedule (`sundial test`, `sundial run --force`). While a
    * run of a task that does not allow overlapping is still live, that run is returned instead.
    */
-  async trigger(taskId: string): Promise<{ jobId: string; queue: string; duplicate: boolean }> {
+  async trigger(
+    taskId: string,
+    { force = false }: { force?: boolean } = {},
+  ): Promise<{ jobId: string; queue: string; duplicate: boolean }> {
     const task = this.tasks.get(taskId);
     if (!task) {
       throw new SundialError(
@@ -211,7 +216,7 @@ export class Scheduler {
       );
     }
     const now = this.context.clock.now();
-    const job = this.jobFor(task, now, false, now);
+    const job = this.jobFor(task, now, false, now, force);
     const [added] = await this.context.store.addJobs([job]);
     if (!added!.duplicate) {
       this.context.events.emit('task.fired', { taskId, scheduledFor: now, catchUp: false, jobId: added!.id });
@@ -457,13 +462,17 @@ export class Scheduler {
     });
   }
 
-  private jobFor(task: LoadedTask, at: number, catchUp: boolean, now: number): NewJob {
+  private jobFor(task: LoadedTask, at: number, catchUp: boolean, now: number, force = false): NewJob {
     const { definition } = task;
     const jitter = definition.jitterMs > 0 ? Math.floor(Math.random() * (definition.jitterMs + 1)) : 0;
     // 'skip': one live run per task, so an occurrence finds the previous one still going and is
     // skipped. 'allow': one per occurrence, which also guards a double fire of the same occurrence.
-    const dedupeKey =
-      definition.overlap === 'allow' ? `${definition.id}@${new Date(at).toISOString()}` : definition.id;
+    // A forced run goes beside whatever runs: a key of its own.
+    const dedupeKey = force
+      ? `${definition.id}@forced:${newOwnerId('run')}`
+      : definition.overlap === 'allow'
+        ? `${definition.id}@${new Date(at).toISOString()}`
+        : definition.id;
     const options = { dedupeKey, runAt: Math.max(now, at) + jitter };
     const action = definition.action;
     const job =
@@ -475,7 +484,9 @@ export class Scheduler {
           })
         : this.queueOf(this.options.taskQueue).build(
             'task',
-            { taskId: definition.id } satisfies TaskRunPayload,
+            (force
+              ? { taskId: definition.id, force: true }
+              : { taskId: definition.id }) satisfies TaskRunPayload,
             { ...options, attempts: 1, timeout: backstopTimeout(definition.timeoutMs) },
           );
     const origin: JobOrigin = { schedule: definition.id, scheduledFor: at, catchUp };
@@ -536,7 +547,7 @@ const SCHEDULER_OPTION_KEYS = [
 ];
 
 /** Refuses unknown keys and bad values, naming the field and the value. */
-function checkSchedulerOptions(options: SchedulerOptions): void {
+export function checkSchedulerOptions(options: SchedulerOptions): void {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('scheduler options', options, 'an object');
   }

@@ -83,7 +83,9 @@ export function taskHandlers(
             `No task ${JSON.stringify(payload?.taskId)} is defined in this worker's schedule`,
           );
         }
-        return runTask(task, { ...context, stillRunning: [] }, options);
+        // A run forced by hand goes beside a live run: it neither takes nor touches the task's lock.
+        const runner = payload.force === true ? { ...options, locks: undefined } : options;
+        return runTask(task, { ...context, stillRunning: [] }, runner);
       },
     },
   };

@@ -818,7 +818,8 @@ function thenOf(
   return typeof then === 'function' ? (then as ReturnType<typeof thenOf>) : null;
 }
 
-const WORKER_OPTION_KEYS: (keyof WorkerOptions)[] = [
+/** Every option `sundial.worker()` takes. */
+export const WORKER_OPTION_KEYS: readonly (keyof WorkerOptions)[] = [
   'concurrency',
   'prefetch',
   'leaseMs',
@@ -830,22 +831,31 @@ const WORKER_OPTION_KEYS: (keyof WorkerOptions)[] = [
   'autostart',
 ];
 
-function resolveOptions(options: WorkerOptions): ResolvedOptions {
+/**
+ * Refuses worker options that `sundial.worker()` would refuse, naming the field under `field`
+ * (`workers.emails.options.concurrency`), so a config is checked before anything starts.
+ */
+export function checkWorkerOptions(options: unknown, field = 'options'): void {
+  resolveOptions(options as WorkerOptions, field);
+}
+
+function resolveOptions(options: WorkerOptions, field = 'options'): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', options, 'an object of worker options');
+    throw new InvalidOptionError(field, options, 'an object of worker options');
   }
   for (const key of Object.keys(options)) {
     if (!WORKER_OPTION_KEYS.includes(key as keyof WorkerOptions)) {
       throw new InvalidOptionError(
-        `options.${key}`,
+        `${field}.${key}`,
         (options as Record<string, unknown>)[key],
         `not a worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`,
       );
     }
   }
+  const prefix = field;
   const wholeNumber = (field: keyof WorkerOptions, value: unknown, min: number, max: number) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new InvalidOptionError(`options.${field}`, value, `a whole number from ${min} to ${max}`);
+      throw new InvalidOptionError(`${prefix}.${field}`, value, `a whole number from ${min} to ${max}`);
     }
     return value;
   };

@@ -122,10 +122,18 @@ CREATE INDEX sundial_jobs_by_schedule ON sundial_jobs (json_extract(origin, '$.s
   },
 ];
 
-/** Applies the migrations this file lacks, in one write transaction, so concurrent starters agree. */
-export function migrate(db: DatabaseSync): void {
+/**
+ * Applies the migrations this file lacks, in one write transaction, so concurrent starters agree.
+ * A database that already holds another application's tables and none of Sundial's is refused
+ * unless `allowOtherTables` (a mistyped `--db` must not add Sundial's tables to someone's data).
+ */
+export function migrate(
+  db: DatabaseSync,
+  { allowOtherTables = false, path = 'The database' }: { allowOtherTables?: boolean; path?: string } = {},
+): void {
   db.exec('BEGIN IMMEDIATE');
   try {
+    if (!allowOtherTables) refuseForeignDatabase(db, path);
     db.exec(`CREATE TABLE IF NOT EXISTS sundial_migrations (
       version INTEGER PRIMARY KEY,
       name TEXT NOT NULL,
@@ -155,4 +163,20 @@ export function migrate(db: DatabaseSync): void {
     }
     throw error;
   }
+}
+
+function refuseForeignDatabase(db: DatabaseSync, path: string): void {
+  const tables = (
+    db
+      .prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+      )
+      .all() as { name: string }[]
+  ).map((row) => row.name);
+  if (tables.length === 0 || tables.includes('sundial_migrations')) return;
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, and ${tables.length - 5} more` : '');
+  throw new SundialError(
+    'SUNDIAL_FOREIGN_DATABASE',
+    `${path} is not a Sundial database: it holds other tables (${shown}). Point the store at a file of its own, or pass allowOtherTables: true (--allow-other-tables) to add Sundial's tables beside them`,
+  );
 }

@@ -1,9 +1,9 @@
-import { DatabaseSync } from 'node:sqlite';
+import { sqliteDriver } from '../drivers.ts';
 import { migrate } from './migrations.ts';
 
 /** The schema the migrations produce, as SQL text in a stable order. */
 export function sqliteSchema(): string {
-  const db = new DatabaseSync(':memory:');
+  const db = new (sqliteDriver().DatabaseSync)(':memory:');
   try {
     migrate(db);
     const rows = db

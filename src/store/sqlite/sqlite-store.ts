@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
   InvalidOptionError,
   type Job,
@@ -8,6 +8,7 @@ import {
   LIVE_STATES,
   StoreClosedError,
 } from '../../core/index.ts';
+import { sqliteDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
 import { Listeners } from '../listeners.ts';
 import {
@@ -69,6 +70,12 @@ export interface SqliteStoreOptions {
   wakeSignal?: boolean;
   /** Called with errors that cannot be thrown to a caller (a failed file watch). */
   onError?: (error: unknown) => void;
+  /**
+   * Add Sundial's tables to a database that already holds other tables. Default false: such a
+   * database is refused (`SUNDIAL_FOREIGN_DATABASE`), so a mistyped path cannot change another
+   * application's file.
+   */
+  allowOtherTables?: boolean;
 }
 
 export const DEFAULT_SQLITE_PATH = '.sundial/sundial.db';
@@ -108,7 +115,8 @@ export class SqliteStore implements Store {
   private readonly pruneStatements = new Map<number, StatementSync>();
 
   constructor(options: SqliteStoreOptions = {}) {
-    checkOptions(options);
+    checkSqliteStoreOptions(options);
+    sqliteDriver(); // on a Node.js without node:sqlite, refuse now with a message that says so
     this.options = options;
     this.path = options.path === ':memory:' ? ':memory:' : resolve(options.path ?? DEFAULT_SQLITE_PATH);
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
@@ -151,13 +159,13 @@ export class SqliteStore implements Store {
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
     // SQLite's own busy wait is used only while migrating, synchronously, at start-up; afterwards
     // writes wait for each other in `retryWhileBusy`, which does not freeze the event loop.
-    const db = new DatabaseSync(this.path);
+    const db = new (sqliteDriver().DatabaseSync)(this.path);
     db.exec(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${this.options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.exec('PRAGMA foreign_keys = ON');
     try {
-      migrate(db);
+      migrate(db, { allowOtherTables: this.options.allowOtherTables ?? false, path: this.path });
     } catch (error) {
       db.close();
       throw error;
@@ -705,9 +713,18 @@ function isRowId(id: string): boolean {
   return /^[1-9][0-9]{0,18}$/.test(id);
 }
 
-const OPTION_KEYS = ['path', 'synchronous', 'busyTimeoutMs', 'checkpointIntervalMs', 'wakeSignal', 'onError'];
+const OPTION_KEYS = [
+  'path',
+  'synchronous',
+  'busyTimeoutMs',
+  'checkpointIntervalMs',
+  'wakeSignal',
+  'onError',
+  'allowOtherTables',
+];
 
-function checkOptions(options: SqliteStoreOptions): void {
+/** Refuses bad options, naming the field (`store.path`); exported for config checks. */
+export function checkSqliteStoreOptions(options: SqliteStoreOptions): void {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('store', options, 'an object of SQLite store options');
   }
@@ -730,6 +747,7 @@ function checkOptions(options: SqliteStoreOptions): void {
         }
         break;
       case 'wakeSignal':
+      case 'allowOtherTables':
         if (typeof value !== 'boolean') throw new InvalidOptionError(field, value, 'true or false');
         break;
       case 'onError':
