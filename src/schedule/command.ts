@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { UnrecoverableError } from '../core/index.ts';
+import { refusedEnv } from './command-env.ts';
 import type { OutputBuffer } from './output.ts';
 import type { TaskAction } from './task.ts';
 
@@ -28,10 +29,11 @@ export function runCommand(
   /** Told to the command about its run (`SUNDIAL_RUN_ID`, which `sundial interrupt` looks for). */
   runEnv: Record<string, string> = {},
 ): Promise<{ exitCode: number }> {
-  if (options.allowedCommands) {
-    const refusal = allowlistRefusal(action, options.allowedCommands);
-    if (refusal) return Promise.reject(new UnrecoverableError(refusal));
-  }
+  // Checked at definition too; again here for actions made or changed some other way.
+  const refusal =
+    envRefusal(action, options.allowedCommands) ??
+    (options.allowedCommands ? allowlistRefusal(action, options.allowedCommands) : null);
+  if (refusal) return Promise.reject(new UnrecoverableError(refusal));
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     // Its own process group (detached), so a timeout can stop everything it started.
@@ -98,14 +100,21 @@ function allowlistRefusal(
   if (action.shell && !allowed.includes('sh') && !allowed.includes('/bin/sh')) {
     return `Shell command ${JSON.stringify(action.command)} is not allowed: with allowedCommands set, .shell() needs "sh" in the list (allowedCommands: ${list})`;
   }
-  // The task's own PATH would decide which file a bare name runs.
-  if (action.env.PATH !== undefined) {
-    return `Command ${JSON.stringify(action.command)} sets PATH, which allowedCommands does not permit (allowedCommands: ${list})`;
-  }
   const executable = action.shell ? (action.command.trim().split(/\s+/)[0] ?? '') : action.command;
   const ok =
     allowed.includes(executable) || (!executable.includes('/') && allowed.includes(basename(executable)));
   return ok ? null : `Command ${JSON.stringify(executable)} is not allowed (allowedCommands: ${list})`;
+}
+
+/** Why the command may not run with its environment (see command-env.ts), or null when it may. */
+function envRefusal(
+  action: Extract<TaskAction, { kind: 'command' }>,
+  allowed: readonly string[] | undefined,
+): string | null {
+  const refused = refusedEnv(action.env, allowed !== undefined);
+  if (!refused) return null;
+  const list = allowed ? ` (allowedCommands: ${allowed.join(', ')})` : '';
+  return `Command ${JSON.stringify(action.command)} sets ${refused.name}, ${refused.reason}${list}`;
 }
 
 /** Quotes one argument for /bin/sh, so a value never becomes shell syntax. */

@@ -7,6 +7,7 @@ import {
   createSundial,
   isProcessAlive,
   type Job,
+  type LoadedTask,
   Schedule,
   type Sundial,
   type TaskRunInfo,
@@ -28,8 +29,12 @@ describe('task runner', () => {
   });
 
   /** Runs task `id` now through a task worker, queued by a scheduler as `sundial test` does. */
-  async function runOnce(schedule: Schedule, id: string, options = {}): Promise<Job> {
-    const tasks = schedule.load();
+  async function runOnce(
+    schedule: Schedule | LoadedTask[],
+    id: string,
+    options: Parameters<Sundial['taskWorker']>[1] = {},
+  ): Promise<Job> {
+    const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
     sundial.taskWorker(tasks, options);
     const { jobId } = await sundial.scheduler(tasks, { autostart: false }).trigger(id);
     return waitFor(
@@ -120,6 +125,38 @@ describe('task runner', () => {
       return job?.state === 'dead' ? job : null;
     });
     expect(repathed.error!.message).toContain('sets PATH');
+  });
+
+  it('refuses at run time a loader variable that reached a command after its definition was checked', async () => {
+    const marker = join(dir.path, 'should-not-exist');
+    const schedule = new Schedule();
+    schedule.command('touch', [marker]).name('touch');
+    const tasks = schedule.load();
+    const action = tasks[0]!.definition.action as { env: Record<string, string> };
+    action.env.Ld_Audit = join(dir.path, 'audit.so');
+    const job = await runOnce(tasks, 'touch');
+    expect(job).toMatchObject({ state: 'dead', deadLetter: { reason: 'unrecoverable' } });
+    expect(job.error!.message).toContain('Command "touch" sets Ld_Audit, refused in command tasks');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('with an allowlist, refuses module search paths as it refuses PATH, in any case', async () => {
+    const schedule = new Schedule();
+    schedule
+      .command('/bin/sh', ['-c', 'echo "$NODE_PATH"'], { env: { node_path: dir.path, NODE_PATH: dir.path } })
+      .name('modules');
+    const refused = await runOnce(schedule, 'modules', { allowedCommands: ['/bin/sh'] });
+    expect(refused).toMatchObject({ state: 'dead', deadLetter: { reason: 'unrecoverable' } });
+    expect(refused.error!.message).toMatch(/sets (node_path|NODE_PATH), refused with allowedCommands/);
+  });
+
+  it('passes module search paths to a command when no allowlist is set', async () => {
+    const schedule = new Schedule();
+    // (Short enough to escape the masking of env values in the output.)
+    schedule.command('/bin/sh', ['-c', 'echo "$PYTHONPATH"'], { env: { PYTHONPATH: 'lib' } }).name('py');
+    const job = await runOnce(schedule, 'py');
+    expect(job.state).toBe('completed');
+    expect((job.result as { output: string }).output).toBe('lib\n');
   });
 
   it('finishes when the command exits, even if a background child keeps its output open', async () => {
