@@ -9,6 +9,7 @@ import {
   type SchedulerOptions,
   type TaskRunnerOptions,
 } from './schedule/index.ts';
+import { checkTaskRunnerOptions } from './schedule/runner-options.ts';
 import type { SqliteStoreOptions, Store } from './store/index.ts';
 import type { Handlers, WorkerOptions } from './worker/index.ts';
 
@@ -65,7 +66,7 @@ function checkConfig(config: unknown, field: string): SundialConfig {
       );
     }
   }
-  const { schedule, tasks, workers } = config as SundialConfig;
+  const { schedule, tasks, workers, taskRunner } = config as SundialConfig;
   if (schedule !== undefined && typeof schedule !== 'function') {
     throw new InvalidOptionError(
       `${field}.schedule`,
@@ -85,6 +86,17 @@ function checkConfig(config: unknown, field: string): SundialConfig {
       workers,
       'an object of { handlers, options } by queue name',
     );
+  }
+  if (taskRunner !== undefined) {
+    if (typeof taskRunner !== 'object' || taskRunner === null) {
+      throw new InvalidOptionError(
+        `${field}.taskRunner`,
+        taskRunner,
+        "an object of task worker options, like { allowedCommands: ['pg_dump'] }",
+      );
+    }
+    // Now rather than when a worker is made: a config that only lists or fires tasks is still wrong.
+    checkTaskRunnerOptions(taskRunner as Record<string, unknown>, `${field}.taskRunner`);
   }
   return config as SundialConfig;
 }

@@ -9,6 +9,7 @@ import {
 import { type CommandRunOptions, runCommand } from './command.ts';
 import type { HeldLock, LockProvider } from './locks/index.ts';
 import { OutputBuffer, type OutputOptions } from './output.ts';
+import { checkTaskRunnerOptions } from './runner-options.ts';
 import type { LoadedTask } from './schedule.ts';
 import type { TaskRunPayload } from './scheduler.ts';
 import type { TaskAction, TaskHook, TaskRunInfo } from './task.ts';
@@ -60,6 +61,10 @@ export function taskHandlers(
   tasks: readonly LoadedTask[],
   options: TaskRunnerOptions = {},
 ): { task: { handle: (payload: TaskRunPayload, context: TaskRunContext) => Promise<TaskRunResult> } } {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', options, 'an object of task runner options');
+  }
+  checkTaskRunnerOptions(options as Record<string, unknown>, 'options');
   if (!options.locks) {
     // Their runs wait for the task's lock to take turns; without locks they would run side by side.
     const waiting = tasks.filter((task) => ['bufferOne', 'replace'].includes(task.definition.overlap));

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createSundial,
+  defineConfig,
+  InvalidOptionError,
   isProcessAlive,
   type Job,
   type LoadedTask,
@@ -14,6 +16,15 @@ import {
   taskHandlers,
 } from '../../src/index.ts';
 import { sleep, tempDir, waitFor } from '../helpers.ts';
+
+function catchError(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  return null;
+}
 
 describe('task runner', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -239,6 +250,50 @@ describe('task runner', () => {
     expect(() => taskHandlers(schedule.load())).toThrow(
       /Invalid locks: .*"turns" use overlap 'bufferOne' or 'replace'/,
     );
+  });
+
+  it.each([
+    ['allowedCommands', 'pg_dump', 'allowedCommands'],
+    ['allowedCommands', [1, 2], 'allowedCommands[0]'],
+    ['allowedCommands', ['pg_dump', ''], 'allowedCommands[1]'],
+    ['allowedCommands', ['pg_dump -Fc'], 'allowedCommands[0]'],
+    ['allowedCommands', ['./bin/backup'], 'allowedCommands[0]'],
+    ['killGraceMs', -1, 'killGraceMs'],
+    ['killGraceMs', '5000', 'killGraceMs'],
+    ['maxOutputBytes', 0, 'maxOutputBytes'],
+    ['secretKeys', 'stripe_key', 'secretKeys'],
+    ['secretKeys', ['stripe_key', ''], 'secretKeys'],
+    ['lockTtlMs', 10, 'lockTtlMs'],
+    ['pingTimeoutMs', 1.5, 'pingTimeoutMs'],
+    ['hookTimeoutMs', null, 'hookTimeoutMs'],
+    ['locks', {}, 'locks'],
+  ])('refuses %s %j when the task worker is made, in taskHandlers and in a config', (name, value, field) => {
+    const schedule = new Schedule();
+    schedule.command('pg_dump', ['app']).name('backup');
+    const tasks = schedule.load();
+    const refusals = [
+      () => sundial.taskWorker(tasks, { [name]: value }),
+      () => taskHandlers(tasks, { locks: sundial.locks, [name]: value }),
+      () => defineConfig({ taskRunner: { [name]: value } }),
+    ];
+    for (const [index, refuse] of refusals.entries()) {
+      const error = catchError(refuse);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      const prefix = index === 2 ? 'config.taskRunner' : 'options';
+      expect((error as InvalidOptionError).field).toBe(`${prefix}.${field}`);
+      expect((error as InvalidOptionError).message).toMatch(/^Invalid \S+: .+ \(.+\)$/);
+    }
+  });
+
+  it('accepts executable names and absolute paths in allowedCommands', () => {
+    const schedule = new Schedule();
+    schedule.command('pg_dump', ['app']).name('backup');
+    expect(() =>
+      sundial.taskWorker(schedule, {
+        allowedCommands: ['pg_dump', '/usr/local/bin/backup'],
+        autostart: false,
+      }),
+    ).not.toThrow();
   });
 
   it('tells a command its task and run ids', async () => {
