@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { InvalidOptionError } from '../core/index.ts';
+import { CONTAINMENT_MODES, type ContainmentMode } from './containment.ts';
 
 /** The longest delay a Node timer keeps (about 24.8 days). */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -12,7 +13,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export function checkTaskRunnerOptions(options: Record<string, unknown>, prefix: string): void {
   const field = (name: string) => `${prefix}.${name}`;
-  const { allowedCommands, secretKeys, locks } = options;
+  const { allowedCommands, secretKeys, locks, containment, onWarning } = options;
   if (allowedCommands !== undefined) {
     if (!Array.isArray(allowedCommands)) {
       throw new InvalidOptionError(
@@ -40,6 +41,12 @@ export function checkTaskRunnerOptions(options: Record<string, unknown>, prefix:
       secretKeys,
       "an array of non-empty names, like ['stripe_key']",
     );
+  }
+  if (containment !== undefined && !CONTAINMENT_MODES.includes(containment as ContainmentMode)) {
+    throw new InvalidOptionError(field('containment'), containment, "'auto', 'namespace' or 'process-group'");
+  }
+  if (onWarning !== undefined && typeof onWarning !== 'function') {
+    throw new InvalidOptionError(field('onWarning'), onWarning, 'a function (warning) => void');
   }
   if (
     locks !== undefined &&

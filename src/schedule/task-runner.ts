@@ -7,6 +7,7 @@ import {
   UnrecoverableError,
 } from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
+import { type Containment, containmentFor, processGroupWarning } from './containment.ts';
 import type { HeldLock, LockProvider } from './locks/index.ts';
 import { OutputBuffer, type OutputOptions } from './output.ts';
 import { checkTaskRunnerOptions } from './runner-options.ts';
@@ -26,6 +27,17 @@ export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
   pingTimeoutMs?: number;
   /** How long one hook may take before the run goes on without it. Default 30 s. */
   hookTimeoutMs?: number;
+  /**
+   * Hears what the task worker warns about, once, when it is made: commands contained by their
+   * process group only (see `containment`). Default: a process warning. `sundial.taskWorker` tells
+   * the Sundial's `error` listeners instead when it has any.
+   */
+  onWarning?: (warning: SundialError) => void;
+}
+
+/** The options as a task worker runs with them: its containment decided once, when it is made. */
+interface RunnerSettings extends TaskRunnerOptions {
+  contained: Containment | null;
 }
 
 /** What a successful run stores as its job's result. */
@@ -76,6 +88,18 @@ export function taskHandlers(
       );
     }
   }
+  // Probed (once per process) only for workers that run commands, or that insist on a namespace.
+  const runsCommands = tasks.some((task) => task.definition.action.kind === 'command');
+  const contained =
+    runsCommands || options.containment === 'namespace'
+      ? containmentFor(options.containment ?? 'auto', 'options.containment')
+      : null;
+  if (runsCommands && contained?.kind === 'process-group') {
+    const warning = new SundialError('SUNDIAL_PROCESS_GROUP_ONLY', processGroupWarning(contained));
+    if (options.onWarning) options.onWarning(warning);
+    else process.emitWarning(warning.message, { code: warning.code });
+  }
+  const settings: RunnerSettings = { ...options, contained };
   const byId = new Map(tasks.map((task) => [task.definition.id, task]));
   return {
     task: {
@@ -86,7 +110,7 @@ export function taskHandlers(
             `No task ${JSON.stringify(payload?.taskId)} is defined in this worker's schedule`,
           );
         }
-        return runTask(task, { ...context, stillRunning: [] }, options);
+        return runTask(task, { ...context, stillRunning: [] }, settings);
       },
     },
   };
@@ -95,7 +119,7 @@ export function taskHandlers(
 async function runTask(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<TaskRunResult> {
   const { definition } = task;
   if (!options.locks || definition.overlap === 'allow') return runUnlocked(task, context, options);
@@ -168,7 +192,7 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
 async function runUnlocked(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<TaskRunResult> {
   const { timeoutMs } = task.definition;
   if (timeoutMs === null) return runWithHooks(task, context, options);
@@ -188,7 +212,7 @@ async function runUnlocked(
 async function runWithHooks(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<TaskRunResult> {
   const { definition } = task;
   const secretValues = definition.action.kind === 'command' ? Object.values(definition.action.env) : [];
@@ -237,7 +261,7 @@ function perform(
   taskId: string,
   context: RunContext,
   output: OutputBuffer,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<Omit<TaskRunResult, 'output'>> {
   switch (action.kind) {
     case 'call':
@@ -248,11 +272,15 @@ function perform(
         context.stillRunning,
       );
     case 'command':
-      // Ends by itself once the aborted command's process group is gone (SIGKILL after the grace).
-      return runCommand(action, context.signal, output, options, {
-        SUNDIAL_TASK_ID: taskId,
-        SUNDIAL_RUN_ID: context.job.id,
-      });
+      // Ends by itself once the aborted command is gone (SIGKILL after the grace).
+      return runCommand(
+        action,
+        context.signal,
+        output,
+        options,
+        { SUNDIAL_TASK_ID: taskId, SUNDIAL_RUN_ID: context.job.id },
+        options.contained ?? undefined,
+      );
     case 'ping':
       return runPing(action, context.signal, output, options.pingTimeoutMs ?? 30_000);
     case 'job':

@@ -1,11 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type ContainmentMode,
   createSundial,
   defineConfig,
+  detectContainment,
   InvalidOptionError,
   isProcessAlive,
   type Job,
@@ -15,7 +18,17 @@ import {
   type TaskRunInfo,
   taskHandlers,
 } from '../../src/index.ts';
-import { sleep, tempDir, waitFor } from '../helpers.ts';
+import { processesWithEnv, sleep, tempDir, waitFor } from '../helpers.ts';
+
+const NAMESPACES = detectContainment().kind === 'namespace';
+/** The containments this host can run: the tests of the process group run everywhere. */
+const CONTAINMENTS: ContainmentMode[] = NAMESPACES ? ['namespace', 'process-group'] : ['process-group'];
+
+/** An environment entry to find a command's processes by in /proc (all it starts inherit it). */
+function uniqueMarker(): { value: string; entry: string } {
+  const value = randomUUID();
+  return { value, entry: `SUNDIAL_TEST_MARKER=${value}` };
+}
 
 function catchError(call: () => unknown): unknown {
   try {
@@ -47,13 +60,21 @@ describe('task runner', () => {
   ): Promise<Job> {
     const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
     sundial.taskWorker(tasks, options);
-    const { jobId } = await sundial.scheduler(tasks, { autostart: false }).trigger(id);
+    return finished(await trigger(tasks, id));
+  }
+
+  /** Queues a run of task `id` (a task worker must be running for it). */
+  async function trigger(tasks: LoadedTask[], id: string): Promise<string> {
+    return (await sundial.scheduler(tasks, { autostart: false }).trigger(id)).jobId;
+  }
+
+  function finished(jobId: string): Promise<Job> {
     return waitFor(
       async () => {
         const job = await sundial.queue('sundial.tasks').getJob(jobId);
         return job && ['completed', 'dead'].includes(job.state) ? job : null;
       },
-      { timeoutMs: 20_000, message: `task ${id} to finish` },
+      { timeoutMs: 20_000, message: `run ${jobId} to finish` },
     );
   }
 
@@ -178,22 +199,147 @@ describe('task runner', () => {
     expect((job.result as { output: string }).output).toBe('started\n');
   });
 
-  it('kills the whole process group at the timeout, keeping what it printed', async () => {
-    const pidFile = join(dir.path, 'grandchild.pid');
-    const schedule = new Schedule();
-    // The shell starts a grandchild and waits on it: killing only the shell would orphan the sleep.
-    schedule
-      .command('/bin/sh', ['-c', `sleep 60 & echo $! > ${pidFile}; echo waiting for it; wait`])
-      .name('stuck')
-      .timeoutAfter(500);
-    const job = await runOnce(schedule, 'stuck', { killGraceMs: 200 });
-    expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
-    expect(job.error!.message).toMatch(/timed out after 500 ms[\s\S]*--- output ---\nwaiting for it/);
-    const grandchild = Number(readFileSync(pidFile, 'utf8'));
-    await waitFor(() => !isProcessAlive(grandchild), {
-      timeoutMs: 5000,
-      message: 'the grandchild sleep to be killed',
+  it.each(CONTAINMENTS)(
+    'kills the whole process group at the timeout, keeping what it printed (%s)',
+    async (containment) => {
+      const marker = uniqueMarker();
+      const schedule = new Schedule();
+      // The shell starts a grandchild and waits on it: killing only the shell would orphan the sleep.
+      schedule
+        .command('/bin/sh', ['-c', 'sleep 60 & echo waiting for it; wait'], {
+          env: { SUNDIAL_TEST_MARKER: marker.value },
+        })
+        .name('stuck')
+        .timeoutAfter(500);
+      const job = await runOnce(schedule, 'stuck', { killGraceMs: 200, containment });
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toMatch(/timed out after 500 ms[\s\S]*--- output ---\nwaiting for it/);
+      await waitFor(() => processesWithEnv(marker.entry).length === 0, {
+        timeoutMs: 5000,
+        message: 'the shell and its grandchild sleep to be killed',
+      });
+    },
+  );
+
+  if (!NAMESPACES && process.env.CI === 'true') {
+    it('can contain commands in a PID namespace on this host', () => {
+      throw new Error(`PID-namespace containment is not available: ${JSON.stringify(detectContainment())}`);
     });
+  }
+
+  describe.runIf(NAMESPACES)('in a PID namespace', () => {
+    it('kills at the timeout everything the command started, even a process that left its group with setsid', async () => {
+      const marker = uniqueMarker();
+      const escaped = join(dir.path, 'escaped');
+      const schedule = new Schedule();
+      schedule
+        .command(
+          '/bin/sh',
+          [
+            '-c',
+            `setsid /bin/sh -c 'touch "$0"; exec sleep 300' ${escaped} &
+             while [ ! -e ${escaped} ]; do sleep 0.05; done; echo started; sleep 300`,
+          ],
+          { env: { SUNDIAL_TEST_MARKER: marker.value } },
+        )
+        .name('escaping')
+        .timeoutAfter(3000);
+      const tasks = schedule.load();
+      sundial.taskWorker(tasks, { killGraceMs: 200, containment: 'namespace' });
+      const jobId = await trigger(tasks, 'escaping');
+      const leaver = await waitFor(
+        () => processesWithEnv(marker.entry).find((p) => p.sid === p.pid && p.command.startsWith('sleep')),
+        { timeoutMs: 20_000, message: 'the command to start a sleep in a session of its own' },
+      );
+      const job = await finished(jobId);
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toContain('--- output ---\nstarted');
+      await waitFor(() => processesWithEnv(marker.entry).length === 0, {
+        timeoutMs: 10_000,
+        message: 'every process of the command to be gone',
+      }).catch(() => {});
+      expect(processesWithEnv(marker.entry)).toEqual([]);
+      expect(isProcessAlive(leaver.pid)).toBe(false);
+    });
+
+    it('stops the command gracefully first: its SIGTERM handler runs and what it prints is kept', async () => {
+      const schedule = new Schedule();
+      schedule
+        .command('/bin/sh', ['-c', 'trap "echo got SIGTERM; exit 3" TERM; echo ready; sleep 300 & wait'])
+        .name('graceful')
+        .timeoutAfter(1500);
+      // A grace far beyond the wait below: only the SIGTERM can end this run in time.
+      const job = await runOnce(schedule, 'graceful', { killGraceMs: 600_000, containment: 'namespace' });
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toContain('--- output ---\nready\ngot SIGTERM');
+    });
+
+    it('runs the command in a PID namespace of its own, by default on this host, without a warning', async () => {
+      const warnings: unknown[] = [];
+      sundial.on('error', ({ error }) => warnings.push(error));
+      const schedule = new Schedule();
+      schedule.command('readlink', ['/proc/self/ns/pid']).name('where');
+      const job = await runOnce(schedule, 'where');
+      expect(job.state).toBe('completed');
+      const namespace = (job.result as { output: string }).output.trim();
+      expect(namespace).toMatch(/^pid:\[\d+\]$/);
+      expect(namespace).not.toBe(readlinkSync('/proc/self/ns/pid'));
+      expect(warnings).toEqual([]);
+    });
+  });
+
+  it.each(CONTAINMENTS)(
+    'kills a command that ignores SIGTERM after killGraceMs, with what it started (%s)',
+    async (containment) => {
+      const marker = uniqueMarker();
+      const schedule = new Schedule();
+      schedule
+        .command('/bin/sh', ['-c', 'trap "" TERM; sleep 300 & echo stubborn; wait'], {
+          env: { SUNDIAL_TEST_MARKER: marker.value },
+        })
+        .name('stubborn')
+        .timeoutAfter(500);
+      const job = await runOnce(schedule, 'stubborn', { killGraceMs: 300, containment });
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toContain('--- output ---\nstubborn');
+      await waitFor(() => processesWithEnv(marker.entry).length === 0, {
+        timeoutMs: 10_000,
+        message: 'every process of the command to be gone',
+      }).catch(() => {});
+      expect(processesWithEnv(marker.entry)).toEqual([]);
+    },
+  );
+
+  it.each(CONTAINMENTS)('reports a command killed by a signal as killed (%s)', async (containment) => {
+    const schedule = new Schedule();
+    schedule.command('/bin/sh', ['-c', 'echo about to crash; kill -SEGV $$']).name('crashing');
+    const job = await runOnce(schedule, 'crashing', { containment });
+    expect(job.state).toBe('dead');
+    expect(job.error!.message).toContain('Command was killed by SIGSEGV');
+    expect(job.error!.message).toContain('about to crash');
+  });
+
+  it("forced to the process group, warns once per task worker and runs commands in the worker's own PID namespace", async () => {
+    const warnings: { code?: string; message: string }[] = [];
+    sundial.on('error', ({ error }) => warnings.push(error as Error & { code: string }));
+    const schedule = new Schedule();
+    schedule.command('readlink', ['/proc/self/ns/pid']).name('where');
+    schedule.command('true').name('nothing');
+    const tasks = schedule.load();
+    sundial.taskWorker(tasks, { containment: 'process-group' });
+    const where = await finished(await trigger(tasks, 'where'));
+    await finished(await trigger(tasks, 'nothing'));
+    expect((where.result as { output: string }).output.trim()).toBe(readlinkSync('/proc/self/ns/pid'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ code: 'SUNDIAL_PROCESS_GROUP_ONLY' });
+    expect(warnings[0]!.message).toContain(
+      "contained by their process group only (containment: 'process-group' was chosen)",
+    );
+    // A worker without command tasks has nothing to warn about.
+    const calls = new Schedule();
+    calls.call(() => {}).name('fn');
+    sundial.taskWorker(calls, { containment: 'process-group', taskQueue: 'other.tasks', autostart: false });
+    expect(warnings).toHaveLength(1);
   });
 
   it('ends a function run at its timeout even when the function ignores its signal, keeping the lock until it returns', async () => {
