@@ -10,6 +10,7 @@ import {
   type SchedulerOptions,
   type TaskRunnerOptions,
 } from './schedule/index.ts';
+import { checkTaskRunnerOptions } from './schedule/runner-options.ts';
 import { checkSqliteStoreOptions, type SqliteStoreOptions, type Store } from './store/index.ts';
 import {
   checkWorkerOptions,
@@ -72,7 +73,7 @@ function checkConfig(config: unknown, source: string): SundialConfig {
       throw new InvalidOptionError(key, value, `not a config key; known: ${CONFIG_KEYS.join(', ')}`);
     }
   }
-  const { schedule, tasks, workers } = config as SundialConfig;
+  const { schedule, tasks, workers, taskRunner } = config as SundialConfig;
   if (schedule !== undefined && typeof schedule !== 'function') {
     throw new InvalidOptionError('schedule', schedule, 'a function (schedule) => { ...define tasks... }');
   }
@@ -89,9 +90,19 @@ function checkConfig(config: unknown, source: string): SundialConfig {
   // found after the scheduler began would leave `sundial work` half running.
   checkStore((config as SundialConfig).store, 'store');
   for (const [queue, entry] of Object.entries(workers ?? {})) checkWorkerEntry(entry, `workers.${queue}`);
-  const { scheduler, taskRunner } = config as SundialConfig;
+  const { scheduler } = config as SundialConfig;
   if (scheduler !== undefined) checkSchedulerOptions(scheduler);
-  if (taskRunner !== undefined) checkWorkerOptions(workerPart(taskRunner), 'taskRunner');
+  if (taskRunner !== undefined) {
+    if (typeof taskRunner !== 'object' || taskRunner === null) {
+      throw new InvalidOptionError(
+        'taskRunner',
+        taskRunner,
+        "an object of task worker options, like { allowedCommands: ['pg_dump'] }",
+      );
+    }
+    checkTaskRunnerOptions(taskRunner as Record<string, unknown>, 'taskRunner');
+    checkWorkerOptions(workerPart(taskRunner), 'taskRunner');
+  }
   return config as SundialConfig;
 }
 

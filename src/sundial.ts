@@ -156,6 +156,8 @@ export class Sundial {
       secretKeys,
       locks,
       lockTtlMs,
+      containment,
+      onWarning,
       ...rest
     } = options;
     const runner = {
@@ -167,6 +169,14 @@ export class Sundial {
       secretKeys,
       locks: locks ?? this.locks,
       lockTtlMs,
+      containment,
+      // A worker's warning must not go unheard: `error` listeners, or a process warning.
+      onWarning:
+        onWarning ??
+        ((warning: SundialError) => {
+          if (this.events.has('error')) this.events.emit('error', { error: warning, context: 'task worker' });
+          else process.emitWarning(warning.message, { code: warning.code });
+        }),
     };
     const workerOptions: WorkerOptions = rest;
     return this.worker(taskQueue ?? DEFAULT_TASK_QUEUE, taskHandlers(tasks, runner), workerOptions);

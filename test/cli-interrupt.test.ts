@@ -1,9 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, isProcessAlive, Schedule, type Sundial, waitUntilStopped } from '../src/index.ts';
+import {
+  createSundial,
+  detectContainment,
+  isProcessAlive,
+  Schedule,
+  type Sundial,
+  waitUntilStopped,
+} from '../src/index.ts';
 import { tempDir, waitFor } from './helpers.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -26,7 +33,7 @@ describe('sundial interrupt', () => {
 export default {
   store: { path: ${JSON.stringify(join(dir.path, 'app.db'))} },
   schedule(schedule: any) {
-    schedule.command('/bin/sh', ['-c', 'echo $$ > ${pidFile()}; echo working; sleep 60']).name('long').daily();
+    schedule.command('/bin/sh', ['-c', '(read -r pid rest < /proc/self/stat; echo $pid > ${pidFile()}; exec sleep 60) & echo working; wait']).name('long').daily();
     schedule.call(({ log }: any) => log('quick one')).name('quick').daily();
   },
 };
@@ -58,6 +65,10 @@ export default {
     return jobId;
   }
 
+  /**
+   * The host pid of the sleep the long command starts. (Not the shell's `$$`: in a PID namespace a
+   * command sees pids of its own; /proc, the host's, tells the subshell its host pid.)
+   */
   async function startedCommand(): Promise<number> {
     const pid = await waitFor(
       () => (existsSync(pidFile()) ? Number(readFileSync(pidFile(), 'utf8')) : null),
@@ -92,11 +103,15 @@ export default {
     expect(await stateOf(id)).toBe('cancelled');
   });
 
-  it('stops one run by its command’s pid, or by its run id, and the daemon goes on', async () => {
+  it('stops one run by the host pid of a process its command started, or by its run id, and the daemon goes on', async () => {
     work = spawn(process.execPath, [CLI, 'work', '--no-scheduler'], { cwd: dir.path, stdio: 'ignore' });
 
     const first = await trigger('long');
     const pid = await startedCommand();
+    // Where the host allows it, the daemon runs its commands in PID namespaces of their own.
+    if (detectContainment().kind === 'namespace') {
+      expect(readlinkSync(`/proc/${pid}/ns/pid`)).not.toBe(readlinkSync('/proc/self/ns/pid'));
+    }
     const byPid = cli('interrupt', `pid:${pid}`);
     expect(byPid).toMatchObject({ code: 0, stdout: `interrupted run ${first} of task long (pid ${pid})` });
     expect(await stateOf(first)).toBe('cancelled');

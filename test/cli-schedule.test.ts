@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -114,7 +114,7 @@ export default {
     expect(missing.stderr).toContain('No task "nope" in the store');
   });
 
-  it('refuses a bad task in the config with the task, field and value, and a missing config', () => {
+  it('refuses a bad task in the config with the task, field and value (sundial test --force too), and a missing config', () => {
     writeFileSync(
       join(dir.path, 'broken.config.mjs'),
       'export default { schedule: (s) => { s.command("backup").dailyAt("25:00"); } };\n',
@@ -124,6 +124,18 @@ export default {
     expect(broken.stderr).toBe(
       'sundial: Invalid tasks["backup"].dailyAt: "25:00" (a time of day like 08:00 or 17:30)',
     );
+    writeFileSync(
+      join(dir.path, 'preload.config.mjs'),
+      `export default { taskRunner: { allowedCommands: ['touch'] }, schedule: (s) => {
+        s.command('touch', [${JSON.stringify(join(dir.path, 'ran'))}], { env: { LD_PRELOAD: '/tmp/evil.so' } }).name('preload').daily();
+      } };\n`,
+    );
+    const preloaded = sundial('--config', 'preload.config.mjs', 'test', 'preload', '--force');
+    expect(preloaded.code).toBe(1);
+    expect(preloaded.stderr).toMatch(
+      /^sundial: Invalid tasks\["preload"\]\.command\.env\.LD_PRELOAD: "\/tmp\/evil\.so" \(refused in command tasks: /,
+    );
+    expect(existsSync(join(dir.path, 'ran'))).toBe(false);
     const unknownKey = spawnSync(process.execPath, [CLI, '--config', 'x.config.mjs', 'list'], {
       cwd: dir.path,
       encoding: 'utf8',

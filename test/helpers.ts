@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -38,4 +38,36 @@ export function interpose<S extends object>(store: S, overrides: Partial<S>): S 
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+/** A live process as /proc shows it to the tests (host pids). */
+export interface MarkedProcess {
+  pid: number;
+  /** Its process group and session: a process that called setsid has `sid === pid`. */
+  pgrp: number;
+  sid: number;
+  command: string;
+}
+
+/**
+ * Every live process whose environment holds `entry` (`NAME=value`), from /proc: a marker a test
+ * gives a command is inherited by all it starts, even what leaves its process group. Linux only.
+ */
+export function processesWithEnv(entry: string): MarkedProcess[] {
+  const found: MarkedProcess[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // A zombie's environment reads empty: only processes still running count.
+      if (!readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').includes(entry)) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // After the command name in parentheses: state, ppid, pgrp, session.
+      const [, , pgrp, sid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const command = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      found.push({ pid: Number(name), pgrp: Number(pgrp), sid: Number(sid), command });
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
 }

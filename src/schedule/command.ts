@@ -1,6 +1,14 @@
 import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { UnrecoverableError } from '../core/index.ts';
+import { refusedEnv } from './command-env.ts';
+import {
+  type Containment,
+  type ContainmentMode,
+  commandOutcome,
+  containedArgv,
+  containmentFor,
+} from './containment.ts';
 import type { OutputBuffer } from './output.ts';
 import type { TaskAction } from './task.ts';
 
@@ -10,15 +18,23 @@ export interface CommandRunOptions {
    * refused before it is spawned. Default: no restriction.
    */
   allowedCommands?: string[];
-  /** Between SIGTERM and SIGKILL when a command's process group is stopped. Default 5 s. */
+  /** Between SIGTERM and SIGKILL when a command is stopped. Default 5 s. */
   killGraceMs?: number;
+  /**
+   * What holds a command's processes together so they all stop with its run and with its worker:
+   * `'auto'` (default) a PID namespace where the host allows it, else the process group with a
+   * warning; `'namespace'` refuses to start a worker where it is not available; `'process-group'`
+   * never tries. See `detectContainment()`.
+   */
+  containment?: ContainmentMode;
 }
 
 /**
  * Runs a command task: an argv array with no shell (so no interpolation) unless the task asked for
- * `.shell()`, in a process group of its own, stdout and stderr into `output`. When `signal` aborts
- * (the task's timeout, an interrupt, shutdown) the whole group gets SIGTERM, then SIGKILL after the
- * grace period, so grandchildren do not outlive it.
+ * `.shell()`, in a process group of its own (and, where the host allows it, a PID namespace: see
+ * containment.ts), stdout and stderr into `output`. When `signal` aborts (the task's timeout, an
+ * interrupt, shutdown) the group gets SIGTERM, then SIGKILL after the grace period; whatever is
+ * left of the command (a namespace: everything it started) is killed when it ends.
  */
 export function runCommand(
   action: Extract<TaskAction, { kind: 'command' }>,
@@ -27,25 +43,33 @@ export function runCommand(
   options: CommandRunOptions,
   /** Told to the command about its run (`SUNDIAL_RUN_ID`, which `sundial interrupt` looks for). */
   runEnv: Record<string, string> = {},
+  /** Decided once by the task worker; found from `options.containment` when not given. */
+  containment?: Containment,
 ): Promise<{ exitCode: number }> {
-  if (options.allowedCommands) {
-    const refusal = allowlistRefusal(action, options.allowedCommands);
-    if (refusal) return Promise.reject(new UnrecoverableError(refusal));
-  }
+  // Checked at definition too; again here for actions made or changed some other way.
+  const refusal =
+    envRefusal(action, options.allowedCommands) ??
+    (options.allowedCommands ? allowlistRefusal(action, options.allowedCommands) : null);
+  if (refusal) return Promise.reject(new UnrecoverableError(refusal));
   if (signal.aborted) return Promise.reject(signal.reason);
+  let contained: Containment;
+  try {
+    contained = containment ?? containmentFor(options.containment ?? 'auto');
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return new Promise((resolve, reject) => {
-    // Its own process group (detached), so a timeout can stop everything it started.
-    const child = spawn(
-      action.shell ? [action.command, ...action.args.map(shellQuote)].join(' ') : action.command,
-      action.shell ? [] : action.args,
-      {
-        cwd: action.cwd ?? undefined,
-        env: { ...process.env, ...action.env, ...runEnv },
-        shell: action.shell ? '/bin/sh' : false,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const own = action.shell
+      ? ['/bin/sh', '-c', [action.command, ...action.args.map(shellQuote)].join(' ')]
+      : [action.command, ...action.args];
+    const [file, ...args] = containedArgv(contained, own);
+    // Its own process group (detached), so a stop reaches everything it started that stayed in it.
+    const child = spawn(file!, args, {
+      cwd: action.cwd ?? undefined,
+      env: { ...process.env, ...action.env, ...runEnv },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.on('data', (chunk: Buffer) => output.write(chunk));
     child.stderr.on('data', (chunk: Buffer) => output.write(chunk));
     let killTimer: NodeJS.Timeout | null = null;
@@ -56,12 +80,14 @@ export function runCommand(
     };
     signal.addEventListener('abort', stop, { once: true });
     let settled = false;
-    const finish = (code: number | null, killedBy: NodeJS.Signals | null) => {
+    const finish = (status: number | null, signalled: NodeJS.Signals | null) => {
       if (settled) return;
+      const { code, signal: killedBy } = commandOutcome(contained, status, signalled);
       settled = true;
       signal.removeEventListener('abort', stop);
       if (killTimer) clearTimeout(killTimer);
-      // Whatever it left running in its group goes too, and with it any pipe it still holds open.
+      // Whatever it left running in its group goes too, and with it any pipe it still holds open (in
+      // a namespace the kernel has already killed the rest when its first process ended).
       killGroup(child.pid, 'SIGKILL');
       child.stdout.destroy();
       child.stderr.destroy();
@@ -98,14 +124,21 @@ function allowlistRefusal(
   if (action.shell && !allowed.includes('sh') && !allowed.includes('/bin/sh')) {
     return `Shell command ${JSON.stringify(action.command)} is not allowed: with allowedCommands set, .shell() needs "sh" in the list (allowedCommands: ${list})`;
   }
-  // The task's own PATH would decide which file a bare name runs.
-  if (action.env.PATH !== undefined) {
-    return `Command ${JSON.stringify(action.command)} sets PATH, which allowedCommands does not permit (allowedCommands: ${list})`;
-  }
   const executable = action.shell ? (action.command.trim().split(/\s+/)[0] ?? '') : action.command;
   const ok =
     allowed.includes(executable) || (!executable.includes('/') && allowed.includes(basename(executable)));
   return ok ? null : `Command ${JSON.stringify(executable)} is not allowed (allowedCommands: ${list})`;
+}
+
+/** Why the command may not run with its environment (see command-env.ts), or null when it may. */
+function envRefusal(
+  action: Extract<TaskAction, { kind: 'command' }>,
+  allowed: readonly string[] | undefined,
+): string | null {
+  const refused = refusedEnv(action.env, allowed !== undefined);
+  if (!refused) return null;
+  const list = allowed ? ` (allowedCommands: ${allowed.join(', ')})` : '';
+  return `Command ${JSON.stringify(action.command)} sets ${refused.name}, ${refused.reason}${list}`;
 }
 
 /** Quotes one argument for /bin/sh, so a value never becomes shell syntax. */

@@ -1,4 +1,5 @@
 export * from './command.ts';
+export { type Containment, type ContainmentMode, detectContainment } from './containment.ts';
 export * from './cron-schedule.ts';
 export * from './decorators.ts';
 export * from './discovery.ts';

@@ -25,11 +25,13 @@ export interface Interrupted {
 
 /**
  * Stops one run without stopping the daemon that runs it: the run's job is cancelled, and its worker
- * (told at once through the store) aborts it; a command's whole process group is killed.
+ * (told at once through the store) aborts it; a command is stopped with what it started (its PID
+ * namespace, or its process group: see containment.ts).
  *
  * `target` is a run id (a job id: `run:42` or `42`) or a process id (`pid:1234` or `1234`): the
  * pid of a task's command (or anything it started, which inherits `SUNDIAL_RUN_ID`), or of a worker
- * process running a single locked task run. A bare number that could be either is refused.
+ * process running a single locked task run. Pids are the host's, as `ps` there shows them: inside
+ * its PID namespace a command sees other numbers (`$$`). A bare number that could be either is refused.
  */
 export async function interruptRun(sundial: InterruptContext, target: string): Promise<Interrupted> {
   const match = /^(?:(run|pid):)?(\d+)$/.exec(target.trim());

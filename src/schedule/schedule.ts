@@ -6,6 +6,7 @@ import {
   UnserializableError,
 } from '../core/index.ts';
 import { checkName, type JobOptions, parseJobOptions } from '../queue/index.ts';
+import { injectingEnvReason } from './command-env.ts';
 import { CronSchedule } from './cron-schedule.ts';
 import type { DefinitionProblem } from './frequency.ts';
 import { maskSecrets } from './output.ts';
@@ -49,7 +50,9 @@ export class Schedule {
    * gives one, is the command line with any secret in it masked (ids are stored and listed).
    */
   command(command: string, args: string[] = [], options: CommandOptions = {}): TaskBuilder {
-    const env = options?.env ?? {};
+    // A copy: the definition is checked once, so the caller's object changing later must not change it.
+    const given = options?.env ?? {};
+    const env = isStringRecord(given) ? { ...given } : given;
     const action: TaskAction = {
       kind: 'command',
       command: String(command),
@@ -70,6 +73,12 @@ export class Schedule {
       builder.problemFrom('command.cwd', options.cwd, 'a folder path');
     }
     if (!isStringRecord(env)) builder.problemFrom('command.env', env, 'an object of string values');
+    else {
+      for (const [name, value] of Object.entries(env)) {
+        const reason = injectingEnvReason(name);
+        if (reason) builder.problemFrom(envField(name), value, reason);
+      }
+    }
     return builder;
   }
 
@@ -175,6 +184,13 @@ function isStringRecord(value: unknown): value is Record<string, string> {
     !Array.isArray(value) &&
     Object.values(value).every((item) => typeof item === 'string')
   );
+}
+
+/** `command.env.LD_PRELOAD`, or `command.env["A=B"]` for a name that is not a plain word. */
+function envField(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+    ? `command.env.${name}`
+    : `command.env[${JSON.stringify(name)}]`;
 }
 
 function problemError(label: string, problem: DefinitionProblem): InvalidOptionError {

@@ -9,8 +9,10 @@ import {
   UnrecoverableError,
 } from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
+import { type Containment, containmentFor, processGroupWarning } from './containment.ts';
 import type { HeldLock, LockProvider } from './locks/index.ts';
 import { OutputBuffer, type OutputOptions } from './output.ts';
+import { checkTaskRunnerOptions } from './runner-options.ts';
 import type { LoadedTask } from './schedule.ts';
 import type { TaskRunPayload } from './scheduler.ts';
 import type { TaskAction, TaskHook, TaskRunInfo } from './task.ts';
@@ -27,6 +29,17 @@ export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
   pingTimeoutMs?: number;
   /** How long one hook may take before the run goes on without it. Default 30 s. */
   hookTimeoutMs?: number;
+  /**
+   * Hears what the task worker warns about, once, when it is made: commands contained by their
+   * process group only (see `containment`). Default: a process warning. `sundial.taskWorker` tells
+   * the Sundial's `error` listeners instead when it has any.
+   */
+  onWarning?: (warning: SundialError) => void;
+}
+
+/** The options as a task worker runs with them: its containment decided once, when it is made. */
+interface RunnerSettings extends TaskRunnerOptions {
+  contained: Containment | null;
 }
 
 /** What a successful run stores as its job's result. */
@@ -62,6 +75,10 @@ export function taskHandlers(
   tasks: readonly LoadedTask[],
   options: TaskRunnerOptions = {},
 ): { task: { handle: (payload: TaskRunPayload, context: TaskRunContext) => Promise<TaskRunResult> } } {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', options, 'an object of task runner options');
+  }
+  checkTaskRunnerOptions(options as Record<string, unknown>, 'options');
   if (!options.locks) {
     // Their runs wait for the task's lock to take turns; without locks they would run side by side.
     const waiting = tasks.filter((task) => ['bufferOne', 'replace'].includes(task.definition.overlap));
@@ -73,6 +90,18 @@ export function taskHandlers(
       );
     }
   }
+  // Probed (once per process) only for workers that run commands, or that insist on a namespace.
+  const runsCommands = tasks.some((task) => task.definition.action.kind === 'command');
+  const contained =
+    runsCommands || options.containment === 'namespace'
+      ? containmentFor(options.containment ?? 'auto', 'options.containment')
+      : null;
+  if (runsCommands && contained?.kind === 'process-group') {
+    const warning = new SundialError('SUNDIAL_PROCESS_GROUP_ONLY', processGroupWarning(contained));
+    if (options.onWarning) options.onWarning(warning);
+    else process.emitWarning(warning.message, { code: warning.code });
+  }
+  const settings: RunnerSettings = { ...options, contained };
   const byId = new Map(tasks.map((task) => [task.definition.id, task]));
   return {
     task: {
@@ -84,7 +113,7 @@ export function taskHandlers(
           );
         }
         // A run forced by hand goes beside a live run: it neither takes nor touches the task's lock.
-        const runner = payload.force === true ? { ...options, locks: undefined } : options;
+        const runner = payload.force === true ? { ...settings, locks: undefined } : settings;
         return runTask(task, { ...context, stillRunning: [] }, runner);
       },
     },
@@ -94,7 +123,7 @@ export function taskHandlers(
 async function runTask(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<TaskRunResult> {
   const { definition } = task;
   if (!options.locks || definition.overlap === 'allow') return runUnlocked(task, context, options);
@@ -167,7 +196,7 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
 async function runUnlocked(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<TaskRunResult> {
   const { timeoutMs } = task.definition;
   if (timeoutMs === null) return runWithHooks(task, context, options);
@@ -187,7 +216,7 @@ async function runUnlocked(
 async function runWithHooks(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<TaskRunResult> {
   const { definition } = task;
   const secretValues = definition.action.kind === 'command' ? Object.values(definition.action.env) : [];
@@ -237,7 +266,7 @@ function perform(
   taskId: string,
   context: RunContext,
   output: OutputBuffer,
-  options: TaskRunnerOptions,
+  options: RunnerSettings,
 ): Promise<Omit<TaskRunResult, 'output'>> {
   switch (action.kind) {
     case 'call':
@@ -248,11 +277,15 @@ function perform(
         context.stillRunning,
       );
     case 'command':
-      // Ends by itself once the aborted command's process group is gone (SIGKILL after the grace).
-      return runCommand(action, context.signal, output, options, {
-        SUNDIAL_TASK_ID: taskId,
-        SUNDIAL_RUN_ID: context.job.id,
-      });
+      // Ends by itself once the aborted command is gone (SIGKILL after the grace).
+      return runCommand(
+        action,
+        context.signal,
+        output,
+        options,
+        { SUNDIAL_TASK_ID: taskId, SUNDIAL_RUN_ID: context.job.id },
+        options.contained ?? undefined,
+      );
     case 'ping':
       return runPing(action, context.signal, output, options.pingTimeoutMs ?? 30_000);
     case 'job':

@@ -62,7 +62,7 @@ export interface TaskDefinition {
   overlap: OverlapPolicy;
   misfire: MisfirePolicy;
   jitterMs: number;
-  /** Hard timeout of a run in ms (commands: the process group is killed); null for none. */
+  /** Hard timeout of a run in ms (commands: stopped with what they started); null for none. */
   timeoutMs: number | null;
   hooks: { before: TaskHook[]; onSuccess: TaskHook[]; onFailure: TaskHook[]; after: TaskHook[] };
 }

@@ -507,6 +507,64 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     if (type === InvalidCronError) expect(error.code).toBe('SUNDIAL_INVALID_CRON');
   });
 
+  it.each([
+    ['LD_PRELOAD', '/tmp/evil.so'],
+    ['LD_AUDIT', '/tmp/evil.so'],
+    ['LD_LIBRARY_PATH', '/tmp/libs'],
+    ['ld_preload', '/tmp/evil.so'],
+    ['Ld_Audit', '/tmp/evil.so'],
+    ['DYLD_INSERT_LIBRARIES', '/tmp/evil.dylib'],
+    ['NODE_OPTIONS', '--require /tmp/evil.js'],
+    ['BASH_ENV', '/tmp/evil.sh'],
+    ['ENV', '/tmp/evil.sh'],
+    ['BASH_FUNC_pg_dump%%', '() { id; }'],
+    ['SHELLOPTS', 'xtrace'],
+    ['PERL5OPT', '-Mevil'],
+    ['RUBYOPT', '-revil'],
+    ['PYTHONSTARTUP', '/tmp/evil.py'],
+    ['JAVA_TOOL_OPTIONS', '-javaagent:/tmp/evil.jar'],
+    ['GCONV_PATH', '/tmp/gconv'],
+  ])('refuses a command task that sets %s, naming the task, the variable and its value', (name, value) => {
+    const error = refusal((s) =>
+      s
+        .command('pg_dump', ['app'], { env: { HOME: '/srv', [name]: value } })
+        .name('backup')
+        .daily(),
+    );
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.code).toBe('SUNDIAL_INVALID_OPTION');
+    expect(error.field).toBe(
+      /%/.test(name)
+        ? `tasks["backup"].command.env[${JSON.stringify(name)}]`
+        : `tasks["backup"].command.env.${name}`,
+    );
+    expect(error.value).toBe(value);
+    expect(error.message).toContain(JSON.stringify(value));
+    expect(error.message).toContain(`${name.toUpperCase()} makes programs load or run code`);
+  });
+
+  it('refuses an env name holding "=", which would set another variable', () => {
+    const error = refusal((s) =>
+      s
+        .command('pg_dump', [], { env: { 'LD_PRELOAD=/tmp/evil.so:': 'x' } })
+        .name('backup')
+        .daily(),
+    );
+    expect(error.field).toBe('tasks["backup"].command.env["LD_PRELOAD=/tmp/evil.so:"]');
+    expect(error.message).toContain('not a variable name');
+  });
+
+  it('accepts PATH, module paths and IFS at definition (the runner refuses the paths with an allowlist)', () => {
+    const schedule = new Schedule();
+    schedule
+      .command('python3', ['job.py'], { env: { PATH: '/opt/bin', PYTHONPATH: '/srv/app', IFS: ':' } })
+      .name('py')
+      .daily();
+    expect(schedule.load()[0]!.definition.action).toMatchObject({
+      env: { PATH: '/opt/bin', PYTHONPATH: '/srv/app', IFS: ':' },
+    });
+  });
+
   it('says once what a bad job task option takes', () => {
     const error = refusal((s) => s.job('mail', 'digest', null, { attempts: 0 }).daily());
     expect(error.message).toMatch(

@@ -1,18 +1,43 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type ContainmentMode,
   createSundial,
+  defineConfig,
+  detectContainment,
+  InvalidOptionError,
   isProcessAlive,
   type Job,
+  type LoadedTask,
   Schedule,
   type Sundial,
   type TaskRunInfo,
   taskHandlers,
 } from '../../src/index.ts';
-import { sleep, tempDir, waitFor } from '../helpers.ts';
+import { processesWithEnv, sleep, tempDir, waitFor } from '../helpers.ts';
+
+const NAMESPACES = detectContainment().kind === 'namespace';
+/** The containments this host can run: the tests of the process group run everywhere. */
+const CONTAINMENTS: ContainmentMode[] = NAMESPACES ? ['namespace', 'process-group'] : ['process-group'];
+
+/** An environment entry to find a command's processes by in /proc (all it starts inherit it). */
+function uniqueMarker(): { value: string; entry: string } {
+  const value = randomUUID();
+  return { value, entry: `SUNDIAL_TEST_MARKER=${value}` };
+}
+
+function catchError(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  return null;
+}
 
 describe('task runner', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -28,16 +53,28 @@ describe('task runner', () => {
   });
 
   /** Runs task `id` now through a task worker, queued by a scheduler as `sundial test` does. */
-  async function runOnce(schedule: Schedule, id: string, options = {}): Promise<Job> {
-    const tasks = schedule.load();
+  async function runOnce(
+    schedule: Schedule | LoadedTask[],
+    id: string,
+    options: Parameters<Sundial['taskWorker']>[1] = {},
+  ): Promise<Job> {
+    const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
     sundial.taskWorker(tasks, options);
-    const { jobId } = await sundial.scheduler(tasks, { autostart: false }).trigger(id);
+    return finished(await trigger(tasks, id));
+  }
+
+  /** Queues a run of task `id` (a task worker must be running for it). */
+  async function trigger(tasks: LoadedTask[], id: string): Promise<string> {
+    return (await sundial.scheduler(tasks, { autostart: false }).trigger(id)).jobId;
+  }
+
+  function finished(jobId: string): Promise<Job> {
     return waitFor(
       async () => {
         const job = await sundial.queue('sundial.tasks').getJob(jobId);
         return job && ['completed', 'dead'].includes(job.state) ? job : null;
       },
-      { timeoutMs: 20_000, message: `task ${id} to finish` },
+      { timeoutMs: 20_000, message: `run ${jobId} to finish` },
     );
   }
 
@@ -122,6 +159,38 @@ describe('task runner', () => {
     expect(repathed.error!.message).toContain('sets PATH');
   });
 
+  it('refuses at run time a loader variable that reached a command after its definition was checked', async () => {
+    const marker = join(dir.path, 'should-not-exist');
+    const schedule = new Schedule();
+    schedule.command('touch', [marker]).name('touch');
+    const tasks = schedule.load();
+    const action = tasks[0]!.definition.action as { env: Record<string, string> };
+    action.env.Ld_Audit = join(dir.path, 'audit.so');
+    const job = await runOnce(tasks, 'touch');
+    expect(job).toMatchObject({ state: 'dead', deadLetter: { reason: 'unrecoverable' } });
+    expect(job.error!.message).toContain('Command "touch" sets Ld_Audit, refused in command tasks');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('with an allowlist, refuses module search paths as it refuses PATH, in any case', async () => {
+    const schedule = new Schedule();
+    schedule
+      .command('/bin/sh', ['-c', 'echo "$NODE_PATH"'], { env: { node_path: dir.path, NODE_PATH: dir.path } })
+      .name('modules');
+    const refused = await runOnce(schedule, 'modules', { allowedCommands: ['/bin/sh'] });
+    expect(refused).toMatchObject({ state: 'dead', deadLetter: { reason: 'unrecoverable' } });
+    expect(refused.error!.message).toMatch(/sets (node_path|NODE_PATH), refused with allowedCommands/);
+  });
+
+  it('passes module search paths to a command when no allowlist is set', async () => {
+    const schedule = new Schedule();
+    // (Short enough to escape the masking of env values in the output.)
+    schedule.command('/bin/sh', ['-c', 'echo "$PYTHONPATH"'], { env: { PYTHONPATH: 'lib' } }).name('py');
+    const job = await runOnce(schedule, 'py');
+    expect(job.state).toBe('completed');
+    expect((job.result as { output: string }).output).toBe('lib\n');
+  });
+
   it('finishes when the command exits, even if a background child keeps its output open', async () => {
     const schedule = new Schedule();
     schedule.command('/bin/sh', ['-c', 'sleep 30 & echo started']).name('daemonising');
@@ -130,22 +199,147 @@ describe('task runner', () => {
     expect((job.result as { output: string }).output).toBe('started\n');
   });
 
-  it('kills the whole process group at the timeout, keeping what it printed', async () => {
-    const pidFile = join(dir.path, 'grandchild.pid');
-    const schedule = new Schedule();
-    // The shell starts a grandchild and waits on it: killing only the shell would orphan the sleep.
-    schedule
-      .command('/bin/sh', ['-c', `sleep 60 & echo $! > ${pidFile}; echo waiting for it; wait`])
-      .name('stuck')
-      .timeoutAfter(500);
-    const job = await runOnce(schedule, 'stuck', { killGraceMs: 200 });
-    expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
-    expect(job.error!.message).toMatch(/timed out after 500 ms[\s\S]*--- output ---\nwaiting for it/);
-    const grandchild = Number(readFileSync(pidFile, 'utf8'));
-    await waitFor(() => !isProcessAlive(grandchild), {
-      timeoutMs: 5000,
-      message: 'the grandchild sleep to be killed',
+  it.each(CONTAINMENTS)(
+    'kills the whole process group at the timeout, keeping what it printed (%s)',
+    async (containment) => {
+      const marker = uniqueMarker();
+      const schedule = new Schedule();
+      // The shell starts a grandchild and waits on it: killing only the shell would orphan the sleep.
+      schedule
+        .command('/bin/sh', ['-c', 'sleep 60 & echo waiting for it; wait'], {
+          env: { SUNDIAL_TEST_MARKER: marker.value },
+        })
+        .name('stuck')
+        .timeoutAfter(500);
+      const job = await runOnce(schedule, 'stuck', { killGraceMs: 200, containment });
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toMatch(/timed out after 500 ms[\s\S]*--- output ---\nwaiting for it/);
+      await waitFor(() => processesWithEnv(marker.entry).length === 0, {
+        timeoutMs: 5000,
+        message: 'the shell and its grandchild sleep to be killed',
+      });
+    },
+  );
+
+  if (!NAMESPACES && process.env.CI === 'true') {
+    it('can contain commands in a PID namespace on this host', () => {
+      throw new Error(`PID-namespace containment is not available: ${JSON.stringify(detectContainment())}`);
     });
+  }
+
+  describe.runIf(NAMESPACES)('in a PID namespace', () => {
+    it('kills at the timeout everything the command started, even a process that left its group with setsid', async () => {
+      const marker = uniqueMarker();
+      const escaped = join(dir.path, 'escaped');
+      const schedule = new Schedule();
+      schedule
+        .command(
+          '/bin/sh',
+          [
+            '-c',
+            `setsid /bin/sh -c 'touch "$0"; exec sleep 300' ${escaped} &
+             while [ ! -e ${escaped} ]; do sleep 0.05; done; echo started; sleep 300`,
+          ],
+          { env: { SUNDIAL_TEST_MARKER: marker.value } },
+        )
+        .name('escaping')
+        .timeoutAfter(3000);
+      const tasks = schedule.load();
+      sundial.taskWorker(tasks, { killGraceMs: 200, containment: 'namespace' });
+      const jobId = await trigger(tasks, 'escaping');
+      const leaver = await waitFor(
+        () => processesWithEnv(marker.entry).find((p) => p.sid === p.pid && p.command.startsWith('sleep')),
+        { timeoutMs: 20_000, message: 'the command to start a sleep in a session of its own' },
+      );
+      const job = await finished(jobId);
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toContain('--- output ---\nstarted');
+      await waitFor(() => processesWithEnv(marker.entry).length === 0, {
+        timeoutMs: 10_000,
+        message: 'every process of the command to be gone',
+      }).catch(() => {});
+      expect(processesWithEnv(marker.entry)).toEqual([]);
+      expect(isProcessAlive(leaver.pid)).toBe(false);
+    });
+
+    it('stops the command gracefully first: its SIGTERM handler runs and what it prints is kept', async () => {
+      const schedule = new Schedule();
+      schedule
+        .command('/bin/sh', ['-c', 'trap "echo got SIGTERM; exit 3" TERM; echo ready; sleep 300 & wait'])
+        .name('graceful')
+        .timeoutAfter(1500);
+      // A grace far beyond the wait below: only the SIGTERM can end this run in time.
+      const job = await runOnce(schedule, 'graceful', { killGraceMs: 600_000, containment: 'namespace' });
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toContain('--- output ---\nready\ngot SIGTERM');
+    });
+
+    it('runs the command in a PID namespace of its own, by default on this host, without a warning', async () => {
+      const warnings: unknown[] = [];
+      sundial.on('error', ({ error }) => warnings.push(error));
+      const schedule = new Schedule();
+      schedule.command('readlink', ['/proc/self/ns/pid']).name('where');
+      const job = await runOnce(schedule, 'where');
+      expect(job.state).toBe('completed');
+      const namespace = (job.result as { output: string }).output.trim();
+      expect(namespace).toMatch(/^pid:\[\d+\]$/);
+      expect(namespace).not.toBe(readlinkSync('/proc/self/ns/pid'));
+      expect(warnings).toEqual([]);
+    });
+  });
+
+  it.each(CONTAINMENTS)(
+    'kills a command that ignores SIGTERM after killGraceMs, with what it started (%s)',
+    async (containment) => {
+      const marker = uniqueMarker();
+      const schedule = new Schedule();
+      schedule
+        .command('/bin/sh', ['-c', 'trap "" TERM; sleep 300 & echo stubborn; wait'], {
+          env: { SUNDIAL_TEST_MARKER: marker.value },
+        })
+        .name('stubborn')
+        .timeoutAfter(500);
+      const job = await runOnce(schedule, 'stubborn', { killGraceMs: 300, containment });
+      expect(job).toMatchObject({ state: 'dead', error: { category: 'timeout' } });
+      expect(job.error!.message).toContain('--- output ---\nstubborn');
+      await waitFor(() => processesWithEnv(marker.entry).length === 0, {
+        timeoutMs: 10_000,
+        message: 'every process of the command to be gone',
+      }).catch(() => {});
+      expect(processesWithEnv(marker.entry)).toEqual([]);
+    },
+  );
+
+  it.each(CONTAINMENTS)('reports a command killed by a signal as killed (%s)', async (containment) => {
+    const schedule = new Schedule();
+    schedule.command('/bin/sh', ['-c', 'echo about to crash; kill -SEGV $$']).name('crashing');
+    const job = await runOnce(schedule, 'crashing', { containment });
+    expect(job.state).toBe('dead');
+    expect(job.error!.message).toContain('Command was killed by SIGSEGV');
+    expect(job.error!.message).toContain('about to crash');
+  });
+
+  it("forced to the process group, warns once per task worker and runs commands in the worker's own PID namespace", async () => {
+    const warnings: { code?: string; message: string }[] = [];
+    sundial.on('error', ({ error }) => warnings.push(error as Error & { code: string }));
+    const schedule = new Schedule();
+    schedule.command('readlink', ['/proc/self/ns/pid']).name('where');
+    schedule.command('true').name('nothing');
+    const tasks = schedule.load();
+    sundial.taskWorker(tasks, { containment: 'process-group' });
+    const where = await finished(await trigger(tasks, 'where'));
+    await finished(await trigger(tasks, 'nothing'));
+    expect((where.result as { output: string }).output.trim()).toBe(readlinkSync('/proc/self/ns/pid'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ code: 'SUNDIAL_PROCESS_GROUP_ONLY' });
+    expect(warnings[0]!.message).toContain(
+      "contained by their process group only (containment: 'process-group' was chosen)",
+    );
+    // A worker without command tasks has nothing to warn about.
+    const calls = new Schedule();
+    calls.call(() => {}).name('fn');
+    sundial.taskWorker(calls, { containment: 'process-group', taskQueue: 'other.tasks', autostart: false });
+    expect(warnings).toHaveLength(1);
   });
 
   it('ends a function run at its timeout even when the function ignores its signal, keeping the lock until it returns', async () => {
@@ -202,6 +396,50 @@ describe('task runner', () => {
     expect(() => taskHandlers(schedule.load())).toThrow(
       /Invalid locks: .*"turns" use overlap 'bufferOne' or 'replace'/,
     );
+  });
+
+  it.each([
+    ['allowedCommands', 'pg_dump', 'allowedCommands'],
+    ['allowedCommands', [1, 2], 'allowedCommands[0]'],
+    ['allowedCommands', ['pg_dump', ''], 'allowedCommands[1]'],
+    ['allowedCommands', ['pg_dump -Fc'], 'allowedCommands[0]'],
+    ['allowedCommands', ['./bin/backup'], 'allowedCommands[0]'],
+    ['killGraceMs', -1, 'killGraceMs'],
+    ['killGraceMs', '5000', 'killGraceMs'],
+    ['maxOutputBytes', 0, 'maxOutputBytes'],
+    ['secretKeys', 'stripe_key', 'secretKeys'],
+    ['secretKeys', ['stripe_key', ''], 'secretKeys'],
+    ['lockTtlMs', 10, 'lockTtlMs'],
+    ['pingTimeoutMs', 1.5, 'pingTimeoutMs'],
+    ['hookTimeoutMs', null, 'hookTimeoutMs'],
+    ['locks', {}, 'locks'],
+  ])('refuses %s %j when the task worker is made, in taskHandlers and in a config', (name, value, field) => {
+    const schedule = new Schedule();
+    schedule.command('pg_dump', ['app']).name('backup');
+    const tasks = schedule.load();
+    const refusals = [
+      () => sundial.taskWorker(tasks, { [name]: value }),
+      () => taskHandlers(tasks, { locks: sundial.locks, [name]: value }),
+      () => defineConfig({ taskRunner: { [name]: value } }),
+    ];
+    for (const [index, refuse] of refusals.entries()) {
+      const error = catchError(refuse);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      const prefix = index === 2 ? 'taskRunner' : 'options';
+      expect((error as InvalidOptionError).field).toBe(`${prefix}.${field}`);
+      expect((error as InvalidOptionError).message).toMatch(/^Invalid \S+: .+ \(.+\)$/);
+    }
+  });
+
+  it('accepts executable names and absolute paths in allowedCommands', () => {
+    const schedule = new Schedule();
+    schedule.command('pg_dump', ['app']).name('backup');
+    expect(() =>
+      sundial.taskWorker(schedule, {
+        allowedCommands: ['pg_dump', '/usr/local/bin/backup'],
+        autostart: false,
+      }),
+    ).not.toThrow();
   });
 
   it('tells a command its task and run ids', async () => {
