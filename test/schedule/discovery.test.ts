@@ -147,7 +147,7 @@ describe('task folder discovery', () => {
   it('refuses a tasks config key that is not an array of folders', async () => {
     write(join(root, 'sundial.config.ts'), `export default { tasks: './src/tasks' };\n`);
     await expect(loadConfig(undefined, root)).rejects.toThrow(
-      `Invalid ${join(root, 'sundial.config.ts')}.tasks: "./src/tasks" (an array of folders, like ['./src/tasks'])`,
+      `Invalid tasks: "./src/tasks" (an array of folders, like ['./src/tasks'])`,
     );
   });
 });
