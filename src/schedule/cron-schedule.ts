@@ -39,6 +39,7 @@ export class CronSchedule {
   /** Throws `InvalidCronError` naming `field` for a bad expression or zone. */
   constructor(spec: ScheduleSpec, field = 'cron') {
     if (spec.timezone !== null) checkTimeZone(`${field}.timezone`, spec.timezone);
+    checkCronText(field, spec.expression);
     this.spec = spec;
     try {
       this.cron = new Cron(spec.expression, {
@@ -48,7 +49,9 @@ export class CronSchedule {
         paused: true,
       });
     } catch (error) {
-      const reason = error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error);
+      const said = error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error);
+      // croner's message may quote the expression: bounded like any echoed value.
+      const reason = said.length > 200 ? `${said.slice(0, 197)}...` : said;
       throw new InvalidCronError(
         field,
         spec.expression,
@@ -126,6 +129,41 @@ export class CronSchedule {
     }
     return null;
   }
+}
+
+/** Longest expression taken: a real one is a few dozen characters. */
+const MAX_EXPRESSION_LENGTH = 256;
+
+/**
+ * What croner would read loosely, refused before it does: fields separated by anything but ASCII
+ * spaces and tabs (a non-breaking space, a line or paragraph separator pasted from a document),
+ * characters no cron field uses, and `#` (the nth weekday of the month) on anything but one
+ * weekday: croner reads `1-5#2` as every weekday.
+ */
+function checkCronText(field: string, expression: unknown): void {
+  if (typeof expression !== 'string') {
+    throw new InvalidCronError(field, expression, 'a cron expression as a string, like "*/5 * * * *"');
+  }
+  const problem = cronTextProblem(expression);
+  if (problem) throw new InvalidCronError(field, expression, problem);
+}
+
+/** What is wrong with the text of an expression before croner reads it, or null (see above). */
+export function cronTextProblem(expression: string): string | null {
+  if (expression.length > MAX_EXPRESSION_LENGTH) return `at most ${MAX_EXPRESSION_LENGTH} characters`;
+  const stray = /[^0-9A-Za-z*/,?#@ \t-]/.exec(expression);
+  if (stray) {
+    const code = stray[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    return `U+${code} at position ${stray.index + 1} is not part of a cron expression; separate fields with plain spaces`;
+  }
+  const fields = expression.trim().split(/[ \t]+/);
+  const weekday = fields.length === 5 ? fields[4] : fields.length === 6 ? fields[5] : undefined;
+  for (const item of weekday?.split(',') ?? []) {
+    if (item.includes('#') && !/^(?:[0-7]|[A-Za-z]{3})#[1-5]$/.test(item)) {
+      return `${JSON.stringify(item)}: # takes one weekday and a week number from 1 to 5, like 1#2 (the second Monday)`;
+    }
+  }
+  return null;
 }
 
 function inWindow(minute: number, window: TimeWindow): boolean {

@@ -1,4 +1,4 @@
-import type { ScheduleSpec, TimeWindow } from './cron-schedule.ts';
+import { cronTextProblem, type ScheduleSpec, type TimeWindow } from './cron-schedule.ts';
 import { checkTimeZone, parseClockTime } from './time-zone.ts';
 
 /** A problem found while a task was being defined, reported once its name is known. */
@@ -40,6 +40,10 @@ export class FrequencyBuilder {
     if (typeof expression !== 'string' || expression.trim() === '') {
       return this.problem('cron', expression, 'a cron expression like "*/5 * * * *" or "@daily"', true);
     }
+    // Checked as written: the fields are rebuilt below, which would turn a pasted non-breaking
+    // space into a plain one.
+    const refusal = cronTextProblem(expression);
+    if (refusal) return this.problem('cron', expression, refusal, true);
     const text = NICKNAMES[expression.trim().toLowerCase()] ?? expression.trim();
     const parts = text.split(/\s+/);
     if (parts.length === 5) this.fields = ['0', ...parts] as Fields;

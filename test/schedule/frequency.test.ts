@@ -508,6 +508,49 @@ describe('refusing bad definitions at load time, naming the task, the field and 
   });
 
   it.each([
+    ['a range with #', '0 9 * * 1-5#2'],
+    ['a step with #', '0 9 * * */2#1'],
+    ['a week number past 5 with #', '0 9 * * 1#6'],
+    ['a non-breaking space between fields', '0\u00A09 * * *'],
+    ['a line separator between fields', '0 9\u2028* * *'],
+    ['a paragraph separator between fields', '0 9 * *\u2029*'],
+    ['a newline between fields', '0 9 *\n* *'],
+  ])('refuses a cron with %s', (_title, expression) => {
+    const error = refusal((s) =>
+      s
+        .call(() => {})
+        .name('x')
+        .cron(expression),
+    );
+    expect(error).toBeInstanceOf(InvalidCronError);
+    expect([error.field, error.value, error.code]).toEqual([
+      'tasks["x"].cron',
+      expression,
+      'SUNDIAL_INVALID_CRON',
+    ]);
+  });
+
+  it('reads # as the nth weekday on one day only, and caps a long expression in its error', () => {
+    const schedule = new Schedule();
+    schedule
+      .call(() => {})
+      .name('second-monday')
+      .cron('0 9 * * 1#2');
+    const [task] = schedule.load();
+    // The second Monday of January 2026 is the 12th.
+    expect(new Date(task!.cron.next(Date.UTC(2026, 0, 1))!).getDate()).toBe(12);
+    const long = `0 9 * * ${'1,'.repeat(5000)}1`;
+    const error = refusal((s) =>
+      s
+        .call(() => {})
+        .name('x')
+        .cron(long),
+    );
+    expect(error.message.length).toBeLessThan(300);
+    expect(error.message).toContain('at most 256 characters');
+  });
+
+  it.each([
     ['LD_PRELOAD', '/tmp/evil.so'],
     ['LD_AUDIT', '/tmp/evil.so'],
     ['LD_LIBRARY_PATH', '/tmp/libs'],
