@@ -41,6 +41,7 @@ import {
   latestRunsOnCluster,
   perQueue,
 } from './cluster.ts';
+import { FirstConnection } from './first-connection.ts';
 import { RedisHandoff } from './handoff.ts';
 import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
 import { globalBase, queueBase } from './keys.ts';
@@ -128,6 +129,7 @@ export class RedisStore implements Store, ScriptRunner {
   private readonly options: RedisStoreOptions;
   private initialising: Promise<void> | null = null;
   private initialised = false;
+  private readonly firstConnection: FirstConnection;
   private closed = false;
 
   constructor(options: RedisStoreOptions = {}) {
@@ -175,6 +177,12 @@ export class RedisStore implements Store, ScriptRunner {
     // would print them; commands that fail meanwhile reject to their callers anyway.
     this.client.on('error', onError);
     this.subscriber.on('error', onError);
+    this.firstConnection = new FirstConnection(
+      this.client,
+      options.cluster
+        ? options.cluster.map((url) => addressOf(url)).join(', ')
+        : addressOf(options.url, options.client),
+    );
     this.wakeups = new Wakeups(this.subscriber, this.prefix, this.origin, onError);
     this.handoff =
       this.onCluster || options.handoff === false
@@ -196,6 +204,7 @@ export class RedisStore implements Store, ScriptRunner {
   }
 
   private async initialise(): Promise<void> {
+    await this.firstConnection.reach();
     const stored = Number(await this.runScript('init', this.global, [String(LAYOUT_VERSION)]));
     if (stored > LAYOUT_VERSION) {
       throw new SundialError(
@@ -690,6 +699,13 @@ function numberOrNull(text: string | undefined): number | null {
 /** Sorted as Redis (and SQLite) compare names: by their UTF-8 bytes. */
 function byBytes(names: string[]): string[] {
   return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** `host:port` of a URL or of the client options, for messages (never its credentials). */
+function addressOf(url: string | undefined, client: RedisOptions = {}): string {
+  if (url === undefined) return `${client.host ?? '127.0.0.1'}:${client.port ?? 6379}`;
+  const { host, port } = clusterNode(url);
+  return `${host}:${port}`;
 }
 
 /** A Cluster node's address from its URL (its credentials go to every node: see `credentials`). */
