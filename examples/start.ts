@@ -95,9 +95,7 @@ sundial.on('job.retrying', ({ job, error, delayMs }) =>
   say('retrying', job, `in ${delayMs} ms after: ${error.message}`),
 );
 sundial.on('job.dead', ({ job, error }) => say('dead', job, error.message.split('\n')[0]!));
-sundial.on('job.stalled', ({ jobId, name, recovered }) =>
-  console.log(`${time()}  stalled   #${jobId} ${name} ${recovered ? 'recovered' : 'given up'}`),
-);
+sundial.on('job.stalled', ({ job, recovered }) => say('stalled', job, recovered ? 'recovered' : 'given up'));
 sundial.on('error', ({ error, context }) => console.error(`${time()}  error     ${context}:`, error));
 
 console.log(`Sundial example: a scheduler and workers on ${(sundial.store as { path?: string }).path ?? ''}`);

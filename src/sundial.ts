@@ -6,6 +6,7 @@ import {
   type SundialEvents,
   systemClock,
   TypedEmitter,
+  UnheardErrors,
 } from './core/index.ts';
 import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts';
 import {
@@ -53,7 +54,7 @@ export interface SundialOptions {
 export class Sundial {
   readonly store: Store;
   readonly clock: Clock;
-  private readonly events = new TypedEmitter<SundialEvents>();
+  private readonly events: TypedEmitter<SundialEvents>;
   private readonly context: SundialContext;
   private readonly queues = new Map<string, Queue>();
   private readonly queueOptions = new Map<string, string>();
@@ -71,6 +72,11 @@ export class Sundial {
     }
     this.store = isStore(options.store) ? options.store : new SqliteStore(options.store ?? {});
     this.clock = options.clock ?? systemClock;
+    // Store trouble nobody listens for is still shown (rate-limited), not lost in silence.
+    const unheard = new UnheardErrors(this.clock);
+    this.events = new TypedEmitter<SundialEvents>((name, event) => {
+      if (name === 'error') unheard.report(event as SundialEvents['error']);
+    });
     this.context = {
       store: this.store,
       clock: this.clock,

@@ -275,7 +275,9 @@ describe('worker', () => {
       [1, 'stalled', 'ghost'],
       [2, 'completed', expect.stringMatching(/^worker:/)],
     ]);
-    expect(stalled).toEqual([{ jobId: added.id, queue: 'q', name: 'n', recovered: true }]);
+    expect(stalled).toEqual([
+      { job: expect.objectContaining({ id: added.id, queue: 'q', name: 'n', stalls: 1 }), recovered: true },
+    ]);
   });
 
   it('runs a job claimed under its name whose claim answer never reached it', async () => {

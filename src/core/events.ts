@@ -15,8 +15,11 @@ export interface SundialEvents {
    * replaced task run) or, after a missed heartbeat, taken over as stalled. Its outcome is not stored.
    */
   'job.interrupted': { job: Job; worker: string };
-  /** A job whose worker stopped renewing its lease was recovered (or, past `maxStalls`, made dead). */
-  'job.stalled': { jobId: string; queue: string; name: string; recovered: boolean };
+  /**
+   * A job whose worker stopped renewing its lease was recovered (`recovered`: back to waiting) or,
+   * past `maxStalls`, made dead; `job` as it is after that.
+   */
+  'job.stalled': { job: Job; recovered: boolean };
   'worker.started': { worker: string; queue: string; concurrency: number };
   'worker.stopped': { worker: string; queue: string; released: number };
   /** A scheduled task's occurrence was fired: its job is in the store. */
@@ -58,9 +61,12 @@ export type SundialEventName = keyof SundialEvents;
 /** A typed face on Node's EventEmitter. */
 export class TypedEmitter<Events extends object> {
   private readonly emitter = new EventEmitter();
+  private readonly unheard: ((name: keyof Events & string, event: unknown) => void) | undefined;
 
-  constructor() {
+  /** `unheard`: told of each event emitted while nobody listens for it. */
+  constructor(unheard?: (name: keyof Events & string, event: unknown) => void) {
     this.emitter.setMaxListeners(0);
+    this.unheard = unheard;
   }
 
   on<Name extends keyof Events & string>(name: Name, listener: (event: Events[Name]) => void): () => void {
@@ -87,7 +93,10 @@ export class TypedEmitter<Events extends object> {
    * error goes to the `error` event, or, from an `error` listener, to a process warning.
    */
   emit<Name extends keyof Events & string>(name: Name, event: Events[Name]): void {
-    if (this.emitter.listenerCount(name) === 0) return;
+    if (this.emitter.listenerCount(name) === 0) {
+      this.unheard?.(name, event);
+      return;
+    }
     for (const listener of this.emitter.listeners(name)) {
       try {
         (listener as (event: Events[Name]) => void)(event);

@@ -8,3 +8,4 @@ export * from './job.ts';
 export * from './serialize.ts';
 export * from './storable-text.ts';
 export * from './thrown.ts';
+export * from './unheard-errors.ts';

@@ -698,13 +698,12 @@ export class Worker {
         exceptOwner: this.id,
         exceptHeld: this.heldIds(),
       });
-      for (const job of stalled) {
-        this.context.events.emit('job.stalled', {
-          jobId: job.id,
-          queue: job.queue,
-          name: job.name,
-          recovered: job.recovered,
-        });
+      // Every job event carries the job: read once it is recovered (stalls are rare).
+      if (stalled.length > 0 && this.context.events.has('job.stalled')) {
+        for (const { id, recovered } of stalled) {
+          const job = await this.context.store.getJob(id);
+          if (job) this.context.events.emit('job.stalled', { job, recovered });
+        }
       }
     } catch (error) {
       this.reportError(error, 'recovering stalled jobs');
