@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { createSundial, PostgresStore, RedisStore, type Store, StoreUnavailableError } from '../src/index.ts';
-import { waitFor } from './helpers.ts';
 import { freePort } from './process/free-port.ts';
 import { startPrivateRedis } from './process/private-redis.ts';
 
