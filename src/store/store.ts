@@ -77,6 +77,15 @@ export interface Store {
   releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number>;
 
   /**
+   * Puts back to waiting the jobs of `queue` that are active under `owner` but not among `held`:
+   * claims whose answer never reached the owner (the connection cut between the claim's write and
+   * its reply), jobs handed to it whose message was lost. Each gets a `released` record and no stall
+   * is counted: the owner never ran them. The owner calls it with no claim of its own under way (a
+   * claim's jobs are not in `held` until its answer arrives). Returns how many.
+   */
+  releaseOrphans(request: OwnedJobs): Promise<number>;
+
+  /**
    * Finds active jobs whose lease expired before `now` (optionally of one queue): those with
    * `stalls < maxStalls` go back to waiting with `stalls + 1`; the others become dead with
    * reason `stalled`. Each gets a `stalled` attempt record. Leases of `exceptOwner` are left alone
@@ -226,6 +235,15 @@ export const SCHEDULES_CHANNEL = '#schedules';
  */
 export const CANCELS_CHANNEL = '#cancels';
 
+/**
+ * The channel `subscribe` uses, in this process only, when the store's connection came back after
+ * it was lost: a request sent before may have been carried out with its answer lost (ioredis sends
+ * it again, and the second answer is the one heard), so workers look for claims of theirs they
+ * never heard of (`releaseOrphans`). Stores whose calls fail instead, when an answer is lost, need
+ * not tell it: the caller hears the failure.
+ */
+export const RECONNECTS_CHANNEL = '#reconnects';
+
 /** Channels are not queues: waking "every queue" leaves them out. */
 export function isChannel(name: string): boolean {
   return name.startsWith('#');
@@ -325,14 +343,17 @@ export interface Handoff {
   withdraw(request: WithdrawRequest): Promise<number>;
 }
 
-/** A worker giving up its offer in a queue (`Handoff.withdraw`). */
-export interface WithdrawRequest {
+/** A worker's jobs in a queue, as it knows them (`releaseOrphans`, `Handoff.withdraw`). */
+export interface OwnedJobs {
   queue: string;
   owner: string;
   /** The jobs it holds: running, waiting for a slot, or finished with the outcome not stored yet. */
   held: readonly string[];
   now: number;
 }
+
+/** A worker giving up its offer in a queue (`Handoff.withdraw`). */
+export type WithdrawRequest = OwnedJobs;
 
 export interface FinishAndClaimResult {
   /** Per outcome, as `finishJobs` reports it. */

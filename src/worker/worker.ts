@@ -16,6 +16,7 @@ import {
   type ClaimRequest,
   type FinishAndClaimResult,
   type JobOutcome,
+  RECONNECTS_CHANNEL,
 } from '../store/index.ts';
 import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
 import { decideOutcome, unstorableOutcome } from './outcome.ts';
@@ -155,6 +156,12 @@ export class Worker {
    * see receiveHanded) or pass us over.
    */
   private offer: { free: number; until: number } | null = null;
+  /**
+   * Set after connection trouble: a claim of ours may have been carried out with its answer lost,
+   * leaving jobs active under our name that we never heard of. Before the next claim, with none
+   * under way, they go back to waiting (`releaseOrphans`), counted as no stall.
+   */
+  private orphansSuspected = false;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly context: SundialContext;
@@ -179,9 +186,14 @@ export class Worker {
     const unsubscribeCancels = this.context.store.subscribe(CANCELS_CHANNEL, () => {
       if (this.running.size > 0 || this.prefetched.length > 0) void this.heartbeat();
     });
+    const unsubscribeReconnects = this.context.store.subscribe(RECONNECTS_CHANNEL, () => {
+      this.orphansSuspected = true;
+      this.wake();
+    });
     this.unsubscribe = () => {
       unsubscribeJobs();
       unsubscribeCancels();
+      unsubscribeReconnects();
     };
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
     this.stalledTimer = setInterval(() => void this.recoverStalled(), this.options.stalledCheckMs);
@@ -329,6 +341,11 @@ export class Worker {
    */
   private pump(): Promise<void> {
     const depth = this.depth;
+    if (this.orphansSuspected && this.state === 'running') {
+      // No claim may be under way while we ask what we hold: its jobs are not ours to know yet.
+      if (this.rounds.size === 0) this.startRound(this.releaseOrphans());
+      return this.roundsEnded();
+    }
     while (this.rounds.size < depth) {
       const finished = this.outcomes;
       const free = this.state === 'running' ? this.room - this.claiming : 0;
@@ -338,16 +355,42 @@ export class Worker {
       const limit = this.drained ? (this.claiming > 0 ? 0 : free) : Math.min(free, this.share);
       if (finished.length === 0 && limit <= 0) break;
       this.outcomes = [];
-      const wakeUpsBefore = this.wakeUps;
-      const round: Promise<void> = this.pumpRound(finished, limit)
-        .catch(() => 'failed' as const) // it reports its own errors; this only keeps `rounds` right
-        .then((next) => {
-          this.rounds.delete(round);
-          if (next === 'again' || (next === 'stored' && this.wakeUps !== wakeUpsBefore)) this.schedulePump();
-        });
-      this.rounds.add(round);
+      this.startRound(this.pumpRound(finished, limit));
     }
     return this.roundsEnded();
+  }
+
+  /** Keeps track of a round under way, and goes round again when it asks to or wake-ups came. */
+  private startRound(work: Promise<'stored' | 'again' | 'failed'>): void {
+    const wakeUpsBefore = this.wakeUps;
+    const round: Promise<void> = work
+      .catch(() => 'failed' as const) // it reports its own errors; this only keeps `rounds` right
+      .then((next) => {
+        this.rounds.delete(round);
+        if (next === 'again' || (next === 'stored' && this.wakeUps !== wakeUpsBefore)) this.schedulePump();
+      });
+    this.rounds.add(round);
+  }
+
+  /**
+   * Gives back the jobs the store says we hold and we do not (see `orphansSuspected`): they were
+   * never started, so they are released, not counted as stalls.
+   */
+  private async releaseOrphans(): Promise<'again' | 'failed'> {
+    try {
+      await this.context.store.releaseOrphans({
+        queue: this.queue,
+        owner: this.id,
+        held: this.heldIds(),
+        now: this.context.clock.now(),
+      });
+      this.orphansSuspected = false;
+      return 'again';
+    } catch (error) {
+      this.reportError(error, 'releasing jobs claimed under its name whose claim answer was lost');
+      this.armPollIn(this.options.pollMs);
+      return 'failed';
+    }
   }
 
   private async roundsEnded(): Promise<void> {
@@ -432,6 +475,9 @@ export class Worker {
       return 'stored';
     } catch (error) {
       this.reportError(error, 'storing outcomes and claiming jobs');
+      // The claim may have been carried out with its answer lost (or we cannot tell): look before
+      // claiming again. A refusal means the server did not run it.
+      if (claim && !(error instanceof StoreUnavailableError && error.refused)) this.orphansSuspected = true;
       this.offer = null; // whatever the store holds now, the next claim writes it anew
       this.armPollIn(this.options.pollMs);
       return 'failed';

@@ -516,6 +516,43 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect(again!.attempt).toBe(2);
       });
 
+      it('releases the jobs active under an owner that it does not hold, counting no stall', async () => {
+        await store.addJobs([newJob(), newJob(), newJob(), newJob(), newJob({ queue: 'other' })]);
+        const [held, lost1, lost2] = await claim(3, T0, 'w1');
+        const [others] = await claim(1, T0, 'w2');
+        const [elsewhere] = await claim(1, T0, 'w1', 'other');
+        const released = await store.releaseOrphans({
+          queue: 'q',
+          owner: 'w1',
+          held: [held!.id],
+          now: T0 + 9,
+        });
+        expect(released).toBe(2);
+        for (const lost of [lost1!, lost2!]) {
+          const job = await store.getJob(lost.id);
+          expect(job).toMatchObject({
+            state: 'waiting',
+            leaseOwner: null,
+            leaseExpiresAt: null,
+            stalls: 0,
+            attempt: 1,
+          });
+          expect(job!.history).toEqual([
+            { attempt: 1, outcome: 'released', worker: 'w1', startedAt: T0, finishedAt: T0 + 9 },
+          ]);
+        }
+        // What it holds, another owner's and another queue's jobs are left alone.
+        for (const job of [held!, others!, elsewhere!])
+          expect((await store.getJob(job.id))!.state).toBe('active');
+        expect(await store.releaseOrphans({ queue: 'q', owner: 'w1', held: [held!.id], now: T0 + 10 })).toBe(
+          0,
+        );
+        // The released jobs are claimable again at once.
+        expect((await claim(10, T0 + 10, 'w3')).map((job) => job.id).sort()).toEqual(
+          [lost1!.id, lost2!.id].sort(),
+        );
+      });
+
       it('leaves the leases of the owner that asks alone', async () => {
         await store.addJobs([newJob(), newJob()]);
         await store.claimJobs({ queue: 'q', owner: 'me', limit: 1, now: T0, leaseExpiresAt: T0 + 10 });

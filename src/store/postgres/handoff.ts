@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Job } from '../../core/index.ts';
 import { type JobRow, rowToJob } from '../rows.ts';
 import type { Handoff, WithdrawRequest } from '../store.ts';
-import { CLEAR_LEASE, isRowId, runRecord } from './sql.ts';
+import { isRowId, releaseOrphansSql } from './sql.ts';
 import type { PgWakeListener } from './wake-listener.ts';
 
 /** What the PostgreSQL store lends its handoff: its schema, connections and listener. */
@@ -61,12 +61,12 @@ export class PgHandoff implements Handoff {
         request.queue,
         request.owner,
       ]);
-      const { rowCount } = await client.query(
-        `UPDATE ${this.host.q}.jobs SET state = 'waiting', ${CLEAR_LEASE},
-           history = history || ${runRecord('released', '$1::bigint')}
-         WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))`,
-        [request.now, request.queue, request.owner, request.held.filter(isRowId)],
-      );
+      const { rowCount } = await client.query(releaseOrphansSql(this.host.q), [
+        request.now,
+        request.queue,
+        request.owner,
+        request.held.filter(isRowId),
+      ]);
       if ((rowCount ?? 0) > 0) await this.host.notify(client, [request.queue]);
       return rowCount ?? 0;
     });

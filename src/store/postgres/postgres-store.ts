@@ -33,6 +33,7 @@ import {
   type LockOwner,
   type LockRecord,
   type NewJob,
+  type OwnedJobs,
   type RecoverStalledRequest,
   SCHEDULES_CHANNEL,
   type ScheduleRecord,
@@ -44,7 +45,14 @@ import {
 } from '../store.ts';
 import { PgHandoff } from './handoff.ts';
 import { migratePostgres } from './migrations.ts';
-import { CLEAR_COMPLETED, CLEAR_LEASE, COMPLETED_RECORD, isRowId, runRecord } from './sql.ts';
+import {
+  CLEAR_COMPLETED,
+  CLEAR_LEASE,
+  COMPLETED_RECORD,
+  isRowId,
+  releaseOrphansSql,
+  runRecord,
+} from './sql.ts';
 import { HANDOFF_CHANNEL_PREFIX, HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
 
 export interface PostgresStoreOptions {
@@ -363,6 +371,21 @@ export class PostgresStore implements Store {
       return rowCount ?? 0;
     });
     if (released > 0) this.wakeLocal('queues');
+    return released;
+  }
+
+  async releaseOrphans(request: OwnedJobs): Promise<number> {
+    const released = await this.transaction(async (client) => {
+      const { rowCount } = await client.query(releaseOrphansSql(this.q), [
+        request.now,
+        request.queue,
+        request.owner,
+        request.held.filter(isRowId),
+      ]);
+      if ((rowCount ?? 0) > 0) await this.notify(client, [request.queue]);
+      return rowCount ?? 0;
+    });
+    if (released > 0) this.wakeLocal([request.queue]);
     return released;
   }
 

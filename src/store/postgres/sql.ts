@@ -37,3 +37,13 @@ export const COMPLETED_RECORD = runRecord('completed', 'finished_at', {
   startedAt: 'completed_started_at',
 });
 export const CLEAR_COMPLETED = 'completed_worker = NULL, completed_started_at = NULL';
+
+/**
+ * Puts back to waiting the jobs of a queue active under an owner but not among its held ids ($1:
+ * now, $2: queue, $3: owner, $4: held ids), each with a `released` record (see `releaseOrphans`).
+ */
+export function releaseOrphansSql(q: string): string {
+  return `UPDATE ${q}.jobs SET state = 'waiting', ${CLEAR_LEASE},
+      history = history || ${runRecord('released', '$1::bigint')}
+    WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))`;
+}

@@ -23,6 +23,8 @@ import {
   type LockOwner,
   type LockRecord,
   type NewJob,
+  type OwnedJobs,
+  RECONNECTS_CHANNEL,
   type RecoverStalledRequest,
   type ScheduleRecord,
   type ScheduleSync,
@@ -184,6 +186,13 @@ export class RedisStore implements Store, ScriptRunner {
         : addressOf(options.url, options.client),
     );
     this.wakeups = new Wakeups(this.subscriber, this.prefix, this.origin, onError);
+    // A command whose answer was lost with the connection is sent again once it is back, and only
+    // the second answer is heard: workers then look for claims of theirs that they never heard of.
+    let connectedBefore = false;
+    this.client.on('ready', () => {
+      if (connectedBefore) this.wakeups.wakeLocal([RECONNECTS_CHANNEL]);
+      connectedBefore = true;
+    });
     this.handoff =
       this.onCluster || options.handoff === false
         ? undefined
@@ -278,6 +287,16 @@ export class RedisStore implements Store, ScriptRunner {
     const kept = new Set(renewed);
     this.jobQueues.forget(leases.map((lease) => lease.id).filter((id) => !kept.has(id)));
     return renewed;
+  }
+
+  async releaseOrphans(request: OwnedJobs): Promise<number> {
+    this.check();
+    return (await this.run('releaseOrphans', queueBase(this.prefix, request.queue), [
+      request.queue,
+      request.owner,
+      String(request.now),
+      JSON.stringify(request.held),
+    ])) as number;
   }
 
   async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {

@@ -470,6 +470,22 @@ local function release(base, key, id, queue, owner, now)
   announce(queue)
 end
 
+-- Releases the jobs of a queue active under \`owner\` other than those in \`heldJson\` (a JSON array
+-- of ids); returns how many.
+local function releaseUnheld(base, queue, owner, now, heldJson)
+  local known = {}
+  for _, id in ipairs(cjson.decode(heldJson)) do known[tostring(id)] = true end
+  local count = 0
+  for _, id in ipairs(redis.call('ZRANGE', base .. ':active', 0, -1)) do
+    local key = base .. ':job:' .. id
+    if not known[id] and redis.call('HGET', key, 'leaseOwner') == owner then
+      release(base, key, id, queue, owner, now)
+      count = count + 1
+    end
+  end
+  return count
+end
+
 -- The job if \`owner\` holds this run of it: its keys and queue, else false.
 local function held(id, owner, attempt)
   local base, key, queue = locate(id)
@@ -671,16 +687,15 @@ end`,
   withdrawOffer: `
 local base, owner = queueBase(ARGV[3]), ARGV[4]
 redis.call('HDEL', base .. ':offers', owner)
-local known = {}
-for _, id in ipairs(cjson.decode(ARGV[6])) do known[tostring(id)] = true end
-local result = 0
-for _, id in ipairs(redis.call('ZRANGE', base .. ':active', 0, -1)) do
-  local key = base .. ':job:' .. id
-  if not known[id] and redis.call('HGET', key, 'leaseOwner') == owner then
-    release(base, key, id, ARGV[3], owner, ARGV[5])
-    result = result + 1
-  end
-end`,
+local result = releaseUnheld(base, ARGV[3], owner, ARGV[5], ARGV[6])`,
+
+  /**
+   * ARGV[3]: queue, [4]: owner, [5]: now, [6]: JSON array of the ids of the jobs the owner knows it
+   * holds. Puts back to waiting the queue's other jobs active under its name (see `releaseOrphans`
+   * in store.ts). Result: how many.
+   */
+  releaseOrphans: `
+local result = releaseUnheld(queueBase(ARGV[3]), ARGV[3], ARGV[4], ARGV[5], ARGV[6])`,
 
   /**
    * ARGV[3]: now, [4]: queue (nullable: every queue), [5]: owner to leave alone (nullable), [6]: the

@@ -34,6 +34,7 @@ import {
   type LockOwner,
   type LockRecord,
   type NewJob,
+  type OwnedJobs,
   type RecoverStalledRequest,
   SCHEDULES_CHANNEL,
   type ScheduleRecord,
@@ -255,6 +256,16 @@ export class SqliteStore implements Store {
       return count;
     });
     if (released > 0) this.announce('all');
+    return released;
+  }
+
+  async releaseOrphans(request: OwnedJobs): Promise<number> {
+    const s = this.prepared();
+    const held = JSON.stringify(request.held.filter(isRowId).map(Number));
+    const released = await this.transaction(() =>
+      Number(s.releaseOrphans.run(request.now, request.queue, request.owner, held).changes),
+    );
+    if (released > 0) this.announce(new Set([request.queue]));
     return released;
   }
 
@@ -829,6 +840,14 @@ function prepareStatements(db: DatabaseSync) {
             'attempt', attempt, 'outcome', 'released', 'worker', lease_owner,
             'startedAt', started_at, 'finishedAt', ?))
       WHERE id = ? AND state = 'active' AND lease_owner = ?`),
+    releaseOrphans: db.prepare(`
+      UPDATE sundial_jobs
+      SET state = 'waiting', ${CLEAR_LEASE},
+          history = json_insert(history, '$[#]', json_object(
+            'attempt', attempt, 'outcome', 'released', 'worker', lease_owner,
+            'startedAt', started_at, 'finishedAt', ?))
+      WHERE queue = ? AND state = 'active' AND lease_owner = ?
+        AND id NOT IN (SELECT value FROM json_each(?))`),
     // SET expressions see the row as it was, so lease_owner still names the worker that stalled.
     recoverStalled: db.prepare(`
       UPDATE sundial_jobs
