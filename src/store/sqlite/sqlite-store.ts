@@ -785,6 +785,12 @@ export function rollback(db: DatabaseSync): void {
 
 const APPEND_RECORD = `history = json_insert(history, '$[#]', json(?))`;
 const CLEAR_LEASE = 'lease_owner = NULL, lease_expires_at = NULL';
+/** Back to waiting with a `released` record (first parameter: when); its WHERE follows. */
+const RELEASE = `UPDATE sundial_jobs
+  SET state = 'waiting', ${CLEAR_LEASE},
+      history = json_insert(history, '$[#]', json_object(
+        'attempt', attempt, 'outcome', 'released', 'worker', lease_owner,
+        'startedAt', started_at, 'finishedAt', ?))`;
 const HELD_BY = `id = ? AND state = 'active' AND lease_owner = ? AND attempt = ?`;
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -833,19 +839,8 @@ function prepareStatements(db: DatabaseSync) {
       SET state = 'dead', failures = failures + 1, error = ?, dead_letter = ?, finished_at = ?,
           ${CLEAR_LEASE}, ${APPEND_RECORD}
       WHERE ${HELD_BY}`),
-    release: db.prepare(`
-      UPDATE sundial_jobs
-      SET state = 'waiting', ${CLEAR_LEASE},
-          history = json_insert(history, '$[#]', json_object(
-            'attempt', attempt, 'outcome', 'released', 'worker', lease_owner,
-            'startedAt', started_at, 'finishedAt', ?))
-      WHERE id = ? AND state = 'active' AND lease_owner = ?`),
-    releaseOrphans: db.prepare(`
-      UPDATE sundial_jobs
-      SET state = 'waiting', ${CLEAR_LEASE},
-          history = json_insert(history, '$[#]', json_object(
-            'attempt', attempt, 'outcome', 'released', 'worker', lease_owner,
-            'startedAt', started_at, 'finishedAt', ?))
+    release: db.prepare(`${RELEASE} WHERE id = ? AND state = 'active' AND lease_owner = ?`),
+    releaseOrphans: db.prepare(`${RELEASE}
       WHERE queue = ? AND state = 'active' AND lease_owner = ?
         AND id NOT IN (SELECT value FROM json_each(?))`),
     // SET expressions see the row as it was, so lease_owner still names the worker that stalled.
