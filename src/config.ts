@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvalidOptionError, SundialError } from './core/index.ts';
+import { InvalidOptionError, Masker, type MaskOptions, SundialError } from './core/index.ts';
 import {
   applyScheduled,
   loadTaskFolders,
@@ -28,9 +28,11 @@ export interface SundialConfig {
   scheduler?: Omit<SchedulerOptions, 'autostart'>;
   /** The worker that runs `call`, `command` and `ping` tasks (allowedCommands, secretKeys, ...). */
   taskRunner?: TaskRunnerOptions & WorkerOptions;
+  /** Rules and key names to mask beside the built-in ones (see `SundialOptions.mask`); the CLI applies them too. */
+  mask?: MaskOptions;
 }
 
-const CONFIG_KEYS = ['store', 'schedule', 'tasks', 'workers', 'scheduler', 'taskRunner'];
+const CONFIG_KEYS = ['store', 'schedule', 'tasks', 'workers', 'scheduler', 'taskRunner', 'mask'];
 export const CONFIG_FILES = [
   'sundial.config.ts',
   'sundial.config.mts',
@@ -65,7 +67,8 @@ function checkConfig(config: unknown, field: string): SundialConfig {
       );
     }
   }
-  const { schedule, tasks, workers } = config as SundialConfig;
+  const { schedule, tasks, workers, mask } = config as SundialConfig;
+  new Masker(mask, `${field}.mask`); // refuses a bad rule now, naming it
   if (schedule !== undefined && typeof schedule !== 'function') {
     throw new InvalidOptionError(
       `${field}.schedule`,

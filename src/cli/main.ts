@@ -10,6 +10,7 @@ import {
   CONFIG_FILES,
   clearRegistryCache,
   createSundial,
+  defaultMasker,
   isJobState,
   JOB_STATES,
   type Job,
@@ -17,6 +18,7 @@ import {
   type LoadedTask,
   loadConfig,
   MAINTENANCE_FLAG,
+  Masker,
   optimizeRegistry,
   parseDuration,
   type Schedule,
@@ -41,6 +43,9 @@ const program = new Command('sundial')
   .option('--json', 'print JSON instead of tables')
   .showHelpAfterError();
 
+/** Masks secrets in derived task ids and in what the CLI prints: the config's rules once it is loaded. */
+let masker: Masker = defaultMasker;
+
 /**
  * The Sundial a command works on: the config's store when there is a config (and no --db or
  * SUNDIAL_DB), else the SQLite file at --db. Commands other than `work` refuse a SQLite path where
@@ -56,9 +61,12 @@ async function open(
 ) {
   const options = command.optsWithGlobals() as GlobalOptions;
   const loaded = await loadConfig(options.config);
+  masker = new Masker(loaded?.config.mask, 'config.mask');
   // A broken config is the first thing to hear about, before anything about the store.
   const tasks =
-    withTasks === true || (withTasks === 'if-config' && loaded) ? (await scheduleOf(loaded)).load() : [];
+    withTasks === true || (withTasks === 'if-config' && loaded)
+      ? (await scheduleOf(loaded)).load({ masker })
+      : [];
   const dbChosen = program.getOptionValueSource('db') !== 'default';
   const store = dbChosen || !loaded?.config.store ? { path: options.db } : loaded.config.store;
   const path = (store as { path?: unknown }).path;
@@ -68,7 +76,8 @@ async function open(
       `No Sundial database at ${path} (set --db, SUNDIAL_DB or a config)`,
     );
   }
-  return { sundial: createSundial({ store }), config: loaded?.config ?? null, options, tasks };
+  const sundial = createSundial({ store, mask: loaded?.config.mask });
+  return { sundial, config: loaded?.config ?? null, options, tasks };
 }
 
 /** Runs `work` against a Sundial on the chosen store, prints what it returns, and closes it. */
@@ -80,12 +89,19 @@ async function withSundial(
   const { sundial, options, tasks } = await open(command, { withTasks });
   try {
     const output = await work(sundial, options, tasks);
-    if (output !== undefined) {
-      console.log(options.json && typeof output !== 'string' ? JSON.stringify(output, null, 2) : output);
-    }
+    if (output !== undefined) console.log(printable(output));
   } finally {
     await sundial.close();
   }
+}
+
+/**
+ * What the CLI prints, secrets masked: text as it is, anything else as JSON of masked values (the
+ * same shape, still valid JSON). Jobs stored by a Sundial older than its masking, or before a rule
+ * was added, are masked here too.
+ */
+function printable(output: unknown): string {
+  return typeof output === 'string' ? masker.mask(output) : JSON.stringify(masker.maskValue(output), null, 2);
 }
 
 /** The loaded config; refuses a command that needs one when there is none. */
@@ -204,7 +220,7 @@ program
     withSundial(command, async (sundial) => {
       const job = await sundial.queue(queue).getJob(id);
       if (!job) throw new SundialError('SUNDIAL_JOB_NOT_FOUND', `No job ${id} in queue ${queue}`);
-      return JSON.stringify(job, null, 2);
+      return job; // printed as JSON, with or without --json
     }),
   );
 
@@ -264,7 +280,7 @@ program
   .option('--no-worker', 'run the scheduler only')
   .action(async (options: { scheduler: boolean; worker: boolean }, command: Command) => {
     const { sundial, config, tasks } = await open(command, { create: true, withTasks: true });
-    const line = (text: string) => console.log(`${new Date().toISOString()}  ${text}`);
+    const line = (text: string) => console.log(`${new Date().toISOString()}  ${masker.mask(text)}`);
     sundial.on('task.fired', ({ taskId, scheduledFor, catchUp }) =>
       line(`fired     ${taskId} for ${new Date(scheduledFor).toISOString()}${catchUp ? ' (catch-up)' : ''}`),
     );
@@ -463,7 +479,7 @@ program
       }
       startWorkers(sundial, tasks, config);
       const jobs = await settle(sundial, fired);
-      if (jobs.length > 0) console.log(reportRuns(jobs));
+      if (jobs.length > 0) console.log(printable(reportRuns(jobs)));
       if (jobs.some((job) => job.state !== 'completed')) process.exitCode = 1;
     } finally {
       await sundial.close();
@@ -483,10 +499,12 @@ program
           if (lock.name === `task:${taskId}`) await sundial.locks.forceRelease(lock.name);
       const { jobId, duplicate } = await scheduler.trigger(taskId);
       if (duplicate)
-        console.log(`a run of ${taskId} is already waiting or running (job ${jobId}); waiting for it`);
+        console.log(
+          printable(`a run of ${taskId} is already waiting or running (job ${jobId}); waiting for it`),
+        );
       startWorkers(sundial, tasks, config);
       const [job] = await settle(sundial, [jobId]);
-      console.log(reportRuns([job!]));
+      console.log(printable(reportRuns([job!])));
       if (job!.state !== 'completed') process.exitCode = 1;
     } finally {
       await sundial.close();
@@ -611,6 +629,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  console.error(`sundial: ${error instanceof Error ? error.message : String(error)}`);
+  // An error can echo a config value (a ping URL with its password): masked like everything printed.
+  console.error(`sundial: ${masker.mask(error instanceof Error ? error.message : String(error))}`);
   process.exitCode = 1;
 });

@@ -55,12 +55,19 @@ export interface TaskRun {
 
 export type SundialEventName = keyof SundialEvents;
 
+/** What to do to an event before its listeners hear it (mask the secrets in it, say), by name. */
+export type EventPreparers<Events extends object> = {
+  [Name in keyof Events]?: (event: Events[Name]) => Events[Name];
+};
+
 /** A typed face on Node's EventEmitter. */
 export class TypedEmitter<Events extends object> {
   private readonly emitter = new EventEmitter();
+  private readonly prepare: EventPreparers<Events>;
 
-  constructor() {
+  constructor(prepare: EventPreparers<Events> = {}) {
     this.emitter.setMaxListeners(0);
+    this.prepare = prepare;
   }
 
   on<Name extends keyof Events & string>(name: Name, listener: (event: Events[Name]) => void): () => void {
@@ -86,8 +93,9 @@ export class TypedEmitter<Events extends object> {
    * Calls the listeners. One that throws must not break whoever emitted (a worker mid-claim): its
    * error goes to the `error` event, or, from an `error` listener, to a process warning.
    */
-  emit<Name extends keyof Events & string>(name: Name, event: Events[Name]): void {
+  emit<Name extends keyof Events & string>(name: Name, given: Events[Name]): void {
     if (this.emitter.listenerCount(name) === 0) return;
+    const event = this.prepare[name]?.(given) ?? given;
     for (const listener of this.emitter.listeners(name)) {
       try {
         (listener as (event: Events[Name]) => void)(event);

@@ -1,10 +1,12 @@
 import { formatWithOptions } from 'node:util';
 import {
+  defaultMasker,
   describeThrown,
   InvalidOptionError,
   isErrorSafely,
   type Job,
   JobTimeoutError,
+  type Masker,
   SundialError,
   UnrecoverableError,
 } from '../core/index.ts';
@@ -52,15 +54,22 @@ export interface TaskRunContext {
   signal: AbortSignal;
 }
 
+/** The options a run goes by, with the masker its output and errors are masked with. */
+interface RunOptions extends TaskRunnerOptions {
+  masker: Masker;
+}
+
 /** A run as the runner tracks it: work it started that outlived an abort keeps the lock held. */
 interface RunContext extends TaskRunContext {
   /** Functions and hooks still going after the run was given up on (they ignored its signal). */
   stillRunning: Promise<unknown>[];
 }
 
+/** `masker`: the Sundial's rule set (`sundial.masker`); `options.secretKeys` add to it. */
 export function taskHandlers(
   tasks: readonly LoadedTask[],
   options: TaskRunnerOptions = {},
+  masker: Masker = defaultMasker,
 ): { task: { handle: (payload: TaskRunPayload, context: TaskRunContext) => Promise<TaskRunResult> } } {
   if (!options.locks) {
     // Their runs wait for the task's lock to take turns; without locks they would run side by side.
@@ -74,6 +83,11 @@ export function taskHandlers(
     }
   }
   const byId = new Map(tasks.map((task) => [task.definition.id, task]));
+  // Folded in once: a bad key name is refused when the worker is made, not at its first run.
+  const runOptions: RunOptions = {
+    ...options,
+    masker: masker.withKeys(options.secretKeys ?? [], 'options.secretKeys'),
+  };
   return {
     task: {
       handle: async (payload: TaskRunPayload, context: TaskRunContext) => {
@@ -83,17 +97,13 @@ export function taskHandlers(
             `No task ${JSON.stringify(payload?.taskId)} is defined in this worker's schedule`,
           );
         }
-        return runTask(task, { ...context, stillRunning: [] }, options);
+        return runTask(task, { ...context, stillRunning: [] }, runOptions);
       },
     },
   };
 }
 
-async function runTask(
-  task: LoadedTask,
-  context: RunContext,
-  options: TaskRunnerOptions,
-): Promise<TaskRunResult> {
+async function runTask(task: LoadedTask, context: RunContext, options: RunOptions): Promise<TaskRunResult> {
   const { definition } = task;
   if (!options.locks || definition.overlap === 'allow') return runUnlocked(task, context, options);
   const locks = options.locks;
@@ -165,7 +175,7 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
 async function runUnlocked(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunOptions,
 ): Promise<TaskRunResult> {
   const { timeoutMs } = task.definition;
   if (timeoutMs === null) return runWithHooks(task, context, options);
@@ -185,11 +195,11 @@ async function runUnlocked(
 async function runWithHooks(
   task: LoadedTask,
   context: RunContext,
-  options: TaskRunnerOptions,
+  options: RunOptions,
 ): Promise<TaskRunResult> {
   const { definition } = task;
   const secretValues = definition.action.kind === 'command' ? Object.values(definition.action.env) : [];
-  const output = new OutputBuffer(options, secretValues);
+  const output = new OutputBuffer({ maxOutputBytes: options.maxOutputBytes }, secretValues, options.masker);
   const startedAt = Date.now();
   const info = (ok: boolean | null, error: unknown): TaskRunInfo => ({
     taskId: definition.id,
@@ -198,7 +208,9 @@ async function runWithHooks(
     finishedAt: ok === null ? null : Date.now(),
     ok,
     output: output.text(),
-    error: error === null ? null : { name: 'Error', message: errorMessage(error), category: 'error' },
+    // Masked like the output: a failing ping's error carries its URL, and so any password in it.
+    error:
+      error === null ? null : { name: 'Error', message: output.mask(errorMessage(error)), category: 'error' },
   });
   const hooks = (list: readonly TaskHook[], run: TaskRunInfo) =>
     runHooks(list, run, output, options.hookTimeoutMs ?? 30_000);
