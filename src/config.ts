@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeThrown, InvalidOptionError, SundialError } from './core/index.ts';
+import { describeThrown, InvalidOptionError, Masker, type MaskOptions, SundialError } from './core/index.ts';
 import {
   applyScheduled,
   checkSchedulerOptions,
@@ -36,9 +36,11 @@ export interface SundialConfig {
   scheduler?: Omit<SchedulerOptions, 'autostart'>;
   /** The worker that runs `call`, `command` and `ping` tasks (allowedCommands, secretKeys, ...). */
   taskRunner?: TaskRunnerOptions & WorkerOptions;
+  /** Rules and key names to mask beside the built-in ones (see `SundialOptions.mask`); the CLI applies them too. */
+  mask?: MaskOptions;
 }
 
-const CONFIG_KEYS = ['store', 'schedule', 'tasks', 'workers', 'scheduler', 'taskRunner'];
+const CONFIG_KEYS = ['store', 'schedule', 'tasks', 'workers', 'scheduler', 'taskRunner', 'mask'];
 export const CONFIG_FILES = [
   'sundial.config.ts',
   'sundial.config.mts',
@@ -73,7 +75,8 @@ function checkConfig(config: unknown, source: string): SundialConfig {
       throw new InvalidOptionError(key, value, `not a config key; known: ${CONFIG_KEYS.join(', ')}`);
     }
   }
-  const { schedule, tasks, workers, taskRunner } = config as SundialConfig;
+  const { schedule, tasks, workers, taskRunner, mask } = config as SundialConfig;
+  new Masker(mask, 'mask'); // refuses a bad rule now, naming it
   if (schedule !== undefined && typeof schedule !== 'function') {
     throw new InvalidOptionError('schedule', schedule, 'a function (schedule) => { ...define tasks... }');
   }

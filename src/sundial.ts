@@ -2,6 +2,9 @@ import {
   Batcher,
   type Clock,
   InvalidOptionError,
+  Masker,
+  type MaskOptions,
+  maskError,
   SundialError,
   type SundialEvents,
   systemClock,
@@ -40,6 +43,12 @@ export interface SundialOptions {
   store?: Store | SqliteStoreOptions;
   /** Where time comes from; tests pass a `FakeClock`. */
   clock?: Clock;
+  /**
+   * Rules and key names to mask beside the built-in ones, wherever this Sundial stores or reports
+   * text (job errors, task output, derived task ids, events, hooks). Give every process the same
+   * (a config's `mask` does this for the CLI): derived task ids depend on them.
+   */
+  mask?: MaskOptions;
 }
 
 /**
@@ -54,6 +63,8 @@ export interface SundialOptions {
 export class Sundial {
   readonly store: Store;
   readonly clock: Clock;
+  /** This Sundial's rule set for masking secrets (the built-in rules plus `options.mask`). */
+  readonly masker: Masker;
   private readonly events: TypedEmitter<SundialEvents>;
   private readonly context: SundialContext;
   private readonly queues = new Map<string, Queue>();
@@ -70,18 +81,30 @@ export class Sundial {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', options, 'an object like { store, clock }');
     }
+    this.masker = new Masker(options.mask, 'options.mask');
     this.store = isStore(options.store) ? options.store : new SqliteStore(options.store ?? {});
     this.clock = options.clock ?? systemClock;
     // Store trouble nobody listens for is still shown (rate-limited), not lost in silence.
     const unheard = new UnheardErrors(this.clock);
-    this.events = new TypedEmitter<SundialEvents>((name, event) => {
-      if (name === 'error') unheard.report(event as SundialEvents['error']);
+    this.events = new TypedEmitter<SundialEvents>({
+      // Job and task events carry errors stored masked already; the `error` event carries what was
+      // thrown (a store's error can hold a connection URL), so it is masked on its way out.
+      prepare: {
+        error: (event) => ({
+          error: maskError(event.error, this.masker),
+          context: this.masker.mask(String(event.context)),
+        }),
+      },
+      unheard: (name, event) => {
+        if (name === 'error') unheard.report(event as SundialEvents['error']);
+      },
     });
     this.context = {
       store: this.store,
       clock: this.clock,
       events: this.events,
       addBatcher: new Batcher((jobs) => this.store.addJobs(jobs), 1000, this.store.addBatchParts),
+      masker: this.masker,
     };
   }
 
@@ -130,7 +153,7 @@ export class Sundial {
   scheduler(schedule: Schedule | readonly LoadedTask[], options?: SchedulerOptions): Scheduler {
     if (this.closing)
       throw new SundialError('SUNDIAL_CLOSED', 'This Sundial is closed; create a new one to schedule');
-    const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
+    const tasks = schedule instanceof Schedule ? schedule.load({ masker: this.masker }) : schedule;
     // A queue the app has not made yet is not registered as the app's, so the app may still make it
     // with its own options later; until then the scheduler builds its jobs with default options.
     const queueOf = (name: string) => {
@@ -151,7 +174,7 @@ export class Sundial {
     schedule: Schedule | readonly LoadedTask[],
     options: WorkerOptions & TaskRunnerOptions & { taskQueue?: string } = {},
   ): Worker {
-    const tasks = schedule instanceof Schedule ? schedule.load() : schedule;
+    const tasks = schedule instanceof Schedule ? schedule.load({ masker: this.masker }) : schedule;
     const {
       taskQueue,
       allowedCommands,
@@ -185,7 +208,11 @@ export class Sundial {
         }),
     };
     const workerOptions: WorkerOptions = rest;
-    return this.worker(taskQueue ?? DEFAULT_TASK_QUEUE, taskHandlers(tasks, runner), workerOptions);
+    return this.worker(
+      taskQueue ?? DEFAULT_TASK_QUEUE,
+      taskHandlers(tasks, runner, this.masker),
+      workerOptions,
+    );
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   clearRegistryCache,
   createSundial,
   DEFAULT_TASK_QUEUE,
+  defaultMasker,
   describeValue,
   isJobState,
   JOB_STATES,
@@ -19,6 +20,7 @@ import {
   type LoadedTask,
   loadConfig,
   MAINTENANCE_FLAG,
+  Masker,
   optimizeRegistry,
   parseDuration,
   type Schedule,
@@ -45,6 +47,9 @@ const program = new Command('sundial')
   .option('--allow-other-tables', "let --db add Sundial's tables to a database that holds other tables")
   .showHelpAfterError();
 
+/** Masks secrets in derived task ids and in what the CLI prints: the config's rules once it is loaded. */
+let masker: Masker = defaultMasker;
+
 /**
  * How a command uses the store: `read` looks (a configured SQLite store not made yet reads as
  * empty, and no file is created), `write` changes what is there, `create` may make the store.
@@ -68,9 +73,12 @@ interface OpenOptions {
 async function open(command: Command, { access = 'write', withTasks = false }: OpenOptions = {}) {
   const options = command.optsWithGlobals() as GlobalOptions;
   const loaded = await loadConfig(options.config);
+  masker = new Masker(loaded?.config.mask, 'mask');
   // A broken config is the first thing to hear about, before anything about the store.
   const tasks =
-    withTasks === true || (withTasks === 'if-config' && loaded) ? (await scheduleOf(loaded)).load() : [];
+    withTasks === true || (withTasks === 'if-config' && loaded)
+      ? (await scheduleOf(loaded)).load({ masker })
+      : [];
   const dbChosen = program.getOptionValueSource('db') !== 'default';
   let store =
     dbChosen || !loaded?.config.store
@@ -88,7 +96,8 @@ async function open(command: Command, { access = 'write', withTasks = false }: O
       );
     }
   }
-  return { sundial: createSundial({ store }), config: loaded?.config ?? null, options, tasks };
+  const sundial = createSundial({ store, mask: loaded?.config.mask });
+  return { sundial, config: loaded?.config ?? null, options, tasks };
 }
 
 /** Runs `work` against a Sundial on the chosen store, prints what it returns, and closes it. */
@@ -100,12 +109,19 @@ async function withSundial(
   const { sundial, options, tasks } = await open(command, openOptions);
   try {
     const output = await work(sundial, options, tasks);
-    if (output !== undefined) {
-      console.log(options.json && typeof output !== 'string' ? JSON.stringify(output, null, 2) : output);
-    }
+    if (output !== undefined) console.log(printable(output));
   } finally {
     await sundial.close();
   }
+}
+
+/**
+ * What the CLI prints, secrets masked: text as it is, anything else as JSON of masked values (the
+ * same shape, still valid JSON). Jobs stored by a Sundial older than its masking, or before a rule
+ * was added, are masked here too.
+ */
+function printable(output: unknown): string {
+  return typeof output === 'string' ? masker.mask(output) : JSON.stringify(masker.maskValue(output), null, 2);
 }
 
 /** The loaded config; refuses a command that needs one when there is none. */
@@ -246,7 +262,7 @@ program
       async (sundial) => {
         const job = await sundial.queue(queue).getJob(id);
         if (!job) throw new SundialError('SUNDIAL_JOB_NOT_FOUND', `No job ${id} in queue ${queue}`);
-        return JSON.stringify(job, null, 2);
+        return job; // printed as JSON, with or without --json
       },
       { access: 'read' },
     ),
@@ -325,7 +341,7 @@ program
   .option('--no-worker', 'run the scheduler only')
   .action(async (options: { scheduler: boolean; worker: boolean }, command: Command) => {
     const { sundial, config, tasks } = await open(command, { access: 'create', withTasks: true });
-    const line = (text: string) => console.log(`${new Date().toISOString()}  ${text}`);
+    const line = (text: string) => console.log(`${new Date().toISOString()}  ${masker.mask(text)}`);
     const taskQueue = taskQueueOf(config);
     const label = (job: Job) => jobLabel(job, taskQueue);
     // Everything is made first, nothing started: whatever is refused is refused before anything runs.
@@ -541,7 +557,7 @@ program
         return;
       }
       const jobs = await settle(sundial, fired);
-      if (jobs.length > 0) console.log(reportRuns(jobs));
+      if (jobs.length > 0) console.log(printable(reportRuns(jobs)));
       if (jobs.some((job) => job.state !== 'completed')) process.exitCode = 1;
     } finally {
       await sundial.close();
@@ -559,10 +575,12 @@ program
       // --force runs beside a live run, leaving its lock alone (see TaskRunPayload.force).
       const { jobId, duplicate } = await scheduler.trigger(taskId, { force: options.force === true });
       if (duplicate)
-        console.log(`a run of ${taskId} is already waiting or running (job ${jobId}); waiting for it`);
+        console.log(
+          printable(`a run of ${taskId} is already waiting or running (job ${jobId}); waiting for it`),
+        );
       startWorkers(sundial, tasks, config);
       const [job] = await settle(sundial, [jobId]);
-      console.log(reportRuns([job!]));
+      console.log(printable(reportRuns([job!])));
       if (job!.state !== 'completed') process.exitCode = 1;
     } finally {
       await sundial.close();
@@ -695,6 +713,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  console.error(`sundial: ${error instanceof Error ? error.message : String(error)}`);
+  // An error can echo a config value (a ping URL with its password): masked like everything printed.
+  console.error(`sundial: ${masker.mask(error instanceof Error ? error.message : String(error))}`);
   process.exitCode = 1;
 });

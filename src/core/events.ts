@@ -58,15 +58,30 @@ export interface TaskRun {
 
 export type SundialEventName = keyof SundialEvents;
 
+/** What to do to an event before its listeners hear it (mask the secrets in it, say), by name. */
+export type EventPreparers<Events extends object> = {
+  [Name in keyof Events]?: (event: Events[Name]) => Events[Name];
+};
+
 /** A typed face on Node's EventEmitter. */
 export class TypedEmitter<Events extends object> {
   private readonly emitter = new EventEmitter();
+  private readonly prepare: EventPreparers<Events>;
   private readonly unheard: ((name: keyof Events & string, event: unknown) => void) | undefined;
 
-  /** `unheard`: told of each event emitted while nobody listens for it. */
-  constructor(unheard?: (name: keyof Events & string, event: unknown) => void) {
+  /**
+   * `prepare`: turns an event into what listeners get (masking, say). `unheard`: told of each event
+   * emitted while nobody listens for it, as prepared.
+   */
+  constructor(
+    options: {
+      prepare?: EventPreparers<Events>;
+      unheard?: (name: keyof Events & string, event: unknown) => void;
+    } = {},
+  ) {
     this.emitter.setMaxListeners(0);
-    this.unheard = unheard;
+    this.prepare = options.prepare ?? {};
+    this.unheard = options.unheard;
   }
 
   on<Name extends keyof Events & string>(name: Name, listener: (event: Events[Name]) => void): () => void {
@@ -92,8 +107,11 @@ export class TypedEmitter<Events extends object> {
    * Calls the listeners. One that throws must not break whoever emitted (a worker mid-claim): its
    * error goes to the `error` event, or, from an `error` listener, to a process warning.
    */
-  emit<Name extends keyof Events & string>(name: Name, event: Events[Name]): void {
-    if (this.emitter.listenerCount(name) === 0) {
+  emit<Name extends keyof Events & string>(name: Name, given: Events[Name]): void {
+    const listening = this.emitter.listenerCount(name) > 0;
+    if (!listening && !this.unheard) return;
+    const event = this.prepare[name]?.(given) ?? given;
+    if (!listening) {
       this.unheard?.(name, event);
       return;
     }

@@ -5,6 +5,7 @@ export * from './errors.ts';
 export * from './events.ts';
 export * from './ids.ts';
 export * from './job.ts';
+export * from './mask.ts';
 export * from './serialize.ts';
 export * from './storable-text.ts';
 export * from './thrown.ts';

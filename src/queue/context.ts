@@ -1,4 +1,4 @@
-import type { Batcher, Clock, SundialEvents, TypedEmitter } from '../core/index.ts';
+import type { Batcher, Clock, Masker, SundialEvents, TypedEmitter } from '../core/index.ts';
 import type { AddedJob, NewJob, Store } from '../store/index.ts';
 
 /** What queues and workers of one Sundial instance share. */
@@ -8,4 +8,6 @@ export interface SundialContext {
   events: TypedEmitter<SundialEvents>;
   /** Single adds issued in the same event-loop turn go to the store as one batch. */
   addBatcher: Batcher<NewJob, AddedJob>;
+  /** Masks secrets in what is stored and reported (job errors); the built-in rules when absent. */
+  masker?: Masker;
 }

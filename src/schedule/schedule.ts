@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import {
+  defaultMasker,
   InvalidCronError,
   InvalidOptionError,
+  type Masker,
   SundialError,
   toJson,
   UnserializableError,
@@ -9,8 +12,13 @@ import { checkName, type JobOptions, parseJobOptions } from '../queue/index.ts';
 import { injectingEnvReason } from './command-env.ts';
 import { CronSchedule } from './cron-schedule.ts';
 import type { DefinitionProblem } from './frequency.ts';
-import { maskSecrets } from './output.ts';
-import { type TaskAction, TaskBuilder, type TaskContext, type TaskDefinition } from './task.ts';
+import {
+  type DerivedId,
+  type TaskAction,
+  TaskBuilder,
+  type TaskContext,
+  type TaskDefinition,
+} from './task.ts';
 
 /** A validated task with its compiled schedule. */
 export interface LoadedTask {
@@ -47,7 +55,8 @@ export class Schedule {
 
   /**
    * Runs an executable with an argv array (no shell unless `.shell()`). Its id, unless `.name()`
-   * gives one, is the command line with any secret in it masked (ids are stored and listed).
+   * gives one, is the command line with any secret in it masked (ids are stored and listed; see
+   * `derivedTaskId`).
    */
   command(command: string, args: string[] = [], options: CommandOptions = {}): TaskBuilder {
     // A copy: the definition is checked once, so the caller's object changing later must not change it.
@@ -63,7 +72,7 @@ export class Schedule {
     };
     const line = [command, ...(Array.isArray(args) ? args : [])].join(' ');
     const secretValues = isStringRecord(env) ? Object.values(env) : [];
-    const builder = this.add(action, maskSecrets(line, undefined, secretValues).slice(0, 200));
+    const builder = this.add(action, (masker) => derivedTaskId(line, masker, secretValues, 200));
     if (typeof command !== 'string' || command.trim() === '')
       builder.problemFrom('command', command, 'an executable name or path');
     if (!Array.isArray(args) || args.some((arg) => typeof arg !== 'string')) {
@@ -87,7 +96,7 @@ export class Schedule {
    * `queue.add` (attempts, backoff, timeout, priority); the scheduler sets its dedupe key and run time.
    */
   job(queue: string, name: string, payload: unknown = null, options: JobOptions = {}): TaskBuilder {
-    const builder = this.add({ kind: 'job', queue, name, payload, options }, `job:${queue}:${name}`);
+    const builder = this.add({ kind: 'job', queue, name, payload, options }, () => `job:${queue}:${name}`);
     try {
       parseJobOptions(options, 'job.options');
       for (const key of ['dedupeKey', 'runAt', 'delay'] as const) {
@@ -121,7 +130,10 @@ export class Schedule {
   /** Requests a URL (a health check, a webhook); a non-2xx answer fails the run. */
   ping(url: string, options: { method?: 'GET' | 'POST' | 'HEAD' } = {}): TaskBuilder {
     const method = options?.method ?? 'GET';
-    const builder = this.add({ kind: 'ping', url, method }, `ping:${maskSecrets(String(url))}`);
+    const builder = this.add(
+      { kind: 'ping', url, method },
+      (masker) => `ping:${derivedTaskId(String(url), masker)}`,
+    );
     if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:/.test(url)) {
       builder.problemFrom('ping', url, 'an http:// or https:// URL');
     }
@@ -133,13 +145,15 @@ export class Schedule {
   /**
    * Every task, validated and compiled. Throws on the first problem, naming the task, the field
    * and the value (`Invalid tasks["backup"].dailyAt: "25:00" (...)`), and on two tasks with one id.
+   * `masker` masks secrets in derived ids (default: the built-in rules); `sundial.scheduler()` and
+   * `taskWorker()` pass `sundial.masker`, so give the same when you load a schedule yourself.
    */
-  load(): LoadedTask[] {
+  load({ masker = defaultMasker }: { masker?: Masker } = {}): LoadedTask[] {
     const tasks: LoadedTask[] = [];
     const seen = new Set<string>();
     const compiledBySpec = new Map<string, { cron: CronSchedule; frequency: string }>();
     for (const builder of this.builders) {
-      const { definition, problems, label } = builder.build();
+      const { definition, problems, label } = builder.build(masker);
       if (problems.length > 0) throw problemError(label, problems[0]!);
       const task = definition!;
       if (seen.has(task.id)) {
@@ -170,11 +184,30 @@ export class Schedule {
     return tasks;
   }
 
-  private add(action: TaskAction, derivedId: string | null): TaskBuilder {
+  private add(action: TaskAction, derivedId: DerivedId | null): TaskBuilder {
     const builder = new TaskBuilder(action, derivedId, `task #${this.builders.length + 1} (${action.kind})`);
     this.builders.push(builder);
     return builder;
   }
+}
+
+/**
+ * The id of a task without `.name()`, from its text (a command line, a ping URL) with its secrets
+ * masked, at most `maxChars` long. Masking can make two texts alike (`--password a` and
+ * `--password b` both read `--password [masked]`), and one id would make two tasks one: a text that
+ * masking changed gets a short hash of its real text (`pg_dump --password [masked] #3f9a1c`). Texts
+ * without secrets keep the ids they always had.
+ */
+export function derivedTaskId(
+  text: string,
+  masker: Masker,
+  values: readonly string[] = [],
+  maxChars = Number.POSITIVE_INFINITY,
+): string {
+  const masked = masker.mask(text, values);
+  if (masked === text) return text.slice(0, maxChars);
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 6);
+  return `${masked.slice(0, maxChars - 8)} #${hash}`;
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {

@@ -1,10 +1,12 @@
 import { formatWithOptions } from 'node:util';
 import {
+  defaultMasker,
   describeThrown,
   InvalidOptionError,
   isErrorSafely,
   type Job,
   JobTimeoutError,
+  type Masker,
   SundialError,
   UnrecoverableError,
 } from '../core/index.ts';
@@ -37,9 +39,13 @@ export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
   onWarning?: (warning: SundialError) => void;
 }
 
-/** The options as a task worker runs with them: its containment decided once, when it is made. */
+/**
+ * The options as a task worker runs with them: its containment decided once, when it is made, and
+ * the masker its output and errors are masked with.
+ */
 interface RunnerSettings extends TaskRunnerOptions {
   contained: Containment | null;
+  masker: Masker;
 }
 
 /** What a successful run stores as its job's result. */
@@ -71,9 +77,11 @@ interface RunContext extends TaskRunContext {
   stillRunning: Promise<unknown>[];
 }
 
+/** `masker`: the Sundial's rule set (`sundial.masker`); `options.secretKeys` add to it. */
 export function taskHandlers(
   tasks: readonly LoadedTask[],
   options: TaskRunnerOptions = {},
+  masker: Masker = defaultMasker,
 ): { task: { handle: (payload: TaskRunPayload, context: TaskRunContext) => Promise<TaskRunResult> } } {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', options, 'an object of task runner options');
@@ -101,7 +109,12 @@ export function taskHandlers(
     if (options.onWarning) options.onWarning(warning);
     else process.emitWarning(warning.message, { code: warning.code });
   }
-  const settings: RunnerSettings = { ...options, contained };
+  const settings: RunnerSettings = {
+    ...options,
+    contained,
+    // Folded in once: a bad key name is refused when the worker is made, not at its first run.
+    masker: masker.withKeys(options.secretKeys ?? [], 'options.secretKeys'),
+  };
   const byId = new Map(tasks.map((task) => [task.definition.id, task]));
   return {
     task: {
@@ -220,7 +233,7 @@ async function runWithHooks(
 ): Promise<TaskRunResult> {
   const { definition } = task;
   const secretValues = definition.action.kind === 'command' ? Object.values(definition.action.env) : [];
-  const output = new OutputBuffer(options, secretValues);
+  const output = new OutputBuffer({ maxOutputBytes: options.maxOutputBytes }, secretValues, options.masker);
   const startedAt = Date.now();
   const info = (ok: boolean | null, error: unknown): TaskRunInfo => ({
     taskId: definition.id,
@@ -229,7 +242,9 @@ async function runWithHooks(
     finishedAt: ok === null ? null : Date.now(),
     ok,
     output: output.text(),
-    error: error === null ? null : { name: 'Error', message: errorMessage(error), category: 'error' },
+    // Masked like the output: a failing ping's error carries its URL, and so any password in it.
+    error:
+      error === null ? null : { name: 'Error', message: output.mask(errorMessage(error)), category: 'error' },
   });
   const hooks = (list: readonly TaskHook[], run: TaskRunInfo) =>
     runHooks(list, run, output, options.hookTimeoutMs ?? 30_000);

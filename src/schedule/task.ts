@@ -1,4 +1,4 @@
-import type { JobError } from '../core/index.ts';
+import type { JobError, Masker } from '../core/index.ts';
 import type { JobOptions } from '../queue/index.ts';
 import type { ScheduleSpec } from './cron-schedule.ts';
 import { FrequencyBuilder } from './frequency.ts';
@@ -48,6 +48,9 @@ export interface TaskRunInfo {
 
 export type TaskHook = (run: TaskRunInfo) => unknown;
 
+/** How a task without `.name()` gets its id, from the masker of whoever loads the schedule. */
+export type DerivedId = (masker: Masker) => string;
+
 /** A task as loaded: everything the scheduler needs, validated. */
 export interface TaskDefinition {
   id: string;
@@ -76,7 +79,8 @@ export interface TaskDefinition {
  */
 export class TaskBuilder extends FrequencyBuilder {
   private action: TaskAction;
-  private id: string | null;
+  private id: string | null = null;
+  private readonly derivedId: DerivedId | null;
   private text: string | null = null;
   private envs: string[] | null = null;
   private maintenance = false;
@@ -96,10 +100,10 @@ export class TaskBuilder extends FrequencyBuilder {
   /** Where it was defined, to name a task that has no name yet in errors. */
   readonly origin: string;
 
-  constructor(action: TaskAction, derivedId: string | null, origin: string) {
+  constructor(action: TaskAction, derivedId: DerivedId | null, origin: string) {
     super();
     this.action = action;
-    this.id = derivedId;
+    this.derivedId = derivedId;
     this.origin = origin;
   }
 
@@ -226,10 +230,18 @@ export class TaskBuilder extends FrequencyBuilder {
     return this.hook('after', hook);
   }
 
-  /** The validated definition; throws through `schedule.definitions()` with the task's name. */
-  build(): { definition: TaskDefinition | null; problems: TaskBuilder['problems']; label: string } {
-    const label = this.id ?? this.origin;
-    if (this.id === null) {
+  /**
+   * The validated definition; throws through `schedule.definitions()` with the task's name. A
+   * derived id is masked with `masker`'s rules.
+   */
+  build(masker: Masker): {
+    definition: TaskDefinition | null;
+    problems: TaskBuilder['problems'];
+    label: string;
+  } {
+    const id = this.id ?? this.derivedId?.(masker) ?? null;
+    const label = id ?? this.origin;
+    if (id === null) {
       this.problem(
         'name',
         undefined,
@@ -255,13 +267,12 @@ export class TaskBuilder extends FrequencyBuilder {
         "'skip' or 'allow' for a job task ('bufferOne' and 'replace' need a call, command or ping task)",
       );
     }
-    if (this.problems.length > 0 || this.id === null)
-      return { definition: null, problems: this.problems, label };
+    if (this.problems.length > 0 || id === null) return { definition: null, problems: this.problems, label };
     return {
       label,
       problems: [],
       definition: {
-        id: this.id,
+        id,
         description: this.text,
         action: this.action,
         schedule: this.scheduleSpec(),

@@ -1,6 +1,7 @@
 import {
   type AttemptRecord,
   type DeadReason,
+  defaultMasker,
   describeThrown,
   type ErrorCategory,
   isErrorSafely,
@@ -10,6 +11,7 @@ import {
   MAX_ERROR_MESSAGE_CHARS,
   MAX_ERROR_STACK_CHARS,
   MAX_RUN_AT,
+  type Masker,
   ResultTooLargeError,
   readText,
   SundialError,
@@ -37,6 +39,8 @@ export function decideOutcome(input: {
   settled: { ok: true; result: unknown } | { ok: false; error: unknown };
   /** Largest result stored, in bytes of JSON; a larger one fails the attempt for good. */
   maxResultBytes: number;
+  /** Masks secrets in the error stored (default: the built-in rules). */
+  masker?: Masker;
 }): JobOutcome {
   const { job, worker, startedAt, finishedAt } = input;
   const base = { id: job.id, owner: worker, attempt: job.attempt, finishedAt };
@@ -60,7 +64,7 @@ export function decideOutcome(input: {
     failure = input.settled.error;
   }
 
-  const error = toJobError(failure);
+  const error = toJobError(failure, input.masker);
   const record: AttemptRecord = {
     attempt: job.attempt,
     outcome: 'failed',
@@ -96,11 +100,18 @@ export function decideOutcome(input: {
  * A `dead` outcome to store instead of one the store refused (a result SQLite cannot bind, say),
  * so the job ends visibly in the dead-letter state rather than blocking its worker.
  */
-export function unstorableOutcome(job: Job, refused: JobOutcome, cause: unknown): JobOutcome {
+export function unstorableOutcome(
+  job: Job,
+  refused: JobOutcome,
+  cause: unknown,
+  masker: Masker = defaultMasker,
+): JobOutcome {
   const error: JobError = {
     name: 'UnstorableOutcome',
     message: storableText(
-      `The store refused this attempt's outcome (${refused.kind}): ${describeThrown(cause).message}`,
+      masker.mask(
+        `The store refused this attempt's outcome (${refused.kind}): ${describeThrown(cause).message}`,
+      ),
       MAX_ERROR_MESSAGE_CHARS,
     ),
     category: 'unserializable',
@@ -182,18 +193,20 @@ export function categorise(error: unknown): ErrorCategory {
 }
 
 /**
- * What an attempt's failure stores: a readable description of anything thrown, made storable the
- * same way on every engine (see `storableText`). Never throws.
+ * What an attempt's failure stores: a readable description of anything thrown, with its secrets
+ * masked (before it is cut to size, so no secret is cut in half and missed), made storable the same
+ * way on every engine (see `storableText`). Never throws.
  */
-export function toJobError(error: unknown): JobError {
+export function toJobError(error: unknown, masker: Masker = defaultMasker): JobError {
   const category = categorise(error);
   const described = describeThrown(error);
   const out: JobError = {
-    name: storableText(described.name, 200),
-    message: storableText(described.message, MAX_ERROR_MESSAGE_CHARS),
+    name: storableText(masker.mask(described.name), 200),
+    message: storableText(masker.mask(described.message), MAX_ERROR_MESSAGE_CHARS),
     category,
   };
-  if (described.stack !== undefined) out.stack = storableText(described.stack, MAX_ERROR_STACK_CHARS);
+  if (described.stack !== undefined)
+    out.stack = storableText(masker.mask(described.stack), MAX_ERROR_STACK_CHARS);
   const code = isErrorSafely(error) && error instanceof SundialError ? readText(() => error.code) : undefined;
   if (code !== undefined) out.name = storableText(`${out.name} (${code})`, 200);
   return out;

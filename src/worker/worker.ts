@@ -504,7 +504,7 @@ export class Worker {
           this.outcomes = finished.slice(i).concat(this.outcomes);
           throw error;
         }
-        const fallback = unstorableOutcome(entry.job, entry.outcome, error);
+        const fallback = unstorableOutcome(entry.job, entry.outcome, error, this.context.masker);
         try {
           const [applied] = await this.context.store.finishJobs([fallback]);
           if (applied) this.announce({ ...entry, outcome: fallback, settled: { ok: false, error } });
@@ -624,6 +624,7 @@ export class Worker {
       handler: run.handler,
       settled,
       maxResultBytes: this.options.maxResultBytes,
+      masker: this.context.masker,
     });
     this.outcomes.push({ job: run.job, outcome, settled });
     this.wake();

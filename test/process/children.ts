@@ -133,7 +133,7 @@ export async function enginesUnderTest(): Promise<Engine[]> {
 }
 
 /** Where a child finds the server of `engine`. */
-function serverUrl(engine: Exclude<Engine, 'sqlite'>): string {
+export function serverUrl(engine: Exclude<Engine, 'sqlite'>): string {
   if (engine === 'postgres') return POSTGRES_URL;
   return engine === 'redis' ? REDIS_URL : clusterUrls;
 }

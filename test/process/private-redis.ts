@@ -11,6 +11,8 @@ import { startRedisServer } from './redis-server.ts';
  */
 export interface PrivateRedis {
   url: string;
+  /** Its data folder (the AOF is in `appendonlydir/`). */
+  dir: string;
   restart(): Promise<void>;
   stop(): void;
 }
@@ -61,6 +63,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   };
   return {
     url: `redis://127.0.0.1:${port}`,
+    dir,
     restart: async () => {
       await halt();
       // The same port, which the clients know: if another test's server took it meanwhile, fail.

@@ -39,8 +39,10 @@ describe('typed emitter', () => {
     const clock = new FakeClock();
     const shown: string[] = [];
     const unheard = new UnheardErrors(clock, (message) => shown.push(message));
-    const events = new TypedEmitter<SundialEvents>((name, event) => {
-      if (name === 'error') unheard.report(event as SundialEvents['error']);
+    const events = new TypedEmitter<SundialEvents>({
+      unheard: (name, event) => {
+        if (name === 'error') unheard.report(event as SundialEvents['error']);
+      },
     });
     const down = { error: new Error('The store cannot be reached'), context: 'worker w1: renewing leases' };
     events.emit('error', down);
