@@ -2,7 +2,7 @@
  * `npm run bench:crontab -- [--minutes N]`: `sundial run` under a real system crontab, as a user on
  * a server without a daemon would run it (`* * * * * sundial run`). A temp project with a task every
  * second and one every five seconds; cron starts `sundial run` each minute for N whole minutes
- * (default 3). Then reports, from the store, how late each occurrence started (its run's start
+ * (default 3) after a minute of warm-up. Then reports, from the store, how late each occurrence started (its run's start
  * against its scheduled time) and which never ran. The goal: every occurrence within a second.
  *
  * Needs root (it installs Debian's `cron` if missing, adds a line to root's crontab and removes it
@@ -80,9 +80,11 @@ async function main(): Promise<void> {
   const cli = join(ROOT, 'dist/cli/main.js');
   const line = `* * * * * cd ${dir} && ${process.execPath} ${cli} run >> ${join(dir, 'cron.log')} 2>&1 ${MARK}`;
   const before = readCrontab();
-  // The window: the whole minutes after the line is in, so each was started by cron from its start.
+  // The window: whole minutes after the line is in, after one more that is warm-up only. Each
+  // run hands the first seconds of the next minute over to the next run (cron starts it about a
+  // second late); the first minute cron starts has no run before it to do that.
   const installedAt = Date.now();
-  const firstMinute = installedAt - (installedAt % 60_000) + 60_000;
+  const firstMinute = installedAt - (installedAt % 60_000) + 2 * 60_000;
   const lastMinuteEnd = firstMinute + minutes * 60_000;
   writeCrontab(`${before.trimEnd()}${before.trim() ? '\n' : ''}${line}\n`);
   console.error(`cron runs \`sundial run\` each minute in ${dir}; measuring ${minutes} whole minutes…`);

@@ -327,6 +327,12 @@ function taskRunnerOptions(config: SundialConfig | null) {
   return { ...config?.taskRunner, taskQueue: taskQueueOf(config) };
 }
 
+/**
+ * How far into the next minute `sundial run` keeps firing: cron (Debian's, Vixie's) starts a
+ * minute's job about a second after the minute, and the next run needs a moment to start.
+ */
+const RUN_HANDOVER_MS = 3000;
+
 /** How `work` names a job in its log: a task's run by its task, a job by its queue, id and name. */
 function jobLabel(job: Job, taskQueue: string): string {
   const task = job.origin?.schedule;
@@ -542,13 +548,17 @@ program
         for (const task of tasks) await scheduler.trigger(task.definition.id);
       } else {
         const now = Date.now();
-        const minuteEnd = now - (now % 60_000) + 60_000;
-        await scheduler.sync(minuteEnd - 60_000);
-        // Sub-minute tasks keep firing for the rest of this minute; the next run takes the next one.
+        const minuteStart = now - (now % 60_000);
+        await scheduler.sync(minuteStart);
+        // Sub-minute tasks keep firing for the rest of this minute and the first seconds of the next:
+        // cron starts the next minute's run about a second late, and it takes over from there. Two
+        // runs firing one occurrence fire it once (compare-and-set), whichever gets there first.
+        const subMinute = tasks.some((task) => task.cron.hasSeconds);
+        const until = minuteStart + 60_000 + (subMinute ? RUN_HANDOVER_MS : 0);
         for (;;) {
           await scheduler.tick();
           const next = scheduler.nextDueAt();
-          if (next === null || next >= minuteEnd) break;
+          if (next === null || next >= until) break;
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
         }
       }

@@ -228,7 +228,7 @@ describe('an app’s own rules', () => {
 
   it('is checked by defineConfig too', () => {
     expect(() => defineConfig({ mask: { keys: [''] } })).toThrow(
-      expect.objectContaining({ field: 'config.mask.keys[0]', value: '' }),
+      expect.objectContaining({ field: 'mask.keys[0]', value: '' }),
     );
   });
 });
