@@ -87,7 +87,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
   }
   const pgSettings: Record<string, string> = {};
   for (const entry of values['pg-set'] ?? []) {
-    const match = /^([a-z_.]+)=([A-Za-z0-9_.:-]+)$/.exec(entry);
+    const match = /^([a-z_.]+)=([A-Za-z0-9_.:,-]+)$/.exec(entry);
     if (!match) throw new Error(`--pg-set takes name=value (no spaces), got ${JSON.stringify(entry)}`);
     pgSettings[match[1]!] = match[2]!;
   }

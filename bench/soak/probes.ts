@@ -259,6 +259,9 @@ export function postgresProbe(
         'SELECT wal_bytes, wal_write, wal_sync, wal_sync_time FROM pg_stat_wal',
       );
       const wal = walRows[0]!;
+      const { rows: dbRows } = await client.query<{ commits: string }>(
+        'SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()',
+      );
       const pid = serverPid();
       const counters: Record<string, number> = {
         updated: t.updated,
@@ -270,6 +273,7 @@ export function postgresProbe(
         walSyncs: Number(wal.wal_sync),
         walSyncMs: Number(wal.wal_sync_time),
         cpuSeconds: pid === null ? 0 : treeCpuSeconds(pid),
+        commits: Number(dbRows[0]?.commits ?? 0),
       };
       for (const row of indexRows) {
         counters[`${row.name}.scans`] = Number(row.scans);
@@ -295,6 +299,7 @@ export function postgresProbe(
         walBytesPerSecond: d.walBytes! / seconds,
         walSyncsPerSecond: d.walSyncs! / seconds,
         walSyncShare: d.walSyncMs! / 1000 / seconds,
+        commitsPerSecond: d.commits! / seconds,
         seqScans: d.seqScans!,
         seqTuplesRead: d.seqRead!,
         claimProbeMs: claim.ms,
@@ -322,6 +327,7 @@ export function postgresProbe(
           : '',
         `claim probe ${claim.ms.toFixed(2)} ms ${claim.buffers} buf`,
         `server CPU ${percent(figures.serverCpu as number)}`,
+        `${Math.round(d.commits! / seconds)} commits/s`,
         `WAL ${formatMb(d.walBytes! / seconds)}/s, ${Math.round(d.walSyncs! / seconds)} fsync/s (${percent(figures.walSyncShare as number)})`,
         `waits ${
           averageWaits
@@ -335,13 +341,32 @@ export function postgresProbe(
       return { bytes: t.total, figures, line };
     },
 
-    /** Index health from pgstattuple (leaf density, deleted pages), where the extension exists. */
+    /**
+     * The statements the server spent most time on (pg_stat_statements), and the health of the
+     * table and its indexes (pgstattuple: leaf density, deleted pages, dead tuples), where the
+     * extensions exist.
+     */
     async final() {
       await connected;
+      const statements = await client
+        .query(
+          `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+           SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+             round(shared_blks_hit::numeric / greatest(calls, 1), 1) AS blocks_per_call, rows,
+             left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12`,
+        )
+        .then(
+          (results) => (results as unknown as pg.QueryResult[])[1]?.rows ?? [],
+          (error: unknown) => `unavailable: ${error instanceof Error ? error.message : String(error)}`,
+        );
       try {
         await client.query('CREATE EXTENSION IF NOT EXISTS pgstattuple');
       } catch (error) {
-        return { pgstatindex: `unavailable: ${error instanceof Error ? error.message : String(error)}` };
+        return {
+          statements,
+          pgstatindex: `unavailable: ${error instanceof Error ? error.message : String(error)}`,
+        };
       }
       const { rows } = await client.query<{ name: string }>(
         `SELECT indexrelname AS name FROM pg_stat_user_indexes WHERE schemaname = $1 AND relname = 'jobs'`,
@@ -355,7 +380,7 @@ export function postgresProbe(
         indexes[name] = stats[0];
       }
       const { rows: tuples } = await client.query(`SELECT * FROM pgstattuple($1)`, [table]);
-      return { pgstatindex: indexes, pgstattuple: tuples[0] };
+      return { statements, pgstatindex: indexes, pgstattuple: tuples[0] };
     },
 
     async close() {

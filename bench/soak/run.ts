@@ -319,6 +319,15 @@ async function main(): Promise<number> {
       `${check.drained ? `drained in ${drainSeconds.toFixed(0)} s` : `NOT drained after ${drainSeconds.toFixed(0)} s`}, ` +
       `${check.missing === 0 ? 'none missing' : `${check.missing} MISSING`}`,
   );
+  if (Array.isArray(endOfRun.statements)) {
+    console.log('\nServer time by statement (pg_stat_statements):');
+    for (const row of endOfRun.statements.slice(0, 6) as Record<string, unknown>[]) {
+      console.log(
+        `  ${String(row.total_ms).padStart(10)} ms  ${String(row.calls).padStart(8)} calls  ${String(row.mean_ms).padStart(8)} ms/call  ` +
+          `${String(row.blocks_per_call).padStart(7)} blocks/call  ${String(row.query).slice(0, 90)}`,
+      );
+    }
+  }
   const file = join(RESULTS_DIR, `soak-${args.engine}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,

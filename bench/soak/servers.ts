@@ -49,7 +49,8 @@ function postgresBin(): string {
 /**
  * A PostgreSQL cluster run as the `postgres` user (the server refuses root), trust authentication
  * for a superuser `root`, fsync on, `autovacuum` as given, WAL flush timing tracked (pg_stat_wal)
- * so a run can tell how much of its time went to the disk; `extra` settings on top.
+ * so a run can tell how much of its time went to the disk, and pg_stat_statements loaded; `extra`
+ * settings on top.
  */
 export async function startPostgres(
   autovacuum: boolean,
@@ -75,6 +76,8 @@ export async function startPostgres(
     synchronous_commit: 'on',
     autovacuum: autovacuum ? 'on' : 'off',
     track_wal_io_timing: 'on',
+    // Which statements the server spent its time on, read at the end of the run (probes.ts).
+    shared_preload_libraries: 'pg_stat_statements',
     ...extra,
   };
   const pgCtl = (port: number, ...args: string[]) => {
