@@ -33,9 +33,9 @@ to bench/results/soak-<engine>-<time>.json.
   --minutes N        how long the producer adds (fractions allowed)
   --rate R           jobs per second (default 1500)
   --max              the sustainable maximum instead of a fixed rate: every 0.5 s the producer's
-                     rate is set to the worker's drain rate plus what brings the backlog (added,
-                     not yet completed) back to --backlog (default 2000), so it adds as fast as
-                     the worker drains
+                     rate is set to the worker's drain rate plus what brings the backlog (asked
+                     of the producer, adds in flight among them, not yet completed) back to
+                     --backlog (default 2000), so it adds as fast as the worker drains
   --autovacuum V     on or off (default on), PostgreSQL only
   --warmup S         seconds left out of the summary (default 30)
   --pg-set N=V       another PostgreSQL server setting (repeatable), e.g. synchronous_commit=off`;
