@@ -7,8 +7,15 @@ import { Worker } from 'node:worker_threads';
  * it the fsync of the database file: a few milliseconds in which that commit — a worker's claim, a
  * producer's add — and, `node:sqlite` being synchronous, its whole event loop stand still. Each
  * connection of ours turns the automatic checkpoint off and this thread, with a connection of its
- * own, runs a PASSIVE checkpoint on a timer instead: it never blocks readers or writers, and a
- * fully checkpointed WAL is rewound from the start by the next writer, so the file stays small.
+ * own, runs a PASSIVE checkpoint on a timer instead: it never blocks readers or writers.
+ *
+ * A fully checkpointed WAL is rewound from its start by the next writer only if no reader is still
+ * reading it at that moment. With processes reading and writing without pause (a producer and a
+ * worker at 1,500 jobs/s) one always is, and the WAL grew by some 30 KB a job, gigabytes in
+ * minutes. So once it passes `RESTART_BYTES`, the thread runs a RESTART checkpoint instead: it holds
+ * writers back (they wait, as for any other writer) until the readers of the old WAL are done, so
+ * the next write starts it afresh. Readers are short, so writers wait a few milliseconds; one that
+ * does not finish within `RESTART_WAIT_MS` leaves the restart to a later round.
  * The code is inline so the thread needs no file of its own in both `src/` and `dist/`.
  */
 const THREAD_CODE = `
@@ -16,11 +23,29 @@ const { DatabaseSync } = require('node:sqlite');
 const { workerData, parentPort } = require('node:worker_threads');
 const db = new DatabaseSync(workerData.path);
 db.exec('PRAGMA wal_autocheckpoint = 0');
-const timer = setInterval(() => {
-  try { db.exec('PRAGMA wal_checkpoint(PASSIVE)'); } catch {}
-}, workerData.intervalMs);
-parentPort.once('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
+// Only the RESTART checkpoint waits (PASSIVE never does): for readers to finish, at most this long.
+db.exec('PRAGMA busy_timeout = ' + workerData.restartWaitMs);
+const pageSize = db.prepare('PRAGMA page_size').get().page_size;
+const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
+let timer;
+const round = () => {
+  let walBytes = 0;
+  try {
+    walBytes = passive.get().log * pageSize;
+    if (walBytes > workerData.restartBytes) walBytes = restart.get().busy ? walBytes : 0;
+  } catch {}
+  // A WAL past half its restart size is growing fast: look again soon, not at the usual pace.
+  timer = setTimeout(round, walBytes > workerData.restartBytes / 2 ? 20 : workerData.intervalMs);
+};
+timer = setTimeout(round, workerData.intervalMs);
+parentPort.once('message', () => { clearTimeout(timer); db.close(); parentPort.close(); });
 `;
+
+/** How large the WAL may grow before it is restarted (see above). */
+export const RESTART_BYTES = 64 * 1024 * 1024;
+/** How long a restart waits for readers of the old WAL before it gives up until the next round. */
+const RESTART_WAIT_MS = 200;
 
 export class Checkpointer {
   private thread: Worker | null = null;
@@ -38,7 +63,12 @@ export class Checkpointer {
     if (this.thread) return;
     this.thread = new Worker(THREAD_CODE, {
       eval: true,
-      workerData: { path: this.path, intervalMs: this.intervalMs },
+      workerData: {
+        path: this.path,
+        intervalMs: this.intervalMs,
+        restartBytes: RESTART_BYTES,
+        restartWaitMs: RESTART_WAIT_MS,
+      },
       // A small heap: the thread only runs one statement on a timer.
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
     });

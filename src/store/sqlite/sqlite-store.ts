@@ -45,7 +45,7 @@ import {
   type TransitionResult,
 } from '../store.ts';
 import { retryWhileBusy } from './busy.ts';
-import { Checkpointer } from './checkpointer.ts';
+import { Checkpointer, RESTART_BYTES } from './checkpointer.ts';
 import { migrate } from './migrations.ts';
 import { WakeSignal } from './wake-signal.ts';
 
@@ -164,6 +164,8 @@ export class SqliteStore implements Store {
     db.exec(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${this.options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    // After a burst, a WAL that grew is cut back to this size when it next starts afresh.
+    db.exec(`PRAGMA journal_size_limit = ${RESTART_BYTES}`);
     db.exec('PRAGMA foreign_keys = ON');
     try {
       migrate(db, { allowOtherTables: this.options.allowOtherTables ?? false, path: this.path });
