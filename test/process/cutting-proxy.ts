@@ -10,11 +10,17 @@ export interface CuttingProxy {
   readonly port: number;
   /** Resolves once a request matching `matches` was sent and its connection cut at the reply. */
   cutReplyTo(matches: (request: Buffer) => boolean): Promise<void>;
+  /**
+   * Resolves once the server sent something matching `matches` (a notification, a published
+   * message) and its connection was cut instead of passing it on.
+   */
+  cutWhenServerSends(matches: (message: Buffer) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startCuttingProxy(target: { host: string; port: number }): Promise<CuttingProxy> {
   let armed: { matches: (request: Buffer) => boolean; cut: () => void } | null = null;
+  let armedForServer: { matches: (message: Buffer) => boolean; cut: () => void } | null = null;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host);
@@ -33,6 +39,13 @@ export async function startCuttingProxy(target: { host: string; port: number }):
       upstream.write(request);
     });
     upstream.on('data', (reply: Buffer) => {
+      if (armedForServer?.matches(reply)) {
+        const { cut } = armedForServer;
+        armedForServer = null;
+        drop();
+        cut();
+        return;
+      }
       if (cutAtReply) {
         const cut = cutAtReply;
         cutAtReply = null;
@@ -58,6 +71,10 @@ export async function startCuttingProxy(target: { host: string; port: number }):
     cutReplyTo: (matches) =>
       new Promise<void>((resolve) => {
         armed = { matches, cut: resolve };
+      }),
+    cutWhenServerSends: (matches) =>
+      new Promise<void>((resolve) => {
+        armedForServer = { matches, cut: resolve };
       }),
     close: async () => {
       for (const socket of sockets) socket.destroy();

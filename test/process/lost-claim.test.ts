@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSundial, PostgresStore, RedisStore, type Store, type Sundial } from '../../src/index.ts';
+import {
+  createSundial,
+  type Job,
+  PostgresStore,
+  RedisStore,
+  type Store,
+  type Sundial,
+} from '../../src/index.ts';
 import { scriptsFor } from '../../src/store/redis/scripts.ts';
 import { engineUnderTest, POSTGRES_URL, REDIS_URL } from '../conformance/servers.ts';
 import { waitFor } from '../helpers.ts';
@@ -29,13 +36,12 @@ describe.each(engines)('a claim whose answer is lost on %s', (engine) => {
   });
 
   /** A store of the test's namespace, straight to the server or through `port`. */
-  function store(port?: number): Store {
+  function store(port?: number, handoff = false): Store {
     const url = new URL(engine === 'postgres' ? POSTGRES_URL : REDIS_URL);
     if (port !== undefined) url.port = String(port);
-    // Handoff off: the job must come to the worker by a claim, the request this test cuts.
     return engine === 'postgres'
-      ? new PostgresStore({ connectionString: url.href, schema: namespace, handoff: false })
-      : new RedisStore({ url: url.href, prefix: namespace, handoff: false, onError() {} });
+      ? new PostgresStore({ connectionString: url.href, schema: namespace, handoff })
+      : new RedisStore({ url: url.href, prefix: namespace, handoff, onError() {} });
   }
 
   /** Whether a request is the worker's claim: its statement or script, with the worker's id. */
@@ -48,12 +54,29 @@ describe.each(engines)('a claim whose answer is lost on %s', (engine) => {
     };
   }
 
-  it('releases the job at once, without a stall, and it runs', async () => {
+  async function startProxy(): Promise<CuttingProxy> {
     const { hostname, port } = new URL(engine === 'postgres' ? POSTGRES_URL : REDIS_URL);
     proxy = await startCuttingProxy({
       host: hostname,
       port: Number(port || (engine === 'postgres' ? 5432 : 6379)),
     });
+    return proxy;
+  }
+
+  /** The job once completed. */
+  function completed(sundial: Sundial, id: string): Promise<Job> {
+    return waitFor(
+      async () => {
+        const now = await sundial.queue('q').getJob(id);
+        return now?.state === 'completed' ? now : null;
+      },
+      { timeoutMs: 20_000, message: 'the job to complete' },
+    );
+  }
+
+  it('releases the job at once, without a stall, and it runs', async () => {
+    const proxy = await startProxy();
+    // Handoff off: the job must come to the worker by a claim, the request this test cuts.
     const producer = createSundial({ store: store() });
     const working = createSundial({ store: store(proxy.port) });
     opened.push(producer, working);
@@ -76,13 +99,7 @@ describe.each(engines)('a claim whose answer is lost on %s', (engine) => {
     const cut = proxy.cutReplyTo(isClaimBy(worker.id));
     const job = await producer.queue('q').add('n');
     await cut;
-    const done = await waitFor(
-      async () => {
-        const now = await producer.queue('q').getJob(job.id);
-        return now?.state === 'completed' ? now : null;
-      },
-      { timeoutMs: 20_000, message: 'the job to complete' },
-    );
+    const done = await completed(producer, job.id);
     expect(done.stalls).toBe(0);
     expect(done.history.map((record) => [record.attempt, record.outcome, record.worker])).toEqual([
       [1, 'released', worker.id],
@@ -90,5 +107,34 @@ describe.each(engines)('a claim whose answer is lost on %s', (engine) => {
     ]);
     expect(ran).toEqual([job.id]);
     expect((await producer.queue('q').counts()).active).toBe(0);
+  });
+
+  it('releases a job handed to it whose message was lost, once its listening connection is back', async () => {
+    const proxy = await startProxy();
+    const producer = createSundial({ store: store(undefined, true) });
+    const working = createSundial({ store: store(proxy.port, true) });
+    opened.push(producer, working);
+    await producer.init();
+    await working.init();
+    const worker = working.worker(
+      'q',
+      { n: () => 'ran' },
+      { leaseMs: 120_000, stalledCheckMs: 3_600_000, pollMs: 200 },
+    );
+    // Wait for its offer: the next add hands it the job, over its listening connection.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The handed job travels on the worker's own channel: PostgreSQL's sundial_hand_<pid>, Redis's hand:<worker>.
+    const cut = proxy.cutWhenServerSends((message) => {
+      const text = message.toString('latin1');
+      return engine === 'postgres' ? text.includes('sundial_hand_') : text.includes(`hand:${worker.id}`);
+    });
+    const job = await producer.queue('q').add('n');
+    await cut;
+    const done = await completed(producer, job.id);
+    expect(done.stalls).toBe(0);
+    expect(done.history.map((record) => [record.attempt, record.outcome])).toEqual([
+      [1, 'released'],
+      [2, 'completed'],
+    ]);
   });
 });
