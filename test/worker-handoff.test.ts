@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AT_RISK_CODE, createSundial, type Sundial, UNCHECKED_CODE } from '../src/index.ts';
+import {
+  AT_RISK_CODE,
+  createSundial,
+  type Job,
+  RECONNECTS_CHANNEL,
+  type Sundial,
+  UNCHECKED_CODE,
+} from '../src/index.ts';
 import { PostgresStore, RedisStore, type Store } from '../src/store/index.ts';
 import { engineUnderTest, POSTGRES_URL, REDIS_URL } from './conformance/servers.ts';
 import { newJob } from './conformance/store-conformance.ts';
@@ -149,6 +156,55 @@ describe.each(engines)('worker with direct handoff ($name)', (engine) => {
     expect(() => engine.make(namespace, { handoff: 'no' as unknown as boolean })).toThrow(
       /store\.handoff.*"no"/,
     );
+  });
+
+  it('a job handed while the worker releases its orphans, and released with them, is not also run by it', async () => {
+    // A store like the test's, whose release lets an add hand the worker a job first, and whose
+    // reconnect signal the test gives.
+    const store = engine.make(namespace);
+    let reconnected = () => {};
+    let adding: Promise<unknown> | null = null;
+    const app = createSundial({
+      store: interpose(store, {
+        subscribe: (name, listener) => {
+          if (name === RECONNECTS_CHANNEL) reconnected = listener;
+          return store.subscribe(name, listener);
+        },
+        releaseOrphans: async (request) => {
+          // Handed to the worker (its offer stands) a moment before the release reads.
+          adding = sundial.queue('q').add('task', {});
+          const job = (await adding) as Job;
+          await waitFor(async () => (await sundial.queue('q').getJob(job.id))?.state === 'active');
+          await new Promise((resolve) => setTimeout(resolve, 200)); // its message arrives meanwhile
+          return store.releaseOrphans(request);
+        },
+      }),
+    });
+    app.on('error', ({ error }) => onError(error));
+    const ran: { id: string; attempt: number }[] = [];
+    try {
+      app.worker(
+        'q',
+        { task: async (_payload, { job }) => void ran.push({ id: job.id, attempt: job.attempt }) },
+        { pollMs: 200 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500)); // its first claim offers its slots
+      reconnected();
+      await waitFor(() => adding !== null);
+      const job = (await adding!) as Job;
+      const done = await waitFor(async () => {
+        const now = await sundial.queue('q').getJob(job.id);
+        return now?.state === 'completed' ? now : null;
+      });
+      // Released with the orphans, then claimed and run once: not also run from its late message.
+      expect(done.history.map((record) => [record.attempt, record.outcome])).toEqual([
+        [1, 'released'],
+        [2, 'completed'],
+      ]);
+      expect(ran).toEqual([{ id: job.id, attempt: 2 }]);
+    } finally {
+      await app.close({ graceMs: 0 });
+    }
   });
 
   it('handed more than it has room for: the rest go back to waiting, for a worker with room', async () => {

@@ -77,13 +77,15 @@ export interface Store {
   releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number>;
 
   /**
-   * Puts back to waiting the jobs of `queue` that are active under `owner` but not among `held`:
-   * claims whose answer never reached the owner (the connection cut between the claim's write and
-   * its reply), jobs handed to it whose message was lost. Each gets a `released` record and no stall
-   * is counted: the owner never ran them. The owner calls it with no claim of its own under way (a
-   * claim's jobs are not in `held` until its answer arrives). Returns how many.
+   * Withdraws the owner's offer in `queue` (where the store hands jobs), then puts back to waiting
+   * the jobs of the queue active under `owner` but not among `held`: claims whose answer never
+   * reached the owner (the connection cut between the claim's write and its reply), jobs handed to
+   * it whose message was lost or is still on its way, jobs handed while it was closing. Each gets a
+   * `released` record and no stall is counted: the owner never ran them. The owner calls it with no
+   * claim of its own under way (a claim's jobs are not in `held` until its answer arrives), and must
+   * not start a released run whose handed message arrives later. Returns the runs it released.
    */
-  releaseOrphans(request: OwnedJobs): Promise<number>;
+  releaseOrphans(request: OwnedJobs): Promise<HeldLease[]>;
 
   /**
    * Finds active jobs whose lease expired before `now` (optionally of one queue): those with
@@ -326,8 +328,8 @@ export interface ClaimRequest {
  * is the only one claimable in its queue then claims it for that worker in the same atomic step
  * (active, `attempt + 1`, leased for as long as the worker's claims lease) and sends it to the
  * worker, which starts it without being woken and claiming. Only a worker still listening is
- * handed anything. A job whose message is lost (a connection cut) is an orphan of its owner, found
- * like one whose claim reply was lost (`RecoverStalledRequest.exceptHeld`).
+ * handed anything. A job whose message is lost (a connection cut) is an orphan of its owner, which
+ * gives it back with `Store.releaseOrphans` (also how it withdraws its offer).
  */
 export interface Handoff {
   /**
@@ -335,15 +337,9 @@ export interface Handoff {
    * only after that) with a function that stops them, resolving once nothing more is handed.
    */
   receive(owner: string, deliver: (jobs: Job[]) => void): Promise<() => Promise<void>>;
-  /**
-   * Withdraws the owner's offer in the queue and puts back to waiting the queue's jobs active under
-   * its name other than `held` (handed while it stopped listening, or on their way), each with a
-   * `released` record. Returns how many.
-   */
-  withdraw(request: WithdrawRequest): Promise<number>;
 }
 
-/** A worker's jobs in a queue, as it knows them (`releaseOrphans`, `Handoff.withdraw`). */
+/** A worker's jobs in a queue, as it knows them (`releaseOrphans`). */
 export interface OwnedJobs {
   queue: string;
   owner: string;
@@ -351,9 +347,6 @@ export interface OwnedJobs {
   held: readonly string[];
   now: number;
 }
-
-/** A worker giving up its offer in a queue (`Handoff.withdraw`). */
-export type WithdrawRequest = OwnedJobs;
 
 export interface FinishAndClaimResult {
   /** Per outcome, as `finishJobs` reports it. */

@@ -15,6 +15,7 @@ import {
   CANCELS_CHANNEL,
   type ClaimRequest,
   type FinishAndClaimResult,
+  type HeldLease,
   type JobOutcome,
   RECONNECTS_CHANNEL,
 } from '../store/index.ts';
@@ -162,6 +163,15 @@ export class Worker {
    * under way, they go back to waiting (`releaseOrphans`), counted as no stall.
    */
   private orphansSuspected = false;
+  /**
+   * Jobs handed to us while a release of orphans is under way, judged once it answers: the release
+   * may have given back the very runs these messages carry.
+   */
+  private handedDuringRelease: Job[] | null = null;
+  /** Runs released as orphans (id -> attempt): their handed message, arriving late, is dropped. */
+  private readonly releasedRuns = new Map<string, number>();
+  /** Releases in a row that failed for a reason other than the store being away. */
+  private releaseFailures = 0;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly context: SundialContext;
@@ -188,6 +198,7 @@ export class Worker {
     });
     const unsubscribeReconnects = this.context.store.subscribe(RECONNECTS_CHANNEL, () => {
       this.orphansSuspected = true;
+      this.offer = null; // it may name a connection that is gone: the next claim offers anew
       this.wake();
     });
     this.unsubscribe = () => {
@@ -235,8 +246,14 @@ export class Worker {
    *   recover it as stalled while we run it.
    * Once closing they are left alone: `withdraw` gives them back.
    */
-  private readonly receiveHanded = (jobs: Job[]): void => {
+  private readonly receiveHanded = (delivered: Job[]): void => {
     if (this.state !== 'running') return;
+    if (this.handedDuringRelease) {
+      this.handedDuringRelease.push(...delivered);
+      return;
+    }
+    // A run released as an orphan is waiting again: whoever claims it next runs it, not us.
+    const jobs = delivered.filter((job) => this.releasedRuns.get(job.id) !== job.attempt);
     if (this.offer) this.offer.free -= jobs.length;
     // More than halfway between the heartbeat and the lease left: the first heartbeat comes in time.
     const { leaseMs, heartbeatMs } = this.options;
@@ -273,15 +290,16 @@ export class Worker {
     // Bounded: with the store away, closing must not wait for it to come back (an idle worker has
     // nothing else to store). The calls stay queued and land once it is back.
     try {
-      return await withinMs(
+      const released = await withinMs(
         WITHDRAW_WAIT_MS,
-        this.context.store.handoff!.withdraw({
+        this.context.store.releaseOrphans({
           queue: this.queue,
           owner: this.id,
           held: this.heldIds(),
           now: this.context.clock.now(),
         }),
       );
+      return released.length;
     } catch (error) {
       // They stay leased to us and are recovered as orphans once their leases expire.
       this.reportError(error, 'withdrawing its offer');
@@ -377,19 +395,43 @@ export class Worker {
    * never started, so they are released, not counted as stalls.
    */
   private async releaseOrphans(): Promise<'again' | 'failed'> {
+    // The store withdraws our offer with it; a job an add handed us just before may be released
+    // while its message is on the way: messages arriving meanwhile wait for the answer.
+    this.handedDuringRelease = [];
     try {
-      await this.context.store.releaseOrphans({
+      const released = await this.context.store.releaseOrphans({
         queue: this.queue,
         owner: this.id,
         held: this.heldIds(),
         now: this.context.clock.now(),
       });
+      for (const run of released) this.rememberReleased(run);
+      this.offer = null; // withdrawn: the next claim offers anew
       this.orphansSuspected = false;
+      this.releaseFailures = 0;
       return 'again';
     } catch (error) {
       this.reportError(error, 'releasing jobs claimed under its name whose claim answer was lost');
+      // While the store is away nothing else can happen either. A release that keeps failing for
+      // another reason must not stop the worker: their lease expiry recovers such jobs as stalls.
+      if (!(error instanceof StoreUnavailableError) && ++this.releaseFailures >= MAX_RELEASE_FAILURES) {
+        this.orphansSuspected = false;
+        this.releaseFailures = 0;
+      }
       this.armPollIn(this.options.pollMs);
       return 'failed';
+    } finally {
+      const handed = this.handedDuringRelease;
+      this.handedDuringRelease = null;
+      if (handed.length > 0) this.receiveHanded(handed);
+    }
+  }
+
+  private rememberReleased(run: HeldLease): void {
+    this.releasedRuns.set(run.id, run.attempt);
+    // A late message comes within moments: the oldest entries can go.
+    if (this.releasedRuns.size > RELEASED_RUNS_KEPT) {
+      this.releasedRuns.delete(this.releasedRuns.keys().next().value!);
     }
   }
 
@@ -837,6 +879,11 @@ export class Worker {
     this.context.events.emit('error', { error, context: `worker ${this.id}: ${context}` });
   }
 }
+
+/** Failed releases of orphans in a row (the store answering) before they are left to lease expiry. */
+const MAX_RELEASE_FAILURES = 3;
+/** Released runs remembered, to drop their late handed messages. */
+const RELEASED_RUNS_KEPT = 1000;
 
 /** How long closing waits for the store to withdraw an offer. */
 const WITHDRAW_WAIT_MS = 3000;

@@ -217,21 +217,30 @@ export function describeHandoffConformance(
       expect(await stateOf(job!.id)).toBe('active');
     });
 
-    it('withdraw ends the offer and gives back what was handed but is not held, with a released record', async () => {
+    it('releaseOrphans ends the offer and gives back what was handed but is not held, naming those runs', async () => {
       await listen('w1');
       await offer('w1', 3);
       const [kept, unknown] = await store.addJobs([newJob(), newJob()]);
-      expect(await handoff.withdraw({ queue: 'q', owner: 'w1', held: [kept!.id], now: T0 + 50 })).toBe(1);
+      const released = await store.releaseOrphans({
+        queue: 'q',
+        owner: 'w1',
+        held: [kept!.id],
+        now: T0 + 50,
+      });
+      expect(released).toEqual([{ id: unknown!.id, attempt: 1 }]);
       expect(await stateOf(kept!.id)).toBe('active');
       const given = await store.getJob(unknown!.id);
       expect(given).toMatchObject({ state: 'waiting', attempt: 1 });
       expect(given!.history).toMatchObject([
         { attempt: 1, outcome: 'released', worker: 'w1', finishedAt: T0 + 50 },
       ]);
+      // Nothing waits before the next add, and still it is not handed: the offer is gone.
+      await store.claimJobs({ queue: 'q', owner: 'w2', limit: 1, now: T0 + 50, leaseExpiresAt: T0 + 30_000 });
       const [after] = await store.addJobs([newJob()]);
-      // Not handed: it waits behind the one given back, and the offer is gone anyway.
       expect(await stateOf(after!.id)).toBe('waiting');
-      expect(await handoff.withdraw({ queue: 'q', owner: 'w1', held: [kept!.id], now: T0 + 60 })).toBe(0);
+      expect(await store.releaseOrphans({ queue: 'q', owner: 'w1', held: [kept!.id], now: T0 + 60 })).toEqual(
+        [],
+      );
     });
 
     it('a job whose delivery never reached its worker is an orphan its owner recovers after the lease', async () => {

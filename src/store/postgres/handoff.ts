@@ -1,8 +1,7 @@
 import type pg from 'pg';
 import type { Job } from '../../core/index.ts';
 import { type JobRow, rowToJob } from '../rows.ts';
-import type { Handoff, WithdrawRequest } from '../store.ts';
-import { isRowId, releaseOrphansSql } from './sql.ts';
+import type { Handoff } from '../store.ts';
 import type { PgWakeListener } from './wake-listener.ts';
 
 /** What the PostgreSQL store lends its handoff: its schema, connections and listener. */
@@ -49,29 +48,6 @@ export class PgHandoff implements Handoff {
         .query(`DELETE FROM ${this.host.q}.offers WHERE owner = $1`, [owner])
         .catch((error: unknown) => this.host.onError(error));
     };
-  }
-
-  /**
-   * Two statements: the offer's delete waits for an add that holds the offer (it locks it), and
-   * the release that follows reads anew, so it sees the job such an add handed.
-   */
-  async withdraw(request: WithdrawRequest): Promise<number> {
-    const released = await this.host.transaction(async (client) => {
-      await client.query(`DELETE FROM ${this.host.q}.offers WHERE queue = $1 AND owner = $2`, [
-        request.queue,
-        request.owner,
-      ]);
-      const { rowCount } = await client.query(releaseOrphansSql(this.host.q), [
-        request.now,
-        request.queue,
-        request.owner,
-        request.held.filter(isRowId),
-      ]);
-      if ((rowCount ?? 0) > 0) await this.host.notify(client, [request.queue]);
-      return rowCount ?? 0;
-    });
-    if (released > 0) this.host.wakeLocal([request.queue]);
-    return released;
   }
 
   private handed(payload: string): void {

@@ -374,19 +374,27 @@ export class PostgresStore implements Store {
     return released;
   }
 
-  async releaseOrphans(request: OwnedJobs): Promise<number> {
-    const released = await this.transaction(async (client) => {
-      const { rowCount } = await client.query(releaseOrphansSql(this.q), [
+  /**
+   * Two statements: the offer's delete waits for an add that holds the offer (it locks it), and the
+   * release that follows reads anew, so it sees the job such an add handed.
+   */
+  async releaseOrphans(request: OwnedJobs): Promise<HeldLease[]> {
+    const rows = await this.transaction(async (client) => {
+      await client.query(`DELETE FROM ${this.q}.offers WHERE queue = $1 AND owner = $2`, [
+        request.queue,
+        request.owner,
+      ]);
+      const { rows } = await client.query<{ id: string; attempt: number }>(releaseOrphansSql(this.q), [
         request.now,
         request.queue,
         request.owner,
         request.held.filter(isRowId),
       ]);
-      if ((rowCount ?? 0) > 0) await this.notify(client, [request.queue]);
-      return rowCount ?? 0;
+      if (rows.length > 0) await this.notify(client, [request.queue]);
+      return rows;
     });
-    if (released > 0) this.wakeLocal([request.queue]);
-    return released;
+    if (rows.length > 0) this.wakeLocal([request.queue]);
+    return rows.map((row) => ({ id: String(row.id), attempt: row.attempt }));
   }
 
   async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {

@@ -45,5 +45,6 @@ export const CLEAR_COMPLETED = 'completed_worker = NULL, completed_started_at = 
 export function releaseOrphansSql(q: string): string {
   return `UPDATE ${q}.jobs SET state = 'waiting', ${CLEAR_LEASE},
       history = history || ${runRecord('released', '$1::bigint')}
-    WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))`;
+    WHERE queue = $2 AND state = 'active' AND lease_owner = $3 AND NOT (id = ANY($4::bigint[]))
+    RETURNING id, attempt`;
 }

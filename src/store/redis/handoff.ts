@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Job } from '../../core/index.ts';
-import type { Handoff, WithdrawRequest } from '../store.ts';
+import type { Handoff } from '../store.ts';
 import { type FlatHash, jobFromHash } from './jobs.ts';
-import { handChannel, queueBase } from './keys.ts';
+import { handChannel } from './keys.ts';
 import type { ScriptRunner } from './runner.ts';
 
 /**
@@ -52,14 +52,5 @@ export class RedisHandoff implements Handoff {
       // Once unsubscribed, adds see nobody listening on the channel and hand it nothing more.
       await this.connection.unsubscribe(channel).catch(this.onError);
     };
-  }
-
-  async withdraw(request: WithdrawRequest): Promise<number> {
-    return (await this.runner.run('withdrawOffer', queueBase(this.runner.prefix, request.queue), [
-      request.queue,
-      request.owner,
-      String(request.now),
-      JSON.stringify(request.held),
-    ])) as number;
   }
 }

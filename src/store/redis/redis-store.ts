@@ -289,14 +289,17 @@ export class RedisStore implements Store, ScriptRunner {
     return renewed;
   }
 
-  async releaseOrphans(request: OwnedJobs): Promise<number> {
+  async releaseOrphans(request: OwnedJobs): Promise<HeldLease[]> {
     this.check();
-    return (await this.run('releaseOrphans', queueBase(this.prefix, request.queue), [
+    const flat = (await this.run('releaseOrphans', queueBase(this.prefix, request.queue), [
       request.queue,
       request.owner,
       String(request.now),
       JSON.stringify(request.held),
-    ])) as number;
+    ])) as string[];
+    const released: HeldLease[] = [];
+    for (let i = 0; i < flat.length; i += 2) released.push({ id: flat[i]!, attempt: Number(flat[i + 1]) });
+    return released;
   }
 
   async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {

@@ -471,19 +471,20 @@ local function release(base, key, id, queue, owner, now)
 end
 
 -- Releases the jobs of a queue active under \`owner\` other than those in \`heldJson\` (a JSON array
--- of ids); returns how many.
+-- of ids); returns them as id and attempt, one after the other.
 local function releaseUnheld(base, queue, owner, now, heldJson)
   local known = {}
   for _, id in ipairs(cjson.decode(heldJson)) do known[tostring(id)] = true end
-  local count = 0
+  local released = {}
   for _, id in ipairs(redis.call('ZRANGE', base .. ':active', 0, -1)) do
     local key = base .. ':job:' .. id
     if not known[id] and redis.call('HGET', key, 'leaseOwner') == owner then
+      released[#released + 1] = id
+      released[#released + 1] = redis.call('HGET', key, 'attempt')
       release(base, key, id, queue, owner, now)
-      count = count + 1
     end
   end
-  return count
+  return released
 end
 
 -- The job if \`owner\` holds this run of it: its keys and queue, else false.
@@ -682,20 +683,12 @@ end`,
   /**
    * ARGV[3]: queue, [4]: owner, [5]: now, [6]: JSON array of the ids of the jobs the owner knows it
    * holds. Withdraws the owner's offer, and puts back to waiting the queue's other jobs active under
-   * its name: handed to it while it was closing, or on their way when it closed. Result: how many.
+   * its name (see \`releaseOrphans\` in store.ts). Result: the released ids and attempts, flat.
    */
-  withdrawOffer: `
+  releaseOrphans: `
 local base, owner = queueBase(ARGV[3]), ARGV[4]
 redis.call('HDEL', base .. ':offers', owner)
 local result = releaseUnheld(base, ARGV[3], owner, ARGV[5], ARGV[6])`,
-
-  /**
-   * ARGV[3]: queue, [4]: owner, [5]: now, [6]: JSON array of the ids of the jobs the owner knows it
-   * holds. Puts back to waiting the queue's other jobs active under its name (see `releaseOrphans`
-   * in store.ts). Result: how many.
-   */
-  releaseOrphans: `
-local result = releaseUnheld(queueBase(ARGV[3]), ARGV[3], ARGV[4], ARGV[5], ARGV[6])`,
 
   /**
    * ARGV[3]: now, [4]: queue (nullable: every queue), [5]: owner to leave alone (nullable), [6]: the

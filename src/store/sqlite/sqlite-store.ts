@@ -261,14 +261,18 @@ export class SqliteStore implements Store {
     return released;
   }
 
-  async releaseOrphans(request: OwnedJobs): Promise<number> {
+  async releaseOrphans(request: OwnedJobs): Promise<HeldLease[]> {
     const s = this.prepared();
     const held = JSON.stringify(request.held.filter(isRowId).map(Number));
-    const released = await this.transaction(() =>
-      Number(s.releaseOrphans.run(request.now, request.queue, request.owner, held).changes),
+    const rows = await this.transaction(
+      () =>
+        s.releaseOrphans.all(request.now, request.queue, request.owner, held) as {
+          id: number;
+          attempt: number;
+        }[],
     );
-    if (released > 0) this.announce(new Set([request.queue]));
-    return released;
+    if (rows.length > 0) this.announce(new Set([request.queue]));
+    return rows.map((row) => ({ id: String(row.id), attempt: row.attempt }));
   }
 
   async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
@@ -844,7 +848,8 @@ function prepareStatements(db: DatabaseSync) {
     release: db.prepare(`${RELEASE} WHERE id = ? AND state = 'active' AND lease_owner = ?`),
     releaseOrphans: db.prepare(`${RELEASE}
       WHERE queue = ? AND state = 'active' AND lease_owner = ?
-        AND id NOT IN (SELECT value FROM json_each(?))`),
+        AND id NOT IN (SELECT value FROM json_each(?))
+      RETURNING id, attempt`),
     // SET expressions see the row as it was, so lease_owner still names the worker that stalled.
     recoverStalled: db.prepare(`
       UPDATE sundial_jobs
