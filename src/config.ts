@@ -5,12 +5,13 @@ import { describeThrown, InvalidOptionError, Masker, type MaskOptions, SundialEr
 import {
   applyScheduled,
   checkSchedulerOptions,
+  checkTaskRunnerOptions,
   loadTaskFolders,
   Schedule,
   type SchedulerOptions,
+  TASK_RUNNER_OPTION_KEYS,
   type TaskRunnerOptions,
 } from './schedule/index.ts';
-import { checkTaskRunnerOptions } from './schedule/runner-options.ts';
 import { checkSqliteStoreOptions, type SqliteStoreOptions, type Store } from './store/index.ts';
 import {
   checkWorkerOptions,
@@ -102,6 +103,16 @@ function checkConfig(config: unknown, source: string): SundialConfig {
         taskRunner,
         "an object of task worker options, like { allowedCommands: ['pg_dump'] }",
       );
+    }
+    const known = new Set<string>([...WORKER_OPTION_KEYS, ...TASK_RUNNER_OPTION_KEYS]);
+    for (const [key, value] of Object.entries(taskRunner)) {
+      if (!known.has(key)) {
+        throw new InvalidOptionError(
+          `taskRunner.${key}`,
+          value,
+          `not a task runner option; known: ${[...known].join(', ')}`,
+        );
+      }
     }
     checkTaskRunnerOptions(taskRunner as Record<string, unknown>, 'taskRunner');
     checkWorkerOptions(workerPart(taskRunner), 'taskRunner');

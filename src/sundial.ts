@@ -207,7 +207,10 @@ export class Sundial {
           else process.emitWarning(warning.message, { code: warning.code });
         }),
     };
-    const workerOptions: WorkerOptions = rest;
+    // A run's result holds its output, which JSON can make up to six times longer (control
+    // characters become \u escapes): room for all of it, unless the app sets its own limit.
+    const outputRoom = 6 * (typeof maxOutputBytes === 'number' ? maxOutputBytes : 64 * 1024) + 64 * 1024;
+    const workerOptions: WorkerOptions = { maxResultBytes: Math.max(1_048_576, outputRoom), ...rest };
     return this.worker(
       taskQueue ?? DEFAULT_TASK_QUEUE,
       taskHandlers(tasks, runner, this.masker),

@@ -72,6 +72,16 @@ describe('sundial CLI facing bad configs and foreign databases', () => {
       /^sundial: Invalid taskRunner\.concurrency: 0/,
     ],
     [
+      'a misspelt task runner option',
+      `taskRunner: { concurency: 4 }`,
+      /^sundial: Invalid taskRunner\.concurency: 4 \(not a task runner option/,
+    ],
+    [
+      'a secret key masking cannot use',
+      `taskRunner: { secretKeys: ['a'] }`,
+      /^sundial: Invalid taskRunner\.secretKeys\[0\]: "a"/,
+    ],
+    [
       'a bad scheduler option',
       `scheduler: { misfireGraceMs: -1 }`,
       /^sundial: Invalid scheduler\.misfireGraceMs: -1/,

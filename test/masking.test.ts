@@ -131,6 +131,21 @@ describe('masking at every exit', () => {
       expect(long!.length).toBeLessThanOrEqual(200);
     });
 
+    it('keep a long ping URL within 200 characters, two that differ past the cut apart, and firing', async () => {
+      const schedule = new Schedule();
+      const base = `https://example.test/${'a'.repeat(600)}`;
+      schedule.ping(`${base}/one`).everyMinute();
+      schedule.ping(`${base}/two`).everyMinute();
+      const tasks = schedule.load();
+      const [one, two] = tasks.map((task) => task.definition.id);
+      expect(one!.length).toBeLessThanOrEqual(200);
+      expect(one).toMatch(/^ping:https:\/\/example\.test\/a+ #[0-9a-f]{6}$/);
+      expect(one).not.toBe(two);
+      // Its id is its runs' dedupe key: a fire must be taken.
+      const scheduler = sundial.scheduler(tasks, { autostart: false });
+      await expect(scheduler.trigger(one!)).resolves.toMatchObject({ duplicate: false });
+    });
+
     it('leave the record of an id from before masking behind, never fired, until its row is deleted', async () => {
       const now = Date.now();
       // As an older Sundial recorded the task, under its unmasked command line.

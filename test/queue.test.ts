@@ -266,7 +266,7 @@ describe('queue API', () => {
               },
             },
           },
-          /^Cannot store payload\.user\.name: its value cannot be read \(reading it threw Error: getter\)$/,
+          /^Cannot store payload\.user\.name, whose value cannot be read \(reading it threw Error: getter\)$/,
         ],
         [
           {
@@ -276,11 +276,11 @@ describe('queue API', () => {
               },
             },
           },
-          /^Cannot store payload\.at: its value cannot be read/,
+          /^Cannot store payload\.at, whose value cannot be read/,
         ],
         [
           { list: [1, proxy] },
-          /^Cannot store payload\.list\[1\]: its value cannot be read \(reading it threw TypeError/,
+          /^Cannot store payload\.list\[1\], whose value cannot be read \(reading it threw TypeError/,
         ],
         [
           deep,

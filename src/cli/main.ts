@@ -24,6 +24,7 @@ import {
   optimizeRegistry,
   parseDuration,
   type Schedule,
+  type Scheduler,
   type Sundial,
   type SundialConfig,
   SundialError,
@@ -167,7 +168,7 @@ function checkNote(note: string): string {
   if (note.length > 1000 || note.includes('\0') || !note.isWellFormed()) {
     throw new SundialError(
       'SUNDIAL_INVALID_OPTION',
-      `Invalid --note: ${describeValue(note)} (text of at most 1000 characters, without NUL)`,
+      `Invalid --note: ${describeValue(note)} (text of at most 1000 characters, without NUL or half a surrogate pair)`,
     );
   }
   return note;
@@ -325,6 +326,16 @@ function taskQueueOf(config: SundialConfig | null): string {
 /** The config's task runner, on the queue its scheduler fires into. */
 function taskRunnerOptions(config: SundialConfig | null) {
   return { ...config?.taskRunner, taskQueue: taskQueueOf(config) };
+}
+
+/** Fires what comes due, sleeping in between, until the next occurrence is at `until` or later. */
+async function fireUntil(scheduler: Scheduler, until: number): Promise<void> {
+  for (;;) {
+    await scheduler.tick();
+    const next = scheduler.nextDueAt();
+    if (next === null || next >= until) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+  }
 }
 
 /**
@@ -549,17 +560,17 @@ program
       } else {
         const now = Date.now();
         const minuteStart = now - (now % 60_000);
+        const minuteEnd = minuteStart + 60_000;
         await scheduler.sync(minuteStart);
-        // Sub-minute tasks keep firing for the rest of this minute and the first seconds of the next:
-        // cron starts the next minute's run about a second late, and it takes over from there. Two
-        // runs firing one occurrence fire it once (compare-and-set), whichever gets there first.
-        const subMinute = tasks.some((task) => task.cron.hasSeconds);
-        const until = minuteStart + 60_000 + (subMinute ? RUN_HANDOVER_MS : 0);
-        for (;;) {
-          await scheduler.tick();
-          const next = scheduler.nextDueAt();
-          if (next === null || next >= until) break;
-          await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+        await fireUntil(scheduler, minuteEnd);
+        // Sub-minute tasks go on for the first seconds of the next minute: cron starts the next
+        // minute's run about a second late, and it takes over from there. Two runs firing one
+        // occurrence fire it once (compare-and-set), whichever gets there first.
+        const subMinute = tasks.filter((task) => task.cron.hasSeconds);
+        if (subMinute.length > 0) {
+          const handover = sundial.scheduler(subMinute, { ...config?.scheduler, autostart: false });
+          await handover.sync(minuteEnd);
+          await fireUntil(handover, minuteEnd + RUN_HANDOVER_MS);
         }
       }
       if (!options.wait) {
@@ -607,7 +618,10 @@ program
       async (sundial) => {
         await sundial.store.setFlag(
           MAINTENANCE_FLAG,
-          JSON.stringify({ since: Date.now(), note: options.note ?? null }),
+          JSON.stringify({
+            since: Date.now(),
+            note: options.note === undefined ? null : checkNote(options.note),
+          }),
         );
         return 'maintenance mode on: tasks skip until `sundial up`';
       },

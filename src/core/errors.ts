@@ -82,12 +82,12 @@ export class UnserializableError extends SundialError {
   /** A value that could not even be read: a getter or `toJSON` threw, or a proxy was revoked. */
   static unreadable(field: string, cause: { name: string; message: string }): UnserializableError {
     const why = `${cause.name}: ${cause.message}`;
-    return new UnserializableError(
-      field,
-      undefined,
-      `cannot be read (reading it threw ${why.length > 200 ? `${why.slice(0, 197)}...` : why})`,
-      'its value',
-    );
+    const reason = `cannot be read (reading it threw ${why.length > 200 ? `${why.slice(0, 197)}...` : why})`;
+    const error = new UnserializableError(field, undefined, reason);
+    // Worded without a `field: word` pair, which masking takes for a secret when the field is named
+    // like one (`result.secret`).
+    error.message = `Cannot store ${field}, whose value ${reason}`;
+    return error;
   }
 }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Job, JobError } from './job.ts';
+import { describeThrown } from './thrown.ts';
 
 /** Everything Sundial reports while it works. Listen with `sundial.on(name, listener)`. */
 export interface SundialEvents {
@@ -122,8 +123,10 @@ export class TypedEmitter<Events extends object> {
         if (name !== 'error' && this.emitter.listenerCount('error') > 0) {
           this.emit('error' as Name, { error, context: `a listener of ${name}` } as Events[Name]);
         } else {
+          // Whatever it threw is read without trusting it: a revoked proxy must not escape `emit`.
+          const thrown = describeThrown(error);
           process.emitWarning(
-            `A listener of ${name} threw: ${error instanceof Error ? error.stack : String(error)}`,
+            `A listener of ${name} threw: ${thrown.stack ?? `${thrown.name}: ${thrown.message}`}`,
           );
         }
       }

@@ -239,7 +239,7 @@ export class Masker {
    */
   withKeys(keys: readonly string[], field = 'keys'): Masker {
     if (!Array.isArray(keys)) throw new InvalidOptionError(field, keys, 'an array of key names');
-    for (const [i, key] of keys.entries()) checkKey(key, `${field}[${i}]`);
+    for (const [i, key] of keys.entries()) checkMaskKey(key, `${field}[${i}]`);
     if (keys.length === 0) return this;
     return new Masker({ rules: this.given.rules, keys: [...this.given.keys, ...keys] });
   }
@@ -291,7 +291,12 @@ export function maskError(error: unknown, masker: Masker = defaultMasker, depth 
   if (typeof error === 'string') return masker.mask(error);
   try {
     if (!(error instanceof Error)) return error;
-    const copy = Object.assign(Object.create(Object.getPrototypeOf(error) as object) as Error, error);
+    const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
+    // Every other own property goes through the masker too: drivers attach what they sent or found
+    // (ioredis's `command` with its arguments, pg's `detail` with row values).
+    for (const [key, value] of Object.entries(error)) {
+      (copy as unknown as Record<string, unknown>)[key] = masker.maskValue(value);
+    }
     for (const key of ['message', 'stack'] as const) {
       const text = error[key];
       if (typeof text === 'string') {
@@ -319,7 +324,8 @@ function compileRule(rule: MaskRule): TextRule {
   }
   // A copy with the `g` flag (and without `y`): every match is masked, and `lastIndex` is ours.
   const pattern = new RegExp(rule.source, `${rule.flags.replace(/[gy]/g, '')}g`);
-  return (text) => text.replace(pattern, MASK);
+  // A match of nothing (`\b`, a lookahead) masks nothing: left as it is, not marked everywhere.
+  return (text) => text.replace(pattern, (match) => (match === '' ? match : MASK));
 }
 
 function checkMaskOptions(
@@ -358,11 +364,12 @@ function checkMaskOptions(
     }
   });
   if (!Array.isArray(keys)) throw new InvalidOptionError(`${field}.keys`, keys, 'an array of key names');
-  for (const [i, key] of keys.entries()) checkKey(key, `${field}.keys[${i}]`);
+  for (const [i, key] of keys.entries()) checkMaskKey(key, `${field}.keys[${i}]`);
   return { rules: [...rules], keys: [...keys] };
 }
 
-function checkKey(key: unknown, field: string): void {
+/** Refuses a key name masking cannot use, naming it (`options.mask.keys[0]`). */
+export function checkMaskKey(key: unknown, field: string): void {
   // One letter would match inside nearly every key name.
   if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(key) || squash(key).length < 2) {
     throw new InvalidOptionError(

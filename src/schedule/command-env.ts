@@ -19,11 +19,20 @@ const INJECTING_PREFIXES = [
   // Bash imports exported functions from these, so `BASH_FUNC_pg_dump%%` would replace a command
   // of any bash script the task runs.
   'BASH_FUNC_',
+  // Every Lua (LUA_INIT, LUA_INIT_5_4, ...) runs the code or file these name at start.
+  'LUA_INIT',
 ];
 const INJECTING_NAMES = new Set([
   // glibc: iconv loads the modules GCONV_PATH names; tunables have been a loader exploit before.
   'GCONV_PATH',
   'GLIBC_TUNABLES',
+  // OpenSSL's config can load any shared object as an engine or provider into every program
+  // linked with libssl or libcrypto (curl, psql, pg_dump, git); the others name where from.
+  'OPENSSL_CONF',
+  'OPENSSL_MODULES',
+  'OPENSSL_ENGINES',
+  // Kerberos's config names plugin modules to load, in every GSSAPI client (psql, curl).
+  'KRB5_CONFIG',
   // Shells: a file sourced by every non-interactive bash (BASH_ENV), by sh in some modes (ENV), by
   // every zsh (ZDOTDIR/.zshenv); xtrace switched on from outside with a PS4 that runs a command.
   'BASH_ENV',
@@ -40,6 +49,9 @@ const INJECTING_NAMES = new Set([
   'JAVA_TOOL_OPTIONS',
   '_JAVA_OPTIONS',
   'JDK_JAVA_OPTIONS',
+  // PHP's ini files (auto_prepend_file runs code before every script).
+  'PHPRC',
+  'PHP_INI_SCAN_DIR',
 ]);
 
 /**
@@ -57,6 +69,9 @@ const SEARCH_PATHS = new Set([
   'PERLLIB',
   'RUBYLIB',
   'CLASSPATH',
+  // Where start-up files are read from: zsh's .zshenv (without ZDOTDIR), Python's user site,
+  // and many programs' rc files. Without an allowlist a task may set it: it can run anything anyway.
+  'HOME',
 ]);
 
 // Not refused: IFS. bash, dash, zsh and ksh set it afresh at start-up and ignore an inherited value,

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { InvalidOptionError } from '../core/index.ts';
+import { InvalidOptionError, SundialError } from '../core/index.ts';
 
 /**
  * How a command task's processes are held together, so that stopping the run (timeout, interrupt,
@@ -71,13 +71,20 @@ export function containmentFor(mode: ContainmentMode, field = 'containment'): Co
   return found;
 }
 
-/** The warning a task worker gives once when its commands are held by their process group only. */
-export function processGroupWarning(containment: Containment & { kind: 'process-group' }): string {
-  return (
+/**
+ * The warning a task worker that runs commands gives once, when `auto` found only a process group
+ * to hold them; none when that was chosen (a choice is not news, and under a crontab it would be
+ * repeated every minute).
+ */
+export function containmentWarning(mode: ContainmentMode, containment: Containment): SundialError | null {
+  if (mode !== 'auto' || containment.kind !== 'process-group') return null;
+  return new SundialError(
+    'SUNDIAL_PROCESS_GROUP_ONLY',
     `Command tasks are contained by their process group only (${containment.reason}): a process ` +
-    'that leaves the group (setsid) outlives a timeout or interrupt, and commands outlive a worker ' +
-    'killed with SIGKILL. On Linux, install util-linux (unshare, setpriv) and run as root or allow ' +
-    'unprivileged user namespaces for PID-namespace containment.'
+      'that leaves the group (setsid) outlives a timeout or interrupt, and commands outlive a worker ' +
+      'killed with SIGKILL. On Linux, install util-linux 2.38 or newer (unshare, setpriv) and run as ' +
+      'root or allow unprivileged user namespaces for PID-namespace containment; or choose ' +
+      "containment: 'process-group' to say this is meant.",
   );
 }
 
@@ -110,12 +117,12 @@ function probe(): Containment {
   if (!setpriv || !unshare) {
     return { kind: 'process-group', reason: 'setpriv and unshare (util-linux) were not found' };
   }
-  // Root can make a PID namespace outright; anyone else needs a user namespace around it, and one
-  // that keeps their own uid (--map-current-user, util-linux 2.38) changes the least for the command.
+  // Root can make a PID namespace outright; anyone else needs a user namespace around it, one that
+  // keeps their own uid (--map-current-user, util-linux 2.38). Not --map-root-user, which older
+  // util-linux offers: commands would run as uid 0 in it, and some refuse to or act differently.
   const attempts: { via: 'root' | 'user namespace'; flags: string[] }[] = [
     ...(process.geteuid?.() === 0 ? [{ via: 'root' as const, flags: [] }] : []),
     { via: 'user namespace', flags: ['--user', '--map-current-user'] },
-    { via: 'user namespace', flags: ['--user', '--map-root-user'] },
   ];
   const failures: string[] = [];
   for (const { via, flags } of attempts) {

@@ -151,20 +151,29 @@ function checkCronText(field: string, expression: unknown): void {
 /** What is wrong with the text of an expression before croner reads it, or null (see above). */
 export function cronTextProblem(expression: string): string | null {
   if (expression.length > MAX_EXPRESSION_LENGTH) return `at most ${MAX_EXPRESSION_LENGTH} characters`;
-  const stray = /[^0-9A-Za-z*/,?#@ \t-]/.exec(expression);
+  const stray = /[^0-9A-Za-z*/,?#@+ \t-]/.exec(expression);
   if (stray) {
     const code = stray[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
     return `U+${code} at position ${stray.index + 1} is not part of a cron expression; separate fields with plain spaces`;
   }
   const fields = expression.trim().split(/[ \t]+/);
-  const weekday = fields.length === 5 ? fields[4] : fields.length === 6 ? fields[5] : undefined;
+  const weekdayAt = fields.length === 5 ? 4 : fields.length === 6 ? 5 : -1;
+  // croner's `+` (day of month AND day of week) leads the weekday field, and nothing else.
+  if (fields.some((field, at) => field.includes('+') && !(at === weekdayAt && /^\+[^+]+$/.test(field)))) {
+    return '+ may only lead the day-of-week field (both days must match), like "0 12 1 * +MON"';
+  }
+  const weekday = fields[weekdayAt]?.replace(/^\+/, '');
   for (const item of weekday?.split(',') ?? []) {
-    if (item.includes('#') && !/^(?:[0-7]|[A-Za-z]{3})#[1-5]$/.test(item)) {
-      return `${JSON.stringify(item)}: # takes one weekday and a week number from 1 to 5, like 1#2 (the second Monday)`;
+    if (item.includes('#') && !NTH_WEEKDAY.test(item)) {
+      return `${JSON.stringify(item)}: # takes one weekday and a week number from 1 to 5 or L, like 1#2 (the second Monday) or 5#L (the last Friday); a range only with L, like 5-6#L`;
     }
   }
   return null;
 }
+
+/** A weekday and its week in the month (1#2, FRI#L), or a range of weekdays' last ones (5-6#L). */
+const DAY = '(?:[0-7]|[A-Za-z]{3})';
+const NTH_WEEKDAY = new RegExp(`^(?:${DAY}#(?:[1-5]|L)|${DAY}-${DAY}#L)$`, 'i');
 
 function inWindow(minute: number, window: TimeWindow): boolean {
   return window.from <= window.to

@@ -1,6 +1,21 @@
 import { isAbsolute } from 'node:path';
-import { InvalidOptionError } from '../core/index.ts';
+import { checkMaskKey, InvalidOptionError } from '../core/index.ts';
 import { CONTAINMENT_MODES, type ContainmentMode } from './containment.ts';
+
+/** Every option a task worker takes beyond a worker's (see `sundial.taskWorker`). */
+export const TASK_RUNNER_OPTION_KEYS = [
+  'allowedCommands',
+  'killGraceMs',
+  'pingTimeoutMs',
+  'hookTimeoutMs',
+  'maxOutputBytes',
+  'secretKeys',
+  'locks',
+  'lockTtlMs',
+  'containment',
+  'onWarning',
+  'taskQueue',
+] as const;
 
 /** The longest delay a Node timer keeps (about 24.8 days). */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -32,15 +47,15 @@ export function checkTaskRunnerOptions(options: Record<string, unknown>, prefix:
   wholeNumber(options, field, 'lockTtlMs', 30, MAX_TIMER_MS);
   wholeNumber(options, field, 'pingTimeoutMs', 1, MAX_TIMER_MS);
   wholeNumber(options, field, 'hookTimeoutMs', 1, MAX_TIMER_MS);
-  if (
-    secretKeys !== undefined &&
-    (!Array.isArray(secretKeys) || secretKeys.some((key) => typeof key !== 'string' || key.trim() === ''))
-  ) {
-    throw new InvalidOptionError(
-      field('secretKeys'),
-      secretKeys,
-      "an array of non-empty names, like ['stripe_key']",
-    );
+  if (secretKeys !== undefined) {
+    if (!Array.isArray(secretKeys)) {
+      throw new InvalidOptionError(
+        field('secretKeys'),
+        secretKeys,
+        "an array of key names, like ['stripe_key']",
+      );
+    }
+    secretKeys.forEach((key: unknown, index) => checkMaskKey(key, field(`secretKeys[${index}]`)));
   }
   if (containment !== undefined && !CONTAINMENT_MODES.includes(containment as ContainmentMode)) {
     throw new InvalidOptionError(field('containment'), containment, "'auto', 'namespace' or 'process-group'");

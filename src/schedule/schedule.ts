@@ -132,7 +132,8 @@ export class Schedule {
     const method = options?.method ?? 'GET';
     const builder = this.add(
       { kind: 'ping', url, method },
-      (masker) => `ping:${derivedTaskId(String(url), masker)}`,
+      // Within the 200 characters of a name, as a command's: ids are dedupe keys and lock names.
+      (masker) => `ping:${derivedTaskId(String(url), masker, [], 195)}`,
     );
     if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:/.test(url)) {
       builder.problemFrom('ping', url, 'an http:// or https:// URL');
@@ -194,18 +195,18 @@ export class Schedule {
 /**
  * The id of a task without `.name()`, from its text (a command line, a ping URL) with its secrets
  * masked, at most `maxChars` long. Masking can make two texts alike (`--password a` and
- * `--password b` both read `--password [masked]`), and one id would make two tasks one: a text that
- * masking changed gets a short hash of its real text (`pg_dump --password [masked] #3f9a1c`). Texts
- * without secrets keep the ids they always had.
+ * `--password b` both read `--password [masked]`), and so can cutting a long one; one id would make
+ * two tasks one: a text that masking changed or that was cut gets a short hash of its real text
+ * (`pg_dump --password [masked] #3f9a1c`). Short texts without secrets keep the ids they always had.
  */
 export function derivedTaskId(
   text: string,
   masker: Masker,
   values: readonly string[] = [],
-  maxChars = Number.POSITIVE_INFINITY,
+  maxChars: number,
 ): string {
   const masked = masker.mask(text, values);
-  if (masked === text) return text.slice(0, maxChars);
+  if (masked === text && text.length <= maxChars) return text;
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 6);
   return `${masked.slice(0, maxChars - 8)} #${hash}`;
 }

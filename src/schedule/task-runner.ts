@@ -11,7 +11,7 @@ import {
   UnrecoverableError,
 } from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
-import { type Containment, containmentFor, processGroupWarning } from './containment.ts';
+import { type Containment, containmentFor, containmentWarning } from './containment.ts';
 import type { HeldLock, LockProvider } from './locks/index.ts';
 import { OutputBuffer, type OutputOptions } from './output.ts';
 import { checkTaskRunnerOptions } from './runner-options.ts';
@@ -104,8 +104,9 @@ export function taskHandlers(
     runsCommands || options.containment === 'namespace'
       ? containmentFor(options.containment ?? 'auto', 'options.containment')
       : null;
-  if (runsCommands && contained?.kind === 'process-group') {
-    const warning = new SundialError('SUNDIAL_PROCESS_GROUP_ONLY', processGroupWarning(contained));
+  const warning =
+    runsCommands && contained ? containmentWarning(options.containment ?? 'auto', contained) : null;
+  if (warning) {
     if (options.onWarning) options.onWarning(warning);
     else process.emitWarning(warning.message, { code: warning.code });
   }

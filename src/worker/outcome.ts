@@ -20,6 +20,7 @@ import {
   UnknownHandlerError,
   UnrecoverableError,
   UnserializableError,
+  wellFormed,
 } from '../core/index.ts';
 import { backoffDelay } from '../queue/index.ts';
 import type { JobOutcome } from '../store/index.ts';
@@ -201,13 +202,43 @@ export function toJobError(error: unknown, masker: Masker = defaultMasker): JobE
   const category = categorise(error);
   const described = describeThrown(error);
   const out: JobError = {
-    name: storableText(masker.mask(described.name), 200),
-    message: storableText(masker.mask(described.message), MAX_ERROR_MESSAGE_CHARS),
+    name: maskedAndBounded(described.name, 200, masker),
+    message: maskedAndBounded(described.message, MAX_ERROR_MESSAGE_CHARS, masker),
     category,
   };
   if (described.stack !== undefined)
-    out.stack = storableText(masker.mask(described.stack), MAX_ERROR_STACK_CHARS);
-  const code = isErrorSafely(error) && error instanceof SundialError ? readText(() => error.code) : undefined;
+    out.stack = maskedAndBounded(described.stack, MAX_ERROR_STACK_CHARS, masker);
+  const code = readText(() =>
+    isErrorSafely(error) && error instanceof SundialError ? error.code : undefined,
+  );
   if (code !== undefined) out.name = storableText(`${out.name} (${code})`, 200);
   return out;
+}
+
+/**
+ * Masked, then cut to `maxChars` (start and end kept). Masking reads the whole text, so a huge one
+ * (a handler throwing hundreds of megabytes) is first cut to a generous window around what is kept,
+ * at whitespace, so that no token is split and slips past the masker in halves.
+ */
+function maskedAndBounded(text: string, maxChars: number, masker: Masker): string {
+  if (text.length <= maxChars * 4) return storableText(masker.mask(text), maxChars);
+  const head = lastSpaceBefore(text, maxChars * 2);
+  const tail = firstSpaceAfter(text, text.length - maxChars * 2);
+  const start = masker.mask(text.slice(0, head));
+  const end = masker.mask(text.slice(tail));
+  const keep = Math.max(0, Math.floor(maxChars / 2) - 40);
+  const note = `\n[... ${text.length - 2 * keep} characters cut ...]\n`;
+  return wellFormed(start.slice(0, keep) + note + end.slice(Math.max(0, end.length - keep)));
+}
+
+/** Where a cut before `index` falls on whitespace, looking back at most 1,000 characters. */
+function lastSpaceBefore(text: string, index: number): number {
+  const found = text.slice(index - 1000, index).search(/\s[^\s]*$/);
+  return found < 0 ? index : index - 1000 + found;
+}
+
+/** Where a cut after `index` falls on whitespace, looking on at most 1,000 characters. */
+function firstSpaceAfter(text: string, index: number): number {
+  const found = text.slice(index, index + 1000).search(/\s/);
+  return found < 0 ? index : index + found;
 }

@@ -658,16 +658,29 @@ export class Worker {
   private settle(run: Running, settled: Settled): void {
     if (run.done) return;
     this.forget(run);
-    const outcome = decideOutcome({
+    const input = {
       job: run.job,
       worker: this.id,
       startedAt: run.startedAt,
       finishedAt: this.context.clock.now(),
       handler: run.handler,
-      settled,
       maxResultBytes: this.options.maxResultBytes,
       masker: this.context.masker,
-    });
+    };
+    let outcome: JobOutcome;
+    try {
+      outcome = decideOutcome({ ...input, settled });
+    } catch (error) {
+      // A bug of ours or a value no guard foresaw: the attempt still ends, as a failure of this.
+      settled = {
+        ok: false,
+        error: new SundialError(
+          'SUNDIAL_OUTCOME_FAILED',
+          `Its outcome could not be decided: ${describeThrown(error).message}`,
+        ),
+      };
+      outcome = decideOutcome({ ...input, settled });
+    }
     this.outcomes.push({ job: run.job, outcome, settled });
     this.wake();
   }

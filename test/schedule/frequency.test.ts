@@ -515,6 +515,7 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     ['a line separator between fields', '0 9\u2028* * *'],
     ['a paragraph separator between fields', '0 9 * *\u2029*'],
     ['a newline between fields', '0 9 *\n* *'],
+    ['a + outside the day-of-week field', '0 9 +1 * *'],
   ])('refuses a cron with %s', (_title, expression) => {
     const error = refusal((s) =>
       s
@@ -539,6 +540,22 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     const [task] = schedule.load();
     // The second Monday of January 2026 is the 12th.
     expect(new Date(task!.cron.next(Date.UTC(2026, 0, 1))!).getDate()).toBe(12);
+    // What croner reads right is still taken: the last Friday, the last Friday and Saturday, and
+    // the first of the month only when it is a Monday.
+    for (const expression of [
+      '0 9 * * 5#L',
+      '0 9 * * FRI#L',
+      '0 9 * * 5-6#L',
+      '0 12 1 * +MON',
+      '0 9 * * 1#2,3#4',
+    ]) {
+      const more = new Schedule();
+      more
+        .call(() => {})
+        .name('x')
+        .cron(expression);
+      expect(() => more.load(), expression).not.toThrow();
+    }
     const long = `0 9 * * ${'1,'.repeat(5000)}1`;
     const error = refusal((s) =>
       s
@@ -567,6 +584,13 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     ['PYTHONSTARTUP', '/tmp/evil.py'],
     ['JAVA_TOOL_OPTIONS', '-javaagent:/tmp/evil.jar'],
     ['GCONV_PATH', '/tmp/gconv'],
+    ['OPENSSL_CONF', '/tmp/evil.cnf'],
+    ['OPENSSL_MODULES', '/tmp/mods'],
+    ['KRB5_CONFIG', '/tmp/krb5.conf'],
+    ['LUA_INIT', '@/tmp/evil.lua'],
+    ['LUA_INIT_5_4', '@/tmp/evil.lua'],
+    ['PHPRC', '/tmp/php.ini'],
+    ['PHP_INI_SCAN_DIR', '/tmp/ini.d'],
   ])('refuses a command task that sets %s, naming the task, the variable and its value', (name, value) => {
     const error = refusal((s) =>
       s

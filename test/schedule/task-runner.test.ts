@@ -18,6 +18,7 @@ import {
   type TaskRunInfo,
   taskHandlers,
 } from '../../src/index.ts';
+import { containmentWarning } from '../../src/schedule/containment.ts';
 import { processesWithEnv, sleep, tempDir, waitFor } from '../helpers.ts';
 
 const NAMESPACES = detectContainment().kind === 'namespace';
@@ -180,6 +181,20 @@ describe('task runner', () => {
     const refused = await runOnce(schedule, 'modules', { allowedCommands: ['/bin/sh'] });
     expect(refused).toMatchObject({ state: 'dead', deadLetter: { reason: 'unrecoverable' } });
     expect(refused.error!.message).toMatch(/sets (node_path|NODE_PATH), refused with allowedCommands/);
+    // HOME too: zsh reads its .zshenv from there, Python its user site.
+    const home = new Schedule();
+    home.command('/bin/sh', ['-c', 'echo "$HOME"'], { env: { HOME: dir.path } }).name('home');
+    const refusedHome = await runOnce(home, 'home', { allowedCommands: ['/bin/sh'] });
+    expect(refusedHome.error!.message).toMatch(/sets HOME, refused with allowedCommands/);
+  });
+
+  it('stores the whole of a large output that JSON makes six times longer, with the task worker’s default result limit', async () => {
+    const schedule = new Schedule();
+    // 200 KiB of control characters: 1.2 MB of JSON, over a plain worker's 1 MiB result limit.
+    schedule.call(({ log }) => log('\u0001'.repeat(200 * 1024 - 1))).name('noisy');
+    const job = await runOnce(schedule, 'noisy', { maxOutputBytes: 200 * 1024 });
+    expect(job.state).toBe('completed');
+    expect((job.result as { output: string }).output.length).toBe(200 * 1024);
   });
 
   it('passes module search paths to a command when no allowlist is set', async () => {
@@ -319,27 +334,30 @@ describe('task runner', () => {
     expect(job.error!.message).toContain('about to crash');
   });
 
-  it("forced to the process group, warns once per task worker and runs commands in the worker's own PID namespace", async () => {
+  it("forced to the process group, runs commands in the worker's own PID namespace, and does not warn of its choice", async () => {
     const warnings: { code?: string; message: string }[] = [];
     sundial.on('error', ({ error }) => warnings.push(error as Error & { code: string }));
     const schedule = new Schedule();
     schedule.command('readlink', ['/proc/self/ns/pid']).name('where');
-    schedule.command('true').name('nothing');
     const tasks = schedule.load();
     sundial.taskWorker(tasks, { containment: 'process-group' });
     const where = await finished(await trigger(tasks, 'where'));
-    await finished(await trigger(tasks, 'nothing'));
     expect((where.result as { output: string }).output.trim()).toBe(readlinkSync('/proc/self/ns/pid'));
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ code: 'SUNDIAL_PROCESS_GROUP_ONLY' });
-    expect(warnings[0]!.message).toContain(
-      "contained by their process group only (containment: 'process-group' was chosen)",
+    expect(warnings).toEqual([]);
+  });
+
+  it('warns when auto found only a process group, and only then', () => {
+    const fallback = {
+      kind: 'process-group' as const,
+      reason: 'setpriv and unshare (util-linux) were not found',
+    };
+    const warning = containmentWarning('auto', fallback);
+    expect(warning).toMatchObject({ code: 'SUNDIAL_PROCESS_GROUP_ONLY' });
+    expect(warning!.message).toContain(
+      'contained by their process group only (setpriv and unshare (util-linux) were not found)',
     );
-    // A worker without command tasks has nothing to warn about.
-    const calls = new Schedule();
-    calls.call(() => {}).name('fn');
-    sundial.taskWorker(calls, { containment: 'process-group', taskQueue: 'other.tasks', autostart: false });
-    expect(warnings).toHaveLength(1);
+    expect(containmentWarning('process-group', fallback)).toBeNull();
+    expect(containmentWarning('auto', detectContainment())).toBeNull(); // this host has namespaces
   });
 
   it('ends a function run at its timeout even when the function ignores its signal, keeping the lock until it returns', async () => {
@@ -408,7 +426,7 @@ describe('task runner', () => {
     ['killGraceMs', '5000', 'killGraceMs'],
     ['maxOutputBytes', 0, 'maxOutputBytes'],
     ['secretKeys', 'stripe_key', 'secretKeys'],
-    ['secretKeys', ['stripe_key', ''], 'secretKeys'],
+    ['secretKeys', ['stripe_key', ''], 'secretKeys[1]'],
     ['lockTtlMs', 10, 'lockTtlMs'],
     ['pingTimeoutMs', 1.5, 'pingTimeoutMs'],
     ['hookTimeoutMs', null, 'hookTimeoutMs'],

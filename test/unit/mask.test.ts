@@ -261,4 +261,21 @@ describe('masking values and errors', () => {
     expect(maskError('password=hunter2')).toBe('password=[masked]');
     expect(maskError(42)).toBe(42);
   });
+
+  it('masks the other properties a driver attaches to an error (what it sent, what it found)', () => {
+    // As ioredis reports a failed command, and pg a constraint with the row's values.
+    const reply = Object.assign(new Error('ERR something'), {
+      command: { name: 'evalsha', args: ['sha', 'redis://:hunter2@h', 'password=hunter2'] },
+    });
+    const constraint = Object.assign(new Error('duplicate key'), { detail: 'Failing row: token=hunter2' });
+    const masked = maskError(new StoreUnavailableError(reply)) as StoreUnavailableError;
+    expect(JSON.stringify((masked.cause as { command: unknown }).command)).not.toContain('hunter2');
+    expect((maskError(constraint) as { detail: string }).detail).not.toContain('hunter2');
+    expect((masked.cause as { command: { name: string } }).command.name).toBe('evalsha');
+  });
+
+  it('leaves text alone where a rule of the app matches nothing but a position', () => {
+    const masker = new Masker({ rules: [/\b/, /(?=x)/] });
+    expect(masker.mask('a fox in a box')).toBe('a fox in a box');
+  });
 });

@@ -725,9 +725,15 @@ function byBytes(names: string[]): string[] {
 
 /** `host:port` of a URL or of the client options, for messages (never its credentials). */
 function addressOf(url: string | undefined, client: RedisOptions = {}): string {
+  if (client.path) return client.path;
+  if (client.sentinels) return `the Sentinel master ${client.name ?? '(unnamed)'}`;
   if (url === undefined) return `${client.host ?? '127.0.0.1'}:${client.port ?? 6379}`;
-  const { host, port } = clusterNode(url);
-  return `${host}:${port}`;
+  try {
+    const { host, port } = clusterNode(url);
+    return `${host}:${port}`;
+  } catch {
+    return 'the address of its url'; // ioredis reads some URLs that WHATWG's parser does not
+  }
 }
 
 /** A Cluster node's address from its URL (its credentials go to every node: see `credentials`). */

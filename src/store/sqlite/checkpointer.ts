@@ -30,13 +30,15 @@ const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
 let timer;
 const round = () => {
-  let walBytes = 0;
+  let soon = false;
   try {
-    walBytes = passive.get().log * pageSize;
-    if (walBytes > workerData.restartBytes) walBytes = restart.get().busy ? walBytes : 0;
+    const walBytes = passive.get().log * pageSize;
+    // A WAL past half its restart size is growing fast: look again soon, not at the usual pace...
+    soon = walBytes > workerData.restartBytes / 2;
+    // ...unless a restart just waited in vain for a long reader: each try holds writers back.
+    if (walBytes > workerData.restartBytes && restart.get().busy) soon = false;
   } catch {}
-  // A WAL past half its restart size is growing fast: look again soon, not at the usual pace.
-  timer = setTimeout(round, walBytes > workerData.restartBytes / 2 ? 20 : workerData.intervalMs);
+  timer = setTimeout(round, soon ? 20 : workerData.intervalMs);
 };
 timer = setTimeout(round, workerData.intervalMs);
 parentPort.once('message', () => { clearTimeout(timer); db.close(); parentPort.close(); });
