@@ -55,7 +55,8 @@ export function checkTaskRunnerOptions(options: Record<string, unknown>, prefix:
         "an array of key names, like ['stripe_key']",
       );
     }
-    secretKeys.forEach((key: unknown, index) => checkMaskKey(key, field(`secretKeys[${index}]`)));
+    for (const [index, key] of (secretKeys as unknown[]).entries())
+      checkMaskKey(key, field(`secretKeys[${index}]`));
   }
   if (containment !== undefined && !CONTAINMENT_MODES.includes(containment as ContainmentMode)) {
     throw new InvalidOptionError(field('containment'), containment, "'auto', 'namespace' or 'process-group'");
