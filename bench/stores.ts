@@ -31,7 +31,7 @@ export const REDIS_URL = process.env.SUNDIAL_BENCH_REDIS_URL ?? 'redis://127.0.0
  */
 export type StoreSpec =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string; schema: string }
+  | { kind: 'postgres'; url: string; schema: string; maintenanceVacuumMs?: number }
   | { kind: 'redis'; url: string; prefix: string };
 
 /**
@@ -59,6 +59,7 @@ export function openStore(spec: StoreSpec): Store | SqliteStoreOptions {
         connectionString: spec.url,
         schema: spec.schema,
         onError: reportStoreError,
+        ...(spec.maintenanceVacuumMs ? { maintenanceVacuum: spec.maintenanceVacuumMs } : {}),
       });
     case 'redis':
       return new RedisStore({ url: spec.url, prefix: spec.prefix, onError: reportStoreError });

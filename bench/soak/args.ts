@@ -12,6 +12,8 @@ export interface SoakArgs {
   backlog: number;
   /** PostgreSQL's `autovacuum` on the private server. */
   autovacuum: boolean;
+  /** The store's opt-in `maintenanceVacuum`, in seconds between rounds; null: off. PostgreSQL only. */
+  maintenanceVacuum: number | null;
   /** Windows in the first `warmup` seconds are left out of the summary. */
   warmup: number;
   /** Extra server settings for the private PostgreSQL (`name=value`), for experiments. */
@@ -20,7 +22,8 @@ export interface SoakArgs {
 }
 
 export const USAGE = `Usage: npm run bench:soak -- --engine sqlite|postgres|redis --minutes N [--rate 1500] [--max]
-                           [--autovacuum on|off] [--warmup 30] [--backlog 2000] [--pg-set name=value]
+                           [--autovacuum on|off] [--maintenance-vacuum S] [--warmup 30] [--backlog 2000]
+                           [--pg-set name=value]
 
 One producer process adds single jobs open loop at --rate per second (it keeps to the schedule
 however slow the store answers); one worker process runs them at concurrency 20, each handler
@@ -37,6 +40,9 @@ to bench/results/soak-<engine>-<time>.json.
                      of the producer, adds in flight among them, not yet completed) back to
                      --backlog (default 2000), so it adds as fast as the worker drains
   --autovacuum V     on or off (default on), PostgreSQL only
+  --maintenance-vacuum S
+                     the store's opt-in maintenance vacuum every S seconds (default none),
+                     PostgreSQL only
   --warmup S         seconds left out of the summary (default 30)
   --pg-set N=V       another PostgreSQL server setting (repeatable), e.g. synchronous_commit=off`;
 
@@ -51,6 +57,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
       max: { type: 'boolean', default: false },
       backlog: { type: 'string', default: '2000' },
       autovacuum: { type: 'string', default: 'on' },
+      'maintenance-vacuum': { type: 'string' },
       warmup: { type: 'string', default: '30' },
       'pg-set': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
@@ -65,6 +72,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
     max: false,
     backlog: 0,
     autovacuum: true,
+    maintenanceVacuum: null,
     warmup: 0,
     pgSettings: {},
     help: true,
@@ -91,8 +99,13 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
     if (!match) throw new Error(`--pg-set takes name=value (no spaces), got ${JSON.stringify(entry)}`);
     pgSettings[match[1]!] = match[2]!;
   }
-  if (engine !== 'postgres' && (values.autovacuum === 'off' || Object.keys(pgSettings).length > 0)) {
-    throw new Error('--autovacuum and --pg-set apply to --engine postgres only');
+  const vacuum = values['maintenance-vacuum'];
+  const maintenanceVacuum = vacuum === undefined ? null : positive('--maintenance-vacuum', vacuum);
+  if (
+    engine !== 'postgres' &&
+    (values.autovacuum === 'off' || Object.keys(pgSettings).length > 0 || maintenanceVacuum !== null)
+  ) {
+    throw new Error('--autovacuum, --maintenance-vacuum and --pg-set apply to --engine postgres only');
   }
   return {
     engine: engine as StoreKind,
@@ -101,6 +114,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakArgs {
     max: values.max,
     backlog,
     autovacuum: values.autovacuum === 'on',
+    maintenanceVacuum,
     warmup,
     pgSettings,
     help: false,

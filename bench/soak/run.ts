@@ -78,7 +78,12 @@ async function setUp(args: SoakArgs): Promise<Setup> {
     case 'postgres': {
       const server = await startPostgres(args.autovacuum, args.pgSettings);
       cleanups.push(() => server.stop());
-      const spec = { kind: 'postgres', url: server.url, schema: 'soak' } as const;
+      const spec = {
+        kind: 'postgres',
+        url: server.url,
+        schema: 'soak',
+        ...(args.maintenanceVacuum ? { maintenanceVacuumMs: Math.round(args.maintenanceVacuum * 1000) } : {}),
+      } as const;
       return { spec, server, probe: postgresProbe(spec, () => server.pid()) };
     }
     case 'redis': {
@@ -200,7 +205,7 @@ async function main(): Promise<number> {
             .map(([k, v]) => `${k}=${v || "''"}`)
             .join(', ')})`
         : ''
-    }, ` +
+    }${args.maintenanceVacuum ? `, Sundial's maintenance vacuum every ${args.maintenanceVacuum} s` : ''}, ` +
       `${args.minutes} min, ${args.max ? `the sustainable maximum (backlog held at ${args.backlog})` : `${args.rate} jobs/s`}, ` +
       `1 producer, 1 worker at concurrency ${CONCURRENCY} with ${HANDLER_MS} ms handlers`,
   );

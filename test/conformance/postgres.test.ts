@@ -454,16 +454,10 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
     try {
-      const password = randomBytes(12).toString('hex');
-      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
-      await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
-      await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
-      const url = new URL(POSTGRES_URL);
-      url.username = role;
-      url.password = password;
+      const url = await createReader(admin, role, schema);
       const errors: unknown[] = [];
       const reader = new PostgresStore({
-        connectionString: url.toString(),
+        connectionString: url,
         schema,
         poolSize: 1,
         onError: (error) => errors.push(error),
@@ -484,9 +478,157 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
     }
   });
 
+  it('the opt-in maintenance vacuum runs from one process at a time, and a role that does not own the tables is told once', async () => {
+    const own = `sundial_test_${randomBytes(6).toString('hex')}`;
+    const errors: unknown[] = [];
+    const store = new PostgresStore({
+      connectionString: POSTGRES_URL,
+      schema: own,
+      poolSize: 2,
+      maintenanceVacuum: 100,
+      onError: (error) => errors.push(error),
+    });
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    const role = `sundial_reader_${randomBytes(4).toString('hex')}`;
+    const vacuums = async () => {
+      await admin.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await admin.query<{ n: string }>(
+        `SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`,
+        [own],
+      );
+      return Number(rows[0]?.n ?? 0);
+    };
+    try {
+      await store.addJobs([newJob(), newJob()]);
+      await waitFor(async () => (await vacuums()) >= 2);
+      // While another process holds the schema's vacuum lock, rounds pass without a vacuum.
+      await admin.query(`SELECT pg_advisory_lock(${0x53564143}, hashtext($1))`, [own]);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a round under way ends
+      const held = await vacuums();
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // ten rounds' time
+      expect(await vacuums()).toBe(held);
+      await admin.query(`SELECT pg_advisory_unlock(${0x53564143}, hashtext($1))`, [own]);
+      await waitFor(async () => (await vacuums()) > held);
+      expect(errors).toEqual([]);
+      expect((await store.listJobs({ queue: 'q', state: 'waiting', limit: 10 })).length).toBe(2);
+
+      // A role that may use the tables but does not own them: PostgreSQL would skip them in silence.
+      const url = await createReader(admin, role, own);
+      const readerErrors: unknown[] = [];
+      const reader = new PostgresStore({
+        connectionString: url,
+        schema: own,
+        poolSize: 1,
+        maintenanceVacuum: 100,
+        onError: (error) => readerErrors.push(error),
+      });
+      try {
+        await reader.init();
+        await waitFor(() => readerErrors.length > 0);
+        await new Promise((resolve) => setTimeout(resolve, 500)); // five more rounds' time
+        expect(readerErrors).toHaveLength(1);
+        expect(readerErrors[0]).toMatchObject({ code: 'SUNDIAL_VACUUM_NOT_OWNER' });
+        expect(String(readerErrors[0])).toMatch(/store\.maintenanceVacuum.*does not own/);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await store.close();
+      await admin.query(`DROP SCHEMA IF EXISTS "${own}" CASCADE`);
+      await admin.query(`DROP OWNED BY ${role}`).catch(() => {});
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
+
+  it('refuses a maintenance vacuum interval that is not one, naming the field and value', () => {
+    for (const value of [5, -1, 1.5, '30s', 86_400_001]) {
+      expect(() => new PostgresStore({ maintenanceVacuum: value as number })).toThrow(
+        /store\.maintenanceVacuum.*(5|-1|1\.5|30s|86400001)/,
+      );
+    }
+  });
+
   it('refuses a schema name that is not a plain identifier, naming the field and value', () => {
     expect(() => new PostgresStore({ schema: 'Robert"; DROP TABLE x;--' })).toThrow(
       /Invalid store\.schema: "Robert\\"; DROP TABLE x;--"/,
     );
   });
+  it('reads a jobs table that grew after its first claims by index, not by scanning every row (plans follow the table)', async () => {
+    // Its own schema: the counters read below must be this test's alone.
+    const own = `sundial_test_${randomBytes(6).toString('hex')}`;
+    const store = new PostgresStore({ connectionString: POSTGRES_URL, schema: own, poolSize: 1 });
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      // One job at a time through add, claim and completion while the table is a few rows long:
+      // more than the five executions after which PostgreSQL would keep a generic plan.
+      const cycle = async (n: number) => {
+        const [added] = await store.addJobs([newJob()]);
+        const { jobs } = await store.finishAndClaim([], {
+          queue: 'q',
+          owner: 'w1',
+          limit: 1,
+          now: T0 + n,
+          leaseExpiresAt: T0 + n + 30_000,
+        });
+        expect(jobs.map((job) => job.id)).toEqual([added!.id]);
+        const outcome: JobOutcome = {
+          kind: 'completed',
+          id: added!.id,
+          owner: 'w1',
+          attempt: 1,
+          finishedAt: T0 + n,
+          result: 'null',
+          record: { attempt: 1, outcome: 'completed', worker: 'w1', startedAt: T0 + n, finishedAt: T0 + n },
+        };
+        expect(await store.finishJobs([outcome])).toEqual([true]);
+      };
+      for (let n = 0; n < 8; n++) await cycle(n);
+      // The table grows by 60,000 finished jobs, with no VACUUM or ANALYZE after it (as on a server
+      // whose autovacuum is off).
+      await admin.query(
+        `INSERT INTO "${own}".jobs (queue, name, payload, state, run_at, max_attempts, backoff, max_stalls,
+           created_at, finished_at, result)
+         SELECT 'q', 'work', '{}', 'completed', ${T0}, 1, '{"type":"none"}', 1, ${T0}, ${T0}, 'null'
+         FROM generate_series(1, 60000)`,
+      );
+      const before = await tableReads(admin, own);
+      for (let n = 8; n < 28; n++) await cycle(n);
+      await store.close(); // its connections end, and report what they read
+      // Once the twenty cycles' index reads are counted, so are their scans: they read no more rows
+      // by scanning than a table of a few rows holds, where a plan kept from when the table was
+      // small would have scanned all 60,000 rows in each.
+      await waitFor(async () => (await tableReads(admin, own)).byIndex >= before.byIndex + 20);
+      expect((await tableReads(admin, own)).byScan - before.byScan).toBeLessThan(60_000);
+    } finally {
+      await store.close();
+      await admin.query(`DROP SCHEMA IF EXISTS "${own}" CASCADE`);
+      await admin.end();
+    }
+  });
 });
+
+/** How the server has read the jobs table of a schema: rows read by whole-table scans, index scans. */
+async function tableReads(client: pg.Client, schema: string): Promise<{ byScan: number; byIndex: number }> {
+  await client.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await client.query<{ by_scan: string; by_index: string }>(
+    `SELECT coalesce(seq_tup_read, 0) AS by_scan, coalesce(idx_scan, 0) AS by_index
+     FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`,
+    [schema],
+  );
+  return { byScan: Number(rows[0]?.by_scan ?? 0), byIndex: Number(rows[0]?.by_index ?? 0) };
+}
+
+/** Creates a role that may log in and read the schema's tables, and returns its connection URL. */
+async function createReader(admin: pg.Client, role: string, schema: string): Promise<string> {
+  const password = randomBytes(12).toString('hex');
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+  await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+  await admin.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
+  const url = new URL(POSTGRES_URL);
+  url.username = role;
+  url.password = password;
+  return url.toString();
+}

@@ -44,6 +44,7 @@ import {
   type TransitionResult,
 } from '../store.ts';
 import { PgHandoff } from './handoff.ts';
+import { PgMaintenanceVacuum } from './maintenance-vacuum.ts';
 import { migratePostgres } from './migrations.ts';
 import {
   CLEAR_COMPLETED,
@@ -54,6 +55,7 @@ import {
   runRecord,
 } from './sql.ts';
 import { HANDOFF_CHANNEL_PREFIX, HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
+import { PgWakeSender, WAKE_SQL } from './wake-sender.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database`; default: the `PG*` environment variables, as `pg` reads them. */
@@ -70,7 +72,16 @@ export interface PostgresStoreOptions {
    * mode: its lock would not say whether it still listens.
    */
   handoff?: boolean;
+  /**
+   * Opt-in: runs `VACUUM (ANALYZE)` on Sundial's busy tables every this many ms, from one process
+   * at a time (see maintenance-vacuum.ts). For servers whose autovacuum is off or cannot keep up;
+   * needs the role that owns the tables. `true` means every 30 s. Default off.
+   */
+  maintenanceVacuum?: boolean | number;
 }
+
+/** The maintenance vacuum's interval when the option says only `true`. */
+const MAINTENANCE_VACUUM_MS = 30_000;
 
 /** Jobs removed per statement when pruning: short transactions, so workers are not held up. */
 const PRUNE_CHUNK = 5000;
@@ -118,6 +129,8 @@ export class PostgresStore implements Store {
   private readonly handingInsert: string | null;
   /** Jobs handed from adds straight to idle workers (see handoff.ts); unless turned off. */
   readonly handoff: PgHandoff | undefined;
+  /** Wake-ups for adds and retries, sent apart from the statements that made the work (see there). */
+  private readonly wakes: PgWakeSender;
   /** The durable commit every add waits for (see `ADD_FLUSH`): one serves all adds before it. */
   private readonly addFlush = new SharedCall(() => this.pool.query(ADD_FLUSH));
   /**
@@ -128,6 +141,7 @@ export class PostgresStore implements Store {
   private initialised: Promise<void> | null = null;
   private closed = false;
   private readonly onError: (error: unknown) => void;
+  private readonly maintenance: PgMaintenanceVacuum | null;
 
   constructor(options: PostgresStoreOptions = {}) {
     checkOptions(options);
@@ -144,6 +158,11 @@ export class PostgresStore implements Store {
       // A connection half-open after a failover must not hang a worker's round for ever.
       keepAlive: true,
       connectionTimeoutMillis: 10_000,
+      // Plans made for each execution, with its values and the table as it is now (see
+      // CUSTOM_PLANS): set on each new connection before the pool hands it out (pg-pool awaits it).
+      onConnect: async (client) => {
+        await client.query(CUSTOM_PLANS);
+      },
     };
     this.pool = new (pgDriver().Pool)(config);
     // An idle connection that the server dropped must not crash the process.
@@ -155,6 +174,19 @@ export class PostgresStore implements Store {
       (error) => this.onError(error),
       options.handoff !== false,
     );
+    this.wakes = new PgWakeSender(
+      (names) => this.pool.query({ name: 'sundial:wake', text: WAKE_SQL, values: [this.channel, names] }),
+      (error) => this.onError(error),
+    );
+    const vacuumEvery =
+      options.maintenanceVacuum === true ? MAINTENANCE_VACUUM_MS : options.maintenanceVacuum || null;
+    this.maintenance =
+      vacuumEvery === null
+        ? null
+        : new PgMaintenanceVacuum(
+            { pool: this.pool, schema: this.schema, q: this.q, onError: (error) => this.onError(error) },
+            vacuumEvery,
+          );
     this.handingInsert = options.handoff === false ? null : this.handingInsertSql();
     this.handoff =
       options.handoff === false
@@ -193,6 +225,7 @@ export class PostgresStore implements Store {
       // Listening before anything else happens: a notification sent before LISTEN is lost.
       this.wake.start();
       await this.wake.listening();
+      this.maintenance?.start();
     })();
     this.initialised.catch(() => {
       this.initialised = null; // a server that was down at first may answer on the next try
@@ -235,15 +268,16 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** The parameters of `handingInsertSql`: the batch, the wake-up channel, now, commit before the flush. */
+  /** The parameters of `handingInsertSql`: the batch, now, commit before the flush. */
   private handingValues(batch: string, now: number): unknown[] {
-    return [batch, this.channel, now, this.handBeforeFlush];
+    return [batch, now, this.handBeforeFlush];
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    await this.maintenance?.stop();
     await this.wake.stop();
     await this.pool.end();
   }
@@ -251,16 +285,20 @@ export class PostgresStore implements Store {
   async addJobs(jobs: readonly NewJob[]): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
     await this.ready();
-    // One statement (inserts and NOTIFY together): no explicit transaction, one round trip. One
-    // that hands a job to an idle worker commits without waiting for the disk, so the job reaches
-    // the worker at once; the add then waits for a durable commit after it (see `ADD_FLUSH`).
+    // One statement: no explicit transaction, one round trip. One that hands a job to an idle
+    // worker commits without waiting for the disk, so the job reaches the worker at once; the add
+    // then waits for a durable commit after it (see `ADD_FLUSH`). The queues whose jobs were not
+    // handed are woken after the commit, by a statement of its own (see wake-sender.ts).
     const handed = new Set<string>();
-    const added = await this.insertJobs(this.pool, jobs, { notify: true, handed })
+    const woken = new Set<string>();
+    const added = await this.insertJobs(this.pool, jobs, { notify: true, handed, woken })
       .then(async (added) => {
         // A duplicate too: the job holding its key may be a handed one whose flush is under way.
-        if (this.handBeforeFlush && (handed.size > 0 || added.some((entry) => entry.duplicate))) {
-          await this.addFlush.request();
-        }
+        const flushed =
+          this.handBeforeFlush && (handed.size > 0 || added.some((entry) => entry.duplicate))
+            ? this.addFlush.request()
+            : null;
+        await Promise.all([flushed, this.wakes.wake(woken)]);
         return added;
       })
       .catch((error) => {
@@ -778,19 +816,20 @@ export class PostgresStore implements Store {
    */
   private async announceAll(): Promise<void> {
     this.wakeLocal('queues');
-    await this.query('SELECT pg_notify($1, $2)', [this.channel, '*']).catch((error) => this.onError(error));
+    await this.wakes.wake(['*']);
   }
 
   /**
    * Inserts jobs in order in one statement, each deduped against live jobs (and earlier ones of the
    * batch). Identity values follow the insert order, which follows the batch order, so the new
    * ids, in order, belong to the jobs that were inserted, in order. With `notify`, the statement
-   * also hands jobs to idle workers and wakes the queues of the others (see `handingInsertSql`).
+   * also hands jobs to idle workers (see `handingInsertSql`), and the queues of the jobs inserted
+   * and not handed go into `woken`, for the caller to wake once the statement has committed.
    */
   private async insertJobs(
     client: Queryable,
     jobs: readonly NewJob[],
-    { notify = false, handed }: { notify?: boolean; handed?: Set<string> } = {},
+    { notify = false, handed, woken }: { notify?: boolean; handed?: Set<string>; woken?: Set<string> } = {},
   ): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
     // The batch travels as one JSON document: encoding it is much cheaper than thirteen text arrays,
@@ -823,24 +862,18 @@ export class PostgresStore implements Store {
       dedupe_key: string | null;
       handed?: boolean;
     }>(
-      !notify
-        ? { name: `${this.schema}:insert`, text: plain, values: [batch] }
-        : this.handingInsert !== null && jobs.length <= HANDOFF_MAX_BATCH
-          ? {
-              name: `${this.schema}:insert-hand`,
-              text: this.handingInsert,
-              values: this.handingValues(batch, jobs[0]!.createdAt),
-            }
-          : {
-              // The same statement tells the queues that got jobs (delivered at its commit).
-              name: `${this.schema}:insert-notify`,
-              text: `WITH inserted AS (${plain}),
-                notified AS (SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted) AS queues)
-                SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`,
-              values: [batch, this.channel],
-            },
+      notify && this.handingInsert !== null && jobs.length <= HANDOFF_MAX_BATCH
+        ? {
+            name: `${this.schema}:insert-hand`,
+            text: this.handingInsert,
+            values: this.handingValues(batch, jobs[0]!.createdAt),
+          }
+        : { name: `${this.schema}:insert`, text: plain, values: [batch] },
     );
-    for (const row of rows) if (row.handed) handed?.add(String(row.id));
+    for (const row of rows) {
+      if (row.handed) handed?.add(String(row.id));
+      else if (notify) woken?.add(row.queue);
+    }
     // Identity values follow the insert order, which follows the batch order: the unkeyed jobs'
     // new ids, in order, are the unkeyed rows' ids, in order. Keyed jobs are found by their key.
     const unkeyed = rows
@@ -881,7 +914,7 @@ export class PostgresStore implements Store {
       const retried = await this.insertJobs(
         client,
         freed.map((i) => jobs[i]!),
-        { notify, handed },
+        { notify, handed, woken },
       );
       freed.forEach((i, k) => {
         out[i] = retried[k]!;
@@ -891,14 +924,15 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The add statement with direct handoff (see handoff.ts), parameters: the batch, the wake-up
-   * channel, now. For each queue of the batch whose claimable jobs are none but these (nothing
+   * The add statement with direct handoff (see handoff.ts), parameters: the batch, now, and whether
+   * a commit that handed may skip the flush. For each queue of the batch whose claimable jobs are none but these (nothing
    * waiting, nothing due, not paused), the live offer with the most free slots (locked; one another
    * add holds is passed over; its listener must still hold its lock, see wake-listener.ts) takes
    * that many of its ready jobs, which are inserted already active
    * under its owner and leased as its claims are. Each goes to the offer's listener in a
    * notification of its own (a payload must stay under 8000 bytes: a job whose texts would not fit
-   * is not handed). The other queues that got jobs are woken. All of it is delivered at the commit,
+   * is not handed). The other queues that got jobs are woken by the caller after the commit (see
+   * wake-sender.ts). The deliveries are sent at the commit,
    * which, once a job is handed, does not wait for the disk: the worker starts it while the WAL is
    * being flushed, and `addJobs` waits for that flush (`ADD_FLUSH`) before it resolves.
    */
@@ -908,11 +942,11 @@ export class PostgresStore implements Store {
         SELECT best.* FROM (SELECT DISTINCT q FROM batch WHERE s = 'waiting') AS ready
         CROSS JOIN LATERAL (
           SELECT o.queue, o.owner, o.free, o.lease_ms, o.listener FROM ${this.q}.offers AS o
-          WHERE o.queue = ready.q AND o.free > 0 AND o.offer_until >= $3
+          WHERE o.queue = ready.q AND o.free > 0 AND o.offer_until >= $2
             AND NOT pg_try_advisory_xact_lock_shared(${HANDOFF_LOCK_CLASS}, o.listener)
             AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j WHERE j.queue = ready.q AND j.state = 'waiting')
             AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j
-              WHERE j.queue = ready.q AND j.state IN ('delayed', 'failed') AND j.run_at <= $3)
+              WHERE j.queue = ready.q AND j.state IN ('delayed', 'failed') AND j.run_at <= $2)
             AND NOT EXISTS (SELECT 1 FROM ${this.q}.queues AS paused WHERE paused.name = ready.q AND paused.paused)
           ORDER BY o.free DESC LIMIT 1
           FOR UPDATE OF o SKIP LOCKED) AS best),
@@ -940,11 +974,9 @@ export class PostgresStore implements Store {
         SELECT pg_notify('${HANDOFF_CHANNEL_PREFIX}' || chosen.listener, json_build_object('owner', chosen.owner,
           'jobs', json_build_array((SELECT row_to_json(job) FROM (SELECT ${HANDED_JOB_COLUMNS}) AS job)))::text)
         FROM inserted JOIN chosen ON chosen.queue = inserted.queue AND chosen.owner = inserted.lease_owner
-        ORDER BY inserted.id),
-      notified AS (
-        SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM inserted WHERE lease_owner IS NULL) AS queues)
-      SELECT id, queue, dedupe_key, lease_owner IS NOT NULL AS handed, (SELECT count(*) FROM notified) AS notified,
-        (SELECT CASE WHEN count(*) > 0 AND $4::boolean THEN ${COMMIT_WITHOUT_FLUSH} END FROM delivered) AS relaxed
+        ORDER BY inserted.id)
+      SELECT id, queue, dedupe_key, lease_owner IS NOT NULL AS handed,
+        (SELECT CASE WHEN count(*) > 0 AND $3::boolean THEN ${COMMIT_WITHOUT_FLUSH} END FROM delivered) AS relaxed
       FROM inserted`;
   }
 
@@ -1319,6 +1351,17 @@ const ADD_FLUSH = {
   name: 'sundial:add-flush',
   text: `SELECT pg_logical_emit_message(true, 'sundial', 'add')`,
 };
+/**
+ * Our connections plan every execution of a prepared statement afresh. PostgreSQL otherwise
+ * switches a statement to a generic plan after five executions and keeps it until the table's
+ * statistics change, which without autovacuum (or between its rounds) is never: a plan made while
+ * the jobs table was a few pages long (a seq scan and hash join to apply outcomes, a seq scan and
+ * sort to find claimable jobs) then ran against a table that had grown to hundreds of thousands
+ * of rows. The soak measured 1,667 buffers and 17.7 ms per finish-and-claim after 40 s, and
+ * completions falling from 1,500 to 553 a second. A fresh plan costs a fraction of a millisecond
+ * and follows the table as it grows and shrinks.
+ */
+const CUSTOM_PLANS = 'SET plan_cache_mode = force_custom_plan';
 /** PostgreSQL's SQLSTATE for a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';
 /**
@@ -1482,7 +1525,7 @@ function claimedJobs(rows: readonly JobRow[]): Job[] {
   return rows.map(rowToJob).sort(claimOrder);
 }
 
-const OPTION_KEYS = ['connectionString', 'schema', 'poolSize', 'onError', 'handoff'];
+const OPTION_KEYS = ['connectionString', 'schema', 'poolSize', 'onError', 'handoff', 'maintenanceVacuum'];
 
 function checkOptions(options: PostgresStoreOptions): void {
   if (typeof options !== 'object' || options === null) {
@@ -1513,6 +1556,17 @@ function checkOptions(options: PostgresStoreOptions): void {
         break;
       case 'handoff':
         if (typeof value !== 'boolean') throw new InvalidOptionError(field, value, 'true or false');
+        break;
+      case 'maintenanceVacuum':
+        if (
+          typeof value !== 'boolean' &&
+          !(Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 86_400_000)
+        )
+          throw new InvalidOptionError(
+            field,
+            value,
+            'true, false, or ms between rounds from 100 to 86,400,000',
+          );
         break;
       default:
         throw new InvalidOptionError(
