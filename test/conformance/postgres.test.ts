@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type JobOutcome, PostgresStore } from '../../src/store/index.ts';
+import { VACUUM_LOCK_CLASS } from '../../src/store/postgres/maintenance-vacuum.ts';
 import { waitFor } from '../helpers.ts';
 import { describeHandoffConformance } from './handoff-conformance.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
@@ -503,12 +504,12 @@ describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {
       await store.addJobs([newJob(), newJob()]);
       await waitFor(async () => (await vacuums()) >= 2);
       // While another process holds the schema's vacuum lock, rounds pass without a vacuum.
-      await admin.query(`SELECT pg_advisory_lock(${0x53564143}, hashtext($1))`, [own]);
+      await admin.query(`SELECT pg_advisory_lock(${VACUUM_LOCK_CLASS}, hashtext($1))`, [own]);
       await new Promise((resolve) => setTimeout(resolve, 300)); // a round under way ends
       const held = await vacuums();
       await new Promise((resolve) => setTimeout(resolve, 1000)); // ten rounds' time
       expect(await vacuums()).toBe(held);
-      await admin.query(`SELECT pg_advisory_unlock(${0x53564143}, hashtext($1))`, [own]);
+      await admin.query(`SELECT pg_advisory_unlock(${VACUUM_LOCK_CLASS}, hashtext($1))`, [own]);
       await waitFor(async () => (await vacuums()) > held);
       expect(errors).toEqual([]);
       expect((await store.listJobs({ queue: 'q', state: 'waiting', limit: 10 })).length).toBe(2);

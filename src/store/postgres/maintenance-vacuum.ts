@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { SundialError } from '../../core/index.ts';
 
 /** The advisory lock class of the maintenance vacuum (the key is the schema's): one node at a time. */
-const VACUUM_LOCK_CLASS = 0x53564143; // 'SVAC'
+export const VACUUM_LOCK_CLASS = 0x53564143; // 'SVAC'
 
 /** What the store lends its maintenance vacuum. */
 export interface MaintenanceVacuumHost {
@@ -24,8 +24,9 @@ export interface MaintenanceVacuumHost {
  *
  * Each process with the option keeps its own timer, but a round whose table was vacuumed within
  * the interval (by another process, or by autovacuum) skips it. The first round comes one interval
- * after start, so a short-lived process (a CLI command) never runs one. A role that does not own the tables cannot vacuum them (PostgreSQL skips them with a
- * warning): that is reported once and the rounds stop.
+ * after start, so a short-lived process (a CLI command) never runs one. A role that does not own
+ * the tables cannot vacuum them (PostgreSQL skips them with a warning): that is checked at the
+ * first round, reported once, and the rounds stop.
  */
 export class PgMaintenanceVacuum {
   private readonly host: MaintenanceVacuumHost;
@@ -33,6 +34,8 @@ export class PgMaintenanceVacuum {
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
   private stopped = false;
+  /** Whether the first round found the role owning the tables (checked once: it does not change). */
+  private ownerChecked = false;
 
   constructor(host: MaintenanceVacuumHost, everyMs: number) {
     this.host = host;
@@ -65,25 +68,32 @@ export class PgMaintenanceVacuum {
     this.timer.unref();
   }
 
+  /** Throws, and stops the rounds, when the role connected does not own the jobs table. */
+  private async checkOwner(client: pg.PoolClient): Promise<void> {
+    const { q } = this.host;
+    const owns = await client.query<{ owns: boolean }>(
+      `SELECT pg_has_role(c.relowner, 'MEMBER') AS owns FROM pg_class AS c WHERE c.oid = $1::regclass`,
+      [`${q}.jobs`],
+    );
+    if (!owns.rows[0]?.owns) {
+      this.stopped = true;
+      throw new SundialError(
+        'SUNDIAL_VACUUM_NOT_OWNER',
+        `store.maintenanceVacuum is set, but the role connected does not own ${q}.jobs, so PostgreSQL would ` +
+          'skip it: connect as the role that owns Sundial’s tables (the one that created them), or leave the ' +
+          'vacuum to autovacuum',
+      );
+    }
+    this.ownerChecked = true;
+  }
+
   /** One round: skipped while another process holds the schema's vacuum lock. */
   private async vacuum(): Promise<void> {
     const { pool, schema, q } = this.host;
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      const owns = await client.query<{ owns: boolean }>(
-        `SELECT pg_has_role(c.relowner, 'MEMBER') AS owns FROM pg_class AS c WHERE c.oid = $1::regclass`,
-        [`${q}.jobs`],
-      );
-      if (!owns.rows[0]?.owns) {
-        this.stopped = true;
-        throw new SundialError(
-          'SUNDIAL_VACUUM_NOT_OWNER',
-          `store.maintenanceVacuum is set, but the role connected does not own ${q}.jobs, so PostgreSQL would ` +
-            'skip it: connect as the role that owns Sundial’s tables (the one that created them), or leave the ' +
-            'vacuum to autovacuum',
-        );
-      }
+      if (!this.ownerChecked) await this.checkOwner(client);
       const locked = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
         [VACUUM_LOCK_CLASS, schema],

@@ -871,7 +871,7 @@ export class PostgresStore implements Store {
     );
     for (const row of rows) {
       if (row.handed) handed?.add(String(row.id));
-      else if (notify) woken?.add(row.queue);
+      else woken?.add(row.queue);
     }
     // Identity values follow the insert order, which follows the batch order: the unkeyed jobs'
     // new ids, in order, are the unkeyed rows' ids, in order. Keyed jobs are found by their key.
@@ -924,8 +924,8 @@ export class PostgresStore implements Store {
 
   /**
    * The add statement with direct handoff (see handoff.ts), parameters: the batch, now, and whether
-   * a commit that handed may skip the flush. For each queue of the batch whose claimable jobs are none but these (nothing
-   * waiting, nothing due, not paused), the live offer with the most free slots (locked; one another
+   * a commit that handed may skip the flush. For each queue of the batch whose claimable jobs are
+   * none but these (nothing waiting, nothing due, not paused), the live offer with the most free slots (locked; one another
    * add holds is passed over; its listener must still hold its lock, see wake-listener.ts) takes
    * that many of its ready jobs, which are inserted already active
    * under its owner and leased as its claims are. Each goes to the offer's listener in a
