@@ -213,7 +213,7 @@ export class Sundial {
     const workerOptions: WorkerOptions = { maxResultBytes: Math.max(1_048_576, outputRoom), ...rest };
     return this.worker(
       taskQueue ?? DEFAULT_TASK_QUEUE,
-      taskHandlers(tasks, runner, this.masker),
+      taskHandlers(tasks, runner, this.masker, this.clock),
       workerOptions,
     );
   }

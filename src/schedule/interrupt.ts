@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { type Job, SundialError } from '../core/index.ts';
+import { type Clock, type Job, SundialError } from '../core/index.ts';
 import type { Store } from '../store/index.ts';
 import { isProcessAlive, type LockProvider } from './locks/index.ts';
 
@@ -8,6 +8,7 @@ import { isProcessAlive, type LockProvider } from './locks/index.ts';
 export interface InterruptContext {
   store: Store;
   locks: LockProvider;
+  clock: Clock;
 }
 
 /** What `sundial interrupt` stopped. */
@@ -65,7 +66,7 @@ export async function interruptRun(sundial: InterruptContext, target: string): P
   const cancelled = await sundial.store.cancelJob(job.id, {
     queue: job.queue,
     from: ['active'],
-    now: Date.now(),
+    now: sundial.clock.now(),
   });
   if (!cancelled.ok) {
     throw new SundialError('SUNDIAL_NOT_RUNNING', `Run ${runId} ended before it could be interrupted`);
@@ -93,12 +94,13 @@ export async function waitUntilStopped(
 ): Promise<boolean | null> {
   const watchProcess = run.pidEndsWithRun && run.pid !== null;
   if (!run.heldLock && !watchProcess) return null;
-  const deadline = Date.now() + timeoutMs;
+  // Real time, not the Sundial's clock: this waits for a process, whatever time the store keeps.
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const locked = run.heldLock && (await holdsLock(sundial, run.runId));
     const processAlive = watchProcess && isProcessAlive(run.pid!);
     if (!locked && !processAlive) return true;
-    if (Date.now() > deadline) return false;
+    if (performance.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

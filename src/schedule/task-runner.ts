@@ -1,5 +1,6 @@
 import { formatWithOptions } from 'node:util';
 import {
+  type Clock,
   defaultMasker,
   describeThrown,
   InvalidOptionError,
@@ -8,6 +9,7 @@ import {
   JobTimeoutError,
   type Masker,
   SundialError,
+  systemClock,
   UnrecoverableError,
 } from '../core/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
@@ -46,6 +48,8 @@ export interface TaskRunnerOptions extends OutputOptions, CommandRunOptions {
 interface RunnerSettings extends TaskRunnerOptions {
   contained: Containment | null;
   masker: Masker;
+  /** The Sundial's clock: a run's start and end are its times, like every other time it stores. */
+  clock: Clock;
 }
 
 /** What a successful run stores as its job's result. */
@@ -77,11 +81,15 @@ interface RunContext extends TaskRunContext {
   stillRunning: Promise<unknown>[];
 }
 
-/** `masker`: the Sundial's rule set (`sundial.masker`); `options.secretKeys` add to it. */
+/**
+ * `masker`: the Sundial's rule set (`sundial.masker`); `options.secretKeys` add to it. `clock`: the
+ * Sundial's clock (`sundial.clock`), which times each run.
+ */
 export function taskHandlers(
   tasks: readonly LoadedTask[],
   options: TaskRunnerOptions = {},
   masker: Masker = defaultMasker,
+  clock: Clock = systemClock,
 ): { task: { handle: (payload: TaskRunPayload, context: TaskRunContext) => Promise<TaskRunResult> } } {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', options, 'an object of task runner options');
@@ -115,6 +123,7 @@ export function taskHandlers(
     contained,
     // Folded in once: a bad key name is refused when the worker is made, not at its first run.
     masker: masker.withKeys(options.secretKeys ?? [], 'options.secretKeys'),
+    clock,
   };
   const byId = new Map(tasks.map((task) => [task.definition.id, task]));
   return {
@@ -235,12 +244,12 @@ async function runWithHooks(
   const { definition } = task;
   const secretValues = definition.action.kind === 'command' ? Object.values(definition.action.env) : [];
   const output = new OutputBuffer({ maxOutputBytes: options.maxOutputBytes }, secretValues, options.masker);
-  const startedAt = Date.now();
+  const startedAt = options.clock.now();
   const info = (ok: boolean | null, error: unknown): TaskRunInfo => ({
     taskId: definition.id,
     scheduledFor: context.job.origin?.scheduledFor ?? context.job.createdAt,
     startedAt,
-    finishedAt: ok === null ? null : Date.now(),
+    finishedAt: ok === null ? null : options.clock.now(),
     ok,
     output: output.text(),
     // Masked like the output: a failing ping's error carries its URL, and so any password in it.

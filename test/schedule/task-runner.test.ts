@@ -9,6 +9,7 @@ import {
   createSundial,
   defineConfig,
   detectContainment,
+  FakeClock,
   InvalidOptionError,
   isProcessAlive,
   type Job,
@@ -541,6 +542,54 @@ describe('task runner', () => {
     await runOnce(schedule, 'hooked');
     expect(seen.map(([name]) => name)).toEqual(['before', 'success', 'after']);
     expect(seen[1]![1]).toMatchObject({ taskId: 'hooked', ok: true, output: 'working\n' });
+  });
+
+  describe('on a Sundial with a clock of its own', () => {
+    const at = Date.UTC(2030, 0, 2, 3, 4, 5);
+    let clocked: Sundial;
+
+    beforeEach(() => {
+      clocked = createSundial({ store: { path: join(dir.path, 'clocked.db') }, clock: new FakeClock(at) });
+    });
+    afterEach(() => clocked.close({ graceMs: 0 }));
+
+    /** Starts a task worker for `schedule` and queues a run of its only task; its job id. */
+    async function startRun(schedule: Schedule): Promise<string> {
+      const tasks = schedule.load();
+      clocked.taskWorker(tasks);
+      return (await clocked.scheduler(tasks, { autostart: false }).trigger(tasks[0]!.definition.id)).jobId;
+    }
+
+    it('times a run by that clock, as the hooks see it', async () => {
+      const seen: TaskRunInfo[] = [];
+      const schedule = new Schedule();
+      schedule
+        .call(() => {})
+        .name('clocked')
+        .after((run) => void seen.push(run));
+      const jobId = await startRun(schedule);
+      await waitFor(() => seen.length === 1, { timeoutMs: 20_000, message: `run ${jobId} to end` });
+      expect(seen[0]).toMatchObject({ taskId: 'clocked', ok: true, startedAt: at, finishedAt: at });
+    });
+
+    it("ends an interrupted run at that clock's time", async () => {
+      let started = false;
+      const schedule = new Schedule();
+      schedule
+        .call(
+          ({ signal }) =>
+            new Promise<void>((resolve) => {
+              started = true;
+              signal.addEventListener('abort', () => resolve());
+            }),
+        )
+        .name('long');
+      const jobId = await startRun(schedule);
+      await waitFor(() => started, { timeoutMs: 20_000, message: `run ${jobId} to start` });
+      await clocked.interrupt(jobId);
+      const job = await clocked.queue('sundial.tasks').getJob(jobId);
+      expect(job).toMatchObject({ state: 'cancelled', finishedAt: at });
+    });
   });
 
   it('skips a run while another live run holds the task’s lock', async () => {
