@@ -925,15 +925,15 @@ export class PostgresStore implements Store {
   /**
    * The add statement with direct handoff (see handoff.ts), parameters: the batch, now, and whether
    * a commit that handed may skip the flush. For each queue of the batch whose claimable jobs are
-   * none but these (nothing waiting, nothing due, not paused), the live offer with the most free slots (locked; one another
-   * add holds is passed over; its listener must still hold its lock, see wake-listener.ts) takes
-   * that many of its ready jobs, which are inserted already active
-   * under its owner and leased as its claims are. Each goes to the offer's listener in a
-   * notification of its own (a payload must stay under 8000 bytes: a job whose texts would not fit
-   * is not handed). The other queues that got jobs are woken by the caller after the commit (see
-   * wake-sender.ts). The deliveries are sent at the commit,
-   * which, once a job is handed, does not wait for the disk: the worker starts it while the WAL is
-   * being flushed, and `addJobs` waits for that flush (`ADD_FLUSH`) before it resolves.
+   * none but these (nothing waiting, nothing due, not paused), the live offer with the most free
+   * slots (locked; one another add holds is passed over; its listener must still hold its lock, see
+   * wake-listener.ts) takes that many of its ready jobs, which are inserted already active under its
+   * owner and leased as its claims are. Each goes to the offer's listener in a notification of its
+   * own (a payload must stay under 8000 bytes: a job whose texts would not fit is not handed). The
+   * other queues that got jobs are woken by the caller after the commit (see wake-sender.ts). The
+   * deliveries are sent at the commit, which, once a job is handed, does not wait for the disk: the
+   * worker starts it while the WAL is being flushed, and `addJobs` waits for that flush
+   * (`ADD_FLUSH`) before it resolves.
    */
   private handingInsertSql(): string {
     return `WITH batch AS (SELECT * FROM ${BATCH_ROWS}),
