@@ -1,4 +1,5 @@
 import type { AttemptRecord, BackoffSpec, DeadLetterInfo, Job, JobError, JobState } from '../core/index.ts';
+import type { JobSearch } from './job-search.ts';
 
 /**
  * The storage contract every engine (SQLite, PostgreSQL, Redis) implements with the same meaning.
@@ -7,7 +8,7 @@ import type { AttemptRecord, BackoffSpec, DeadLetterInfo, Job, JobError, JobStat
  * (a transaction, a Lua script). Times are epoch ms passed in by the caller, never read from the
  * engine's own clock, so a fake clock drives the whole system in tests.
  */
-export interface Store {
+export interface Store extends JobSearch {
   /** `sqlite`, `postgres`, `redis`: for logs and the conformance suite, never for branching. */
   readonly engine: string;
 

@@ -5,6 +5,7 @@ import { type JobOutcome, PostgresStore } from '../../src/store/index.ts';
 import { VACUUM_LOCK_CLASS } from '../../src/store/postgres/maintenance-vacuum.ts';
 import { waitFor } from '../helpers.ts';
 import { describeHandoffConformance } from './handoff-conformance.ts';
+import { describeSearchConformance } from './search-conformance.ts';
 import { engineUnderTest, POSTGRES_URL } from './servers.ts';
 import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conformance.ts';
 
@@ -30,6 +31,7 @@ if (postgresUp) {
   };
   describeStoreConformance('postgres', makeHarness);
   describeHandoffConformance('postgres', makeHarness, { handsLongEscapedPayload: false });
+  describeSearchConformance('postgres', makeHarness);
 }
 
 describe.skipIf(!postgresUp)('PostgreSQL engine specifics', () => {

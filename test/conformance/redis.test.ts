@@ -12,6 +12,7 @@ import {
 import { keyPattern } from '../../src/store/redis/keys.ts';
 import { waitFor } from '../helpers.ts';
 import { describeHandoffConformance } from './handoff-conformance.ts';
+import { describeSearchConformance } from './search-conformance.ts';
 import { engineUnderTest, REDIS_URL } from './servers.ts';
 import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conformance.ts';
 
@@ -74,6 +75,7 @@ if (await engineUnderTest('Redis', REDIS_URL, 6379)) {
   };
   describeStoreConformance('redis', makeHarness);
   describeHandoffConformance('redis', makeHarness, { handsLongEscapedPayload: true });
+  describeSearchConformance('redis', makeHarness);
 }
 
 /** Closes the connections of this store prefix from the server's side, as a restart or a network cut would. */

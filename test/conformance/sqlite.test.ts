@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/index.ts';
 import { tempDir } from '../helpers.ts';
+import { describeSearchConformance } from './search-conformance.ts';
 import { describeStoreConformance } from './store-conformance.ts';
 
-describeStoreConformance('sqlite', async () => {
+const makeHarness = async () => {
   const dir = tempDir();
   const path = join(dir.path, 'conformance.db');
   const store = new SqliteStore({ path });
@@ -21,4 +22,7 @@ describeStoreConformance('sqlite', async () => {
       dir.cleanup();
     },
   };
-});
+};
+
+describeStoreConformance('sqlite', makeHarness);
+describeSearchConformance('sqlite', makeHarness);

@@ -59,21 +59,31 @@ function record(attempt: number, outcome: AttemptRecord['outcome'], worker = 'w1
 const ERROR: JobError = { name: 'Error', message: 'boom', category: 'error' };
 
 /**
+ * Gives each test of the enclosing `describe` an empty, initialised store of its own, cleaned up
+ * afterwards; the returned function reads the current test's harness.
+ */
+export function useFreshStore(makeStore: () => Promise<StoreHarness>): () => StoreHarness {
+  let harness: StoreHarness;
+  beforeEach(async () => {
+    harness = await makeStore();
+    await harness.store.init();
+  });
+  afterEach(async () => {
+    await harness.cleanup();
+  });
+  return () => harness;
+}
+
+/**
  * The contract every store engine must meet, with the same observable behaviour. Each engine's test
  * file calls this with a factory that makes an empty store.
  */
 export function describeStoreConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
   describe(`store conformance: ${engine}`, () => {
-    let harness: StoreHarness;
+    const current = useFreshStore(makeStore);
     let store: Store;
-
-    beforeEach(async () => {
-      harness = await makeStore();
-      store = harness.store;
-      await store.init();
-    });
-    afterEach(async () => {
-      await harness.cleanup();
+    beforeEach(() => {
+      store = current().store;
     });
 
     const claim = (limit = 10, now = T0, owner = 'w1', queue = 'q') =>
@@ -237,7 +247,7 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
 
       it('never hands one job to two claimers on separate connections', async () => {
         await store.addJobs(Array.from({ length: 50 }, () => newJob()));
-        const connections = [store, await harness.connect(), await harness.connect()];
+        const connections = [store, await current().connect(), await current().connect()];
         const claims = await Promise.all(
           Array.from({ length: 10 }, (_, i) =>
             connections[i % 3]!.claimJobs({
@@ -823,7 +833,7 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
       it('fires an occurrence once: the compare-and-set lets exactly one of many racers win', async () => {
         await sync('tick', 'h', T0 + 1000);
         const job = newJob({ queue: 'ticks', dedupeKey: `tick@${T0 + 1000}` });
-        const racers = [store, await harness.connect(), await harness.connect()];
+        const racers = [store, await current().connect(), await current().connect()];
         const results = await Promise.all(
           racers.map((racer) =>
             racer.fireSchedule({
@@ -899,7 +909,7 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         ]);
 
         let cancels = 0;
-        const other = await harness.connect();
+        const other = await current().connect();
         other.subscribe(CANCELS_CHANNEL, () => cancels++);
         const running = (await fire('r', T0, 'replace')).added[0]!;
         await start('r', T0);
@@ -989,7 +999,7 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
         expect(await store.getFlag('maintenance')).toBeNull();
         await store.setFlag('maintenance', '{"note":"db move"}');
         expect(await store.getFlag('maintenance')).toBe('{"note":"db move"}');
-        const other = await harness.connect();
+        const other = await current().connect();
         expect(await other.getFlag('maintenance')).toBe('{"note":"db move"}');
         await store.setFlag('maintenance', null);
         expect(await store.getFlag('maintenance')).toBeNull();
@@ -1010,7 +1020,7 @@ export function describeStoreConformance(engine: string, makeStore: () => Promis
       });
 
       it('tells cancel subscribers on other connections when an active job is cancelled, and only then', async () => {
-        const other = await harness.connect();
+        const other = await current().connect();
         let calls = 0;
         other.subscribe(CANCELS_CHANNEL, () => calls++);
         const [waiting, active] = await store.addJobs([newJob(), newJob()]);

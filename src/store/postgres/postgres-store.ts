@@ -10,6 +10,7 @@ import {
 import { SharedCall } from '../../core/shared-call.ts';
 import { pgDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
+import type { FindJobsRequest, FoundJobs, JobFilter, MatchCount, SqlDialect } from '../job-search.ts';
 import { Listeners, type WakeTarget } from '../listeners.ts';
 import {
   type JobRow,
@@ -19,6 +20,7 @@ import {
   type ScheduleRow,
   scheduleFromRow,
 } from '../rows.ts';
+import { countMatchingWithSql, findJobsWithSql, type SqlRead } from '../sql-search.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
@@ -56,6 +58,13 @@ import {
 } from './sql.ts';
 import { HANDOFF_CHANNEL_PREFIX, HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
 import { PgWakeSender, WAKE_SQL } from './wake-sender.ts';
+
+/** ASCII letters folded by translate(), as the filter's text match is defined (lower() would fold more). */
+const PG_DIALECT: SqlDialect = {
+  param: (n) => `$${n}`,
+  lower: (column) => `translate(${column}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`,
+  contains: (haystack, needle) => `strpos(${haystack}, ${needle}) > 0`,
+};
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database`; default: the `PG*` environment variables, as `pg` reads them. */
@@ -638,6 +647,27 @@ export class PostgresStore implements Store {
     );
     return rows.map((row) => row.name);
   }
+
+  findJobs(request: FindJobsRequest): Promise<FoundJobs> {
+    return findJobsWithSql(this.search, `${this.q}.jobs`, PG_DIALECT, request);
+  }
+
+  countMatching(filter: JobFilter, cap: number): Promise<MatchCount> {
+    return countMatchingWithSql(this.search, `${this.q}.jobs`, PG_DIALECT, filter, cap);
+  }
+
+  async forgetQueue(queue: string): Promise<boolean> {
+    const { rows } = await this.query<{ has_jobs: boolean }>(
+      `WITH found AS (SELECT EXISTS (SELECT 1 FROM ${this.q}.jobs WHERE queue = $1) AS has_jobs),
+         gone AS (DELETE FROM ${this.q}.queues WHERE name = $1 AND NOT (SELECT has_jobs FROM found))
+       SELECT has_jobs FROM found`,
+      [queue],
+    );
+    return rows[0]?.has_jobs === false;
+  }
+
+  private readonly search: SqlRead = async <Row>(sql: string, params: unknown[]) =>
+    (await this.query(sql, params)).rows as Row[];
 
   async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
     if (entries.length === 0) return;

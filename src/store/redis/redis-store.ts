@@ -11,6 +11,14 @@ import {
 } from '../../core/index.ts';
 import { ioredisDriver } from '../drivers.ts';
 import {
+  asciiLower,
+  type FindJobsRequest,
+  type FoundJobs,
+  isStateOnly,
+  type JobFilter,
+  type MatchCount,
+} from '../job-search.ts';
+import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
   type ClaimRequest,
@@ -53,6 +61,14 @@ import { checkDurability, type DurabilityCheck } from './server-check.ts';
 import { Wakeups } from './wakeups.ts';
 
 export { AT_RISK_CODE, type DurabilityCheck, durabilityWarning, UNCHECKED_CODE } from './server-check.ts';
+
+/** How many jobs one look of a search examines: a few milliseconds of Redis's time at most. */
+const SEARCH_BUDGET = 1000;
+/** How many looks one `findJobs` page takes before it returns what it found with its cursor. */
+const SEARCH_LOOKS_PER_PAGE = 20;
+/** A count looks at more per call (it sends no jobs back), up to a ceiling past which it says "at least". */
+const COUNT_BUDGET = 5000;
+const COUNT_MAX_LOOKED = 1_000_000;
 
 export interface RedisStoreOptions {
   /** Where Redis is, e.g. `redis://user:secret@host:6379/0`. Default `redis://127.0.0.1:6379`. */
@@ -461,6 +477,78 @@ export class RedisStore implements Store, ScriptRunner {
   async listQueues(): Promise<string[]> {
     this.check();
     return byBytes(await this.command(() => this.client.smembers(`${this.global}:queues`)));
+  }
+
+  async findJobs(request: FindJobsRequest): Promise<FoundJobs> {
+    this.check();
+    const jobs: Job[] = [];
+    let after = request.after ?? '';
+    // A few bounded looks fill most pages; a rare match over a large queue returns a short page
+    // with its cursor rather than holding the caller (or Redis) for long.
+    for (let look = 0; look < SEARCH_LOOKS_PER_PAGE; look++) {
+      const { cursor, found } = await this.search(
+        request,
+        after,
+        request.limit - jobs.length,
+        SEARCH_BUDGET,
+        false,
+      );
+      jobs.push(...found.map(jobFromHash));
+      if (cursor === '' || jobs.length >= request.limit) return { jobs, next: cursor || null };
+      after = cursor;
+    }
+    return { jobs, next: after };
+  }
+
+  async countMatching(filter: JobFilter, cap: number): Promise<MatchCount> {
+    this.check();
+    if (isStateOnly(filter)) {
+      const counts = await this.countJobs(filter.queue);
+      const states = filter.states?.length ? filter.states : JOB_STATES;
+      const count = states.reduce((sum, state) => sum + counts[state], 0);
+      return count > cap ? { count: cap, exact: false } : { count, exact: true };
+    }
+    let count = 0;
+    let after = '';
+    for (let looked = 0; looked < COUNT_MAX_LOOKED; looked += COUNT_BUDGET) {
+      const step = await this.search(filter, after, cap + 1 - count, COUNT_BUDGET, true);
+      count += step.count;
+      if (count > cap) return { count: cap, exact: false };
+      if (step.cursor === '') return { count, exact: true };
+      after = step.cursor;
+    }
+    return { count, exact: false };
+  }
+
+  async forgetQueue(queue: string): Promise<boolean> {
+    this.check();
+    return (await this.run('forgetQueue', queueBase(this.prefix, queue), [queue])) === 1;
+  }
+
+  /** One bounded look of the `findJobs` script (see search-scripts.ts). */
+  private async search(
+    filter: JobFilter & { order?: 'asc' | 'desc' },
+    after: string,
+    limit: number,
+    budget: number,
+    countOnly: boolean,
+  ): Promise<{ cursor: string; count: number; found: FlatHash[] }> {
+    const states = filter.states ?? [];
+    const [cursor, count, found] = (await this.run('findJobs', queueBase(this.prefix, filter.queue), [
+      filter.queue,
+      states.length === 1 ? states[0]! : '',
+      states.length > 1 ? states.join(',') : '',
+      after,
+      filter.order === 'desc' ? '1' : '0',
+      String(limit),
+      String(budget),
+      nullable(filter.name ?? null),
+      nullable(filter.createdFrom ?? null),
+      nullable(filter.createdTo ?? null),
+      nullable(filter.text === undefined ? null : asciiLower(filter.text)),
+      countOnly ? '1' : '0',
+    ])) as [string, number, FlatHash[]];
+    return { cursor, count, found };
   }
 
   async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {

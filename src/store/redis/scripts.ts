@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { CANCELS_CHANNEL, SCHEDULES_CHANNEL } from '../store.ts';
 import { LUA_KEYS } from './keys.ts';
 import { LuaLibrary } from './lua-linker.ts';
+import { SEARCH_BODIES } from './search-scripts.ts';
 
 /*
  * Every state change of the Redis engine is one of these scripts, so it is one atomic step: Redis
@@ -1035,7 +1036,8 @@ for _, schedule in ipairs(redis.call('SMEMBERS', G .. ':runs')) do
 end`,
 } as const;
 
-export type ScriptName = keyof typeof BODIES;
+const ALL_BODIES = { ...BODIES, ...SEARCH_BODIES };
+export type ScriptName = keyof typeof ALL_BODIES;
 
 /**
  * A script run by its SHA1 (EVALSHA), sent whole (EVAL, which also caches it) only when the server
@@ -1088,7 +1090,7 @@ export class Scripts {
   get(name: ScriptName): LuaScript {
     let script = this.built.get(name);
     if (!script) {
-      const code = `${BODIES[name]}\nfinishScript()\nreturn { announced, result, forgotten }\n`;
+      const code = `${ALL_BODIES[name]}\nfinishScript()\nreturn { announced, result, forgotten }\n`;
       const source = `${this.head}\n${library().linkedFor(code)}\n${code}`;
       script = new LuaScript(name, source);
       this.built.set(name, script);

@@ -10,6 +10,7 @@ import {
 } from '../../core/index.ts';
 import { sqliteDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
+import type { FindJobsRequest, FoundJobs, JobFilter, MatchCount, SqlDialect } from '../job-search.ts';
 import { Listeners } from '../listeners.ts';
 import {
   type JobRow,
@@ -19,6 +20,7 @@ import {
   type ScheduleRow,
   scheduleFromRow,
 } from '../rows.ts';
+import { countMatchingWithSql, findJobsWithSql, type SqlRead } from '../sql-search.ts';
 import {
   type AddedJob,
   BUFFERED_KEY_SUFFIX,
@@ -48,6 +50,13 @@ import { retryWhileBusy } from './busy.ts';
 import { Checkpointer, RESTART_BYTES } from './checkpointer.ts';
 import { migrate } from './migrations.ts';
 import { WakeSignal } from './wake-signal.ts';
+
+/** SQLite's lower() folds ASCII letters only, as the filter's text match is defined. */
+const SQLITE_DIALECT: SqlDialect = {
+  param: (n) => `?${n}`,
+  lower: (column) => `lower(${column})`,
+  contains: (haystack, needle) => `instr(${haystack}, ${needle}) > 0`,
+};
 
 export interface SqliteStoreOptions {
   /** The database file. Default `.sundial/sundial.db`; `:memory:` for a private, throwaway store. */
@@ -114,6 +123,7 @@ export class SqliteStore implements Store {
   private readonly busyTimeoutMs: number;
   private readonly options: SqliteStoreOptions;
   private readonly pruneStatements = new Map<number, StatementSync>();
+  private readonly searchStatements = new Map<string, StatementSync>();
 
   constructor(options: SqliteStoreOptions = {}) {
     checkSqliteStoreOptions(options);
@@ -196,6 +206,7 @@ export class SqliteStore implements Store {
     this.listeners.clear();
     this.statements = null;
     this.pruneStatements.clear();
+    this.searchStatements.clear();
     this.db?.close();
     this.db = null;
   }
@@ -414,6 +425,36 @@ export class SqliteStore implements Store {
     const rows = await this.read(() => this.prepared().listQueues.all() as { name: string }[]);
     return rows.map((row) => row.name);
   }
+
+  findJobs(request: FindJobsRequest): Promise<FoundJobs> {
+    return findJobsWithSql(this.search, 'sundial_jobs', SQLITE_DIALECT, request);
+  }
+
+  countMatching(filter: JobFilter, cap: number): Promise<MatchCount> {
+    return countMatchingWithSql(this.search, 'sundial_jobs', SQLITE_DIALECT, filter, cap);
+  }
+
+  async forgetQueue(queue: string): Promise<boolean> {
+    const s = this.prepared();
+    return this.transaction(() => {
+      if (s.anyJobOf.get(queue)) return false;
+      s.forgetQueue.run(queue);
+      return true;
+    });
+  }
+
+  /** Searches prepare their statement per filter shape, kept (a few shapes at most in practice). */
+  private readonly search: SqlRead = <Row>(sql: string, params: unknown[]) =>
+    this.read(() => {
+      this.prepared();
+      let statement = this.searchStatements.get(sql);
+      if (!statement) {
+        if (this.searchStatements.size >= 64) this.searchStatements.clear();
+        statement = this.db!.prepare(sql);
+        this.searchStatements.set(sql, statement);
+      }
+      return statement.all(...(params as (string | number)[])) as Row[];
+    });
 
   async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
     const s = this.prepared();
@@ -950,5 +991,7 @@ function prepareStatements(db: DatabaseSync) {
     listQueues: db.prepare(
       'SELECT name FROM sundial_queues UNION SELECT DISTINCT queue FROM sundial_jobs ORDER BY 1',
     ),
+    anyJobOf: db.prepare('SELECT 1 AS found FROM sundial_jobs WHERE queue = ? LIMIT 1'),
+    forgetQueue: db.prepare('DELETE FROM sundial_queues WHERE name = ?'),
   };
 }

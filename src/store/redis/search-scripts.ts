@@ -1,0 +1,74 @@
+/**
+ * The scripts of the search role (see job-search.ts), in the conventions of scripts.ts. A search
+ * reads one queue's keys only, so it runs alike on a single Redis and on a Cluster. One call looks
+ * at a bounded number of jobs (`budget`), so a search over a large queue never holds Redis for long:
+ * the client calls again from the cursor it returns.
+ */
+export const SEARCH_BODIES = {
+  /**
+   * ARGV[3]: queue, [4]: the state set to walk ('' the queue's `all`), [5]: states to keep,
+   * comma-separated ('' any), [6]: after this id ('' from the start), [7]: '1' newest first,
+   * [8]: stop after this many matches, [9]: look at most at this many jobs, [10]: name, [11]: created
+   * from, [12]: created before, [13]: text, already lower-cased (each nullable), [14]: '1' to count
+   * only. Result: { next cursor or '', count, the matching jobs' fields... }.
+   */
+  findJobs: `
+local base = queueBase(ARGV[3])
+local set = base .. ':all'
+if ARGV[4] ~= '' then set = base .. ':state:' .. ARGV[4] end
+local wanted = false
+if ARGV[5] ~= '' then
+  wanted = {}
+  for state in string.gmatch(ARGV[5], '[^,]+') do wanted[state] = true end
+end
+local limit, budget = tonumber(ARGV[8]), tonumber(ARGV[9])
+local ids
+if ARGV[7] == '1' then
+  local top = '+inf'
+  if ARGV[6] ~= '' then top = '(' .. ARGV[6] end
+  ids = redis.call('ZREVRANGEBYSCORE', set, top, '-inf', 'LIMIT', 0, budget)
+else
+  local bottom = '-inf'
+  if ARGV[6] ~= '' then bottom = '(' .. ARGV[6] end
+  ids = redis.call('ZRANGEBYSCORE', set, bottom, '+inf', 'LIMIT', 0, budget)
+end
+local name, from, to, text = opt(ARGV[10]), opt(ARGV[11]), opt(ARGV[12]), opt(ARGV[13])
+local countOnly = ARGV[14] == '1'
+local function contains(value)
+  return value and string.find(string.lower(value), text, 1, true) ~= nil
+end
+local found, count, last, stopped = {}, 0, '', false
+for _, id in ipairs(ids) do
+  last = id
+  local key = base .. ':job:' .. id
+  local job = redis.call('HMGET', key, 'state', 'name', 'createdAt', 'payload', 'error')
+  local match = job[1] ~= false
+  if match and wanted then match = wanted[job[1]] == true end
+  if match and name then match = job[2] == name end
+  if match and from then match = tonumber(job[3]) >= tonumber(from) end
+  if match and to then match = tonumber(job[3]) < tonumber(to) end
+  if match and text then match = contains(job[4]) or contains(job[5]) end
+  if match then
+    count = count + 1
+    if not countOnly then found[#found + 1] = redis.call('HGETALL', key) end
+    if count >= limit then
+      stopped = true
+      break
+    end
+  end
+end
+local cursor = ''
+if stopped or #ids == budget then cursor = last end
+local result = { cursor, count, found }`,
+
+  /** ARGV[3]: queue. Result: 1 when forgotten (no job left), 0 while it has jobs. */
+  forgetQueue: `
+local queue = ARGV[3]
+local base = queueBase(queue)
+local result = 0
+if redis.call('ZCARD', base .. ':all') == 0 then
+  redis.call('DEL', base .. ':paused')
+  if not CLUSTER then redis.call('SREM', G .. ':queues', queue) end
+  result = 1
+end`,
+} as const;
