@@ -1,3 +1,4 @@
+export * from './admin/index.ts';
 export * from './config.ts';
 export * from './core/index.ts';
 export * from './queue/index.ts';

@@ -1,3 +1,4 @@
+import { Admin, Operations } from './admin/index.ts';
 import {
   Batcher,
   type Clock,
@@ -74,6 +75,9 @@ export class Sundial {
   private readonly workers = new Set<Worker>();
   private readonly schedulers = new Set<Scheduler>();
   private lockProvider: LockProvider | null = null;
+  private adminSurface: Admin | null = null;
+  /** Every task given to a scheduler of this Sundial, by id. */
+  private readonly knownTasks = new Map<string, LoadedTask>();
   private taskEventsBridged = false;
   private closing: Promise<void> | null = null;
 
@@ -154,14 +158,9 @@ export class Sundial {
     if (this.closing)
       throw new SundialError('SUNDIAL_CLOSED', 'This Sundial is closed; create a new one to schedule');
     const tasks = schedule instanceof Schedule ? schedule.load({ masker: this.masker }) : schedule;
-    // A queue the app has not made yet is not registered as the app's, so the app may still make it
-    // with its own options later; until then the scheduler builds its jobs with default options.
-    const queueOf = (name: string) => {
-      const queue = this.queues.get(name) ?? this.buildOnlyQueues.get(name) ?? new Queue(name, this.context);
-      this.buildOnlyQueues.set(name, queue);
-      return queue;
-    };
-    const scheduler = new Scheduler(this.context, queueOf, tasks, options);
+    const scheduler = new Scheduler(this.context, (name) => this.queueToUse(name), tasks, options);
+    // Known to the admin surface whatever environment they are limited to: it describes them all.
+    for (const task of tasks) this.knownTasks.set(task.definition.id, task);
     this.schedulers.add(scheduler);
     return scheduler;
   }
@@ -224,6 +223,47 @@ export class Sundial {
    */
   interrupt(target: string): Promise<Interrupted> {
     return interruptRun(this, target);
+  }
+
+  /**
+   * The operator's surface: jobs, dead letters, queues, schedules, locks, maintenance, and the bulk
+   * operations they start (see `Admin`). Schedules are those this Sundial's schedulers define.
+   */
+  get admin(): Admin {
+    this.adminSurface ??= new Admin({
+      store: this.store,
+      clock: this.clock,
+      queue: (name) => this.queueToUse(name),
+      locks: this.locks,
+      tasks: () => [...this.knownTasks.values()],
+      trigger: async (task, options) => {
+        // A scheduler that defines it; else any, whose refusal lists the tasks it knows.
+        const schedulers = [...this.schedulers];
+        const scheduler = schedulers.find((s) => s.taskIds.includes(task)) ?? schedulers[0];
+        if (!scheduler) {
+          throw new SundialError(
+            'SUNDIAL_UNKNOWN_TASK',
+            `No scheduler of this Sundial defines task ${JSON.stringify(task)}`,
+          );
+        }
+        return scheduler.trigger(task, options);
+      },
+      operations: new Operations(this.clock),
+    });
+    return this.adminSurface;
+  }
+
+  /**
+   * The app's queue of that name, or one with default options that is not registered as the app's,
+   * so the app may still make it with its own options later (the scheduler and the admin surface
+   * act through these).
+   */
+  private queueToUse(name: string): Queue {
+    const existing = this.queues.get(name) ?? this.buildOnlyQueues.get(name);
+    if (existing) return existing;
+    const queue = new Queue(name, this.context);
+    this.buildOnlyQueues.set(name, queue);
+    return queue;
   }
 
   /** Locks kept in this Sundial's store (see `LockProvider`). */

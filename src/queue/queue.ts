@@ -33,9 +33,16 @@ export interface ListOptions {
   order?: 'asc' | 'desc';
 }
 
-const RETRYABLE_STATES: readonly JobState[] = ['failed', 'dead', 'cancelled'];
-const CANCELLABLE_STATES: readonly JobState[] = ['waiting', 'delayed', 'failed', 'active'];
-const REMOVABLE_STATES: readonly JobState[] = ['waiting', 'delayed', 'failed', ...FINISHED_STATES];
+/** What an operator can do to a job, one at a time or by filter. */
+export type JobAction = 'retry' | 'cancel' | 'remove' | 'promote';
+
+/** The states each action applies to; a job in any other state is left as it is. */
+export const ACTION_STATES: Readonly<Record<JobAction, readonly JobState[]>> = {
+  retry: ['failed', 'dead', 'cancelled'],
+  cancel: ['waiting', 'delayed', 'failed', 'active'],
+  remove: ['waiting', 'delayed', 'failed', ...FINISHED_STATES],
+  promote: ['delayed'],
+};
 
 /**
  * A named queue: where jobs are added and managed. Get one with `sundial.queue(name)`.
@@ -144,32 +151,47 @@ export class Queue {
   }
 
   /** Runs a failed, dead or cancelled job again now, with a fresh budget of attempts. */
-  async retry(id: string): Promise<Job> {
-    const result = await this.context.store.retryJob(String(id), {
-      queue: this.name,
-      from: RETRYABLE_STATES,
-      now: this.context.clock.now(),
-    });
-    return this.expectTransition(String(id), result, 'retry', RETRYABLE_STATES);
+  retry(id: string): Promise<Job> {
+    return this.act('retry', id);
   }
 
-  /** Cancels a job that has not finished. An active job's worker aborts it at its next heartbeat. */
-  async cancel(id: string): Promise<Job> {
-    const result = await this.context.store.cancelJob(String(id), {
-      queue: this.name,
-      from: CANCELLABLE_STATES,
-      now: this.context.clock.now(),
-    });
-    return this.expectTransition(String(id), result, 'cancel', CANCELLABLE_STATES);
+  /**
+   * Cancels a job that has not finished. A running job's worker is told at once (through the store's
+   * cancel notification) and aborts the run; its outcome is not stored.
+   */
+  cancel(id: string): Promise<Job> {
+    return this.act('cancel', id);
   }
 
   /** Deletes a job that is not active (cancel an active job first). */
-  async remove(id: string): Promise<Job> {
-    const result = await this.context.store.removeJob(String(id), {
-      queue: this.name,
-      from: REMOVABLE_STATES,
-    });
-    return this.expectTransition(String(id), result, 'remove', REMOVABLE_STATES);
+  remove(id: string): Promise<Job> {
+    return this.act('remove', id);
+  }
+
+  /** Makes a delayed job waiting now, as if its delay had ended. */
+  promote(id: string): Promise<Job> {
+    return this.act('promote', id);
+  }
+
+  /**
+   * Applies an action to one job of this queue and reports what happened, refusals included,
+   * without throwing: bulk actions count them.
+   */
+  apply(action: JobAction, id: string): Promise<TransitionResult> {
+    const request = { queue: this.name, from: ACTION_STATES[action], now: this.context.clock.now() };
+    switch (action) {
+      case 'retry':
+      case 'promote':
+        return this.context.store.retryJob(String(id), request);
+      case 'cancel':
+        return this.context.store.cancelJob(String(id), request);
+      case 'remove':
+        return this.context.store.removeJob(String(id), request);
+    }
+  }
+
+  private async act(action: JobAction, id: string): Promise<Job> {
+    return this.expectTransition(String(id), await this.apply(action, id), action, ACTION_STATES[action]);
   }
 
   /**

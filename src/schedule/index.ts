@@ -8,6 +8,7 @@ export * from './interrupt.ts';
 export * from './locks/index.ts';
 export * from './output.ts';
 export * from './registry-cache.ts';
+export * from './run-minute.ts';
 export * from './runner-options.ts';
 export * from './schedule.ts';
 export * from './scheduler.ts';

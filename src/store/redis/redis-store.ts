@@ -522,7 +522,12 @@ export class RedisStore implements Store, ScriptRunner {
 
   async forgetQueue(queue: string): Promise<boolean> {
     this.check();
-    return (await this.run('forgetQueue', queueBase(this.prefix, queue), [queue])) === 1;
+    const forgotten = (await this.run('forgetQueue', queueBase(this.prefix, queue), [queue])) === 1;
+    // On a Cluster the list is in another slot: taken off after. An add racing this one lists the
+    // queue before it inserts, so at worst its queue is unlisted until its next add lists it again.
+    if (forgotten && this.onCluster)
+      await this.command(() => this.client.srem(`${this.global}:queues`, queue));
+    return forgotten;
   }
 
   /** One bounded look of the `findJobs` script (see search-scripts.ts). */

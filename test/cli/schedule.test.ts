@@ -3,10 +3,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial } from '../src/index.ts';
-import { tempDir, waitFor } from './helpers.ts';
+import { createSundial } from '../../src/index.ts';
+import { tempDir, waitFor } from '../helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 describe('sundial CLI with a config file', () => {
   let dir: ReturnType<typeof tempDir>;

@@ -3,12 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Schedule } from '../src/index.ts';
-import { waitFor } from './helpers.ts';
-import { enginesUnderTest, useSharedStore } from './process/children.ts';
+import { Schedule } from '../../src/index.ts';
+import { waitFor } from '../helpers.ts';
+import { enginesUnderTest, useSharedStore } from '../process/children.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const STORE_FROM_ENV = fileURLToPath(new URL('./fixtures/store-from-env.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const STORE_FROM_ENV = fileURLToPath(new URL('../fixtures/store-from-env.ts', import.meta.url));
 
 /** The tasks, as a module both this test and the CLI's config load. */
 const TASKS = `export function defineTasks(schedule) {

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial } from '../src/index.ts';
-import { tempDir } from './helpers.ts';
+import { createSundial } from '../../src/index.ts';
+import { tempDir } from '../helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const SUNDIAL = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const SUNDIAL = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 
 describe('sundial CLI with task folders', () => {
   let dir: ReturnType<typeof tempDir>;

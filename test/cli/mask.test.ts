@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial } from '../src/index.ts';
-import { tempDir } from './helpers.ts';
+import { createSundial } from '../../src/index.ts';
+import { tempDir } from '../helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /**
  * What the CLI prints is masked on its way out too, so a job stored before masking (by an older

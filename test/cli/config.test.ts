@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial } from '../src/index.ts';
-import { tempDir } from './helpers.ts';
+import { createSundial } from '../../src/index.ts';
+import { tempDir } from '../helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** What the CLI does with configs and databases it should refuse, and with a project just begun. */
 describe('sundial CLI facing bad configs and foreign databases', () => {

@@ -10,10 +10,10 @@ import {
   Schedule,
   type Sundial,
   waitUntilStopped,
-} from '../src/index.ts';
-import { tempDir, waitFor } from './helpers.ts';
+} from '../../src/index.ts';
+import { tempDir, waitFor } from '../helpers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /**
  * `sundial interrupt` against a real `sundial work` daemon: a run stopped by its command's pid or by

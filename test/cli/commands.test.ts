@@ -1,12 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial } from '../src/index.ts';
-import { tempDir } from './helpers.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+import { createSundial } from '../../src/index.ts';
+import { tempDir } from '../helpers.ts';
+import { CLI, cliOn } from './run-cli.ts';
 
 describe('sundial CLI', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -21,10 +19,7 @@ describe('sundial CLI', () => {
   });
   afterEach(() => dir.cleanup());
 
-  function sundial(...args: string[]) {
-    const result = spawnSync(process.execPath, [CLI, '--db', db, ...args], { encoding: 'utf8' });
-    return { code: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
-  }
+  const sundial = cliOn(() => db);
 
   it('lists queues with counts as a table and as JSON', () => {
     const text = sundial('queues');
