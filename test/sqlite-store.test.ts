@@ -147,7 +147,15 @@ describe('SQLite engine specifics', () => {
     const errors: unknown[] = [];
     checkpointer.start((error) => errors.push(error));
     await waitFor(() => errors.length > 0, { message: 'the thread to fail opening its database' });
+    // What died is told, with the file it could not open.
+    expect(String(errors[0])).toMatch(/unable to open database|no-such-folder/);
     await sleep(20);
-    await checkpointer.stop();
+    // Stopping a checkpointer whose thread is gone resolves; it does not wait for that thread.
+    const stopped = await Promise.race([
+      checkpointer.stop().then(() => 'stopped'),
+      sleep(5000).then(() => 'still waiting after 5 s'),
+    ]);
+    expect(stopped).toBe('stopped');
+    expect(errors).toHaveLength(1);
   });
 });

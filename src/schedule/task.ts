@@ -297,6 +297,15 @@ export class TaskBuilder extends FrequencyBuilder {
 
   private hook(kind: keyof TaskDefinition['hooks'], hook: TaskHook): this {
     if (typeof hook !== 'function') return this.problem(kind, hook, 'a function');
+    if (this.action.kind === 'job') {
+      // A job task's run is the job itself, run by the app's own worker, not the task runner: no
+      // hook would ever be called. Said here, not found out when nothing happens.
+      return this.problem(
+        kind,
+        'a hook',
+        "a call, command or ping task (a job task's run is its job: listen to the job events instead)",
+      );
+    }
     this.hookLists[kind].push(hook);
     return this;
   }

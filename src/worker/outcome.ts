@@ -186,6 +186,11 @@ export function categorise(error: unknown): ErrorCategory {
       return 'timeout';
     if (error instanceof UnknownHandlerError) return 'unknown_handler';
     if (error instanceof UnrecoverableError || error instanceof ResultTooLargeError) return 'unrecoverable';
+    // Thrown through another copy of Sundial (a config file that imports the library's source while
+    // the CLI runs its build): not this copy's class, but the same error by its code.
+    if (error instanceof Error && (error as { code?: unknown }).code === 'SUNDIAL_UNRECOVERABLE') {
+      return 'unrecoverable';
+    }
     if (error instanceof UnserializableError) return 'unserializable';
   } catch {
     // Not one of ours, whatever it is.

@@ -5,7 +5,7 @@ import { InvalidOptionError } from '../../src/core/index.ts';
 import { AT_RISK_CODE, RedisStore, type RedisStoreOptions, UNCHECKED_CODE } from '../../src/store/index.ts';
 import { pushJobArgs } from '../../src/store/redis/jobs.ts';
 import { globalBase, queueBase } from '../../src/store/redis/keys.ts';
-import { redisServerInstalled } from '../process/private-redis.ts';
+import { redisServerForTests } from '../process/private-redis.ts';
 import { startRedisCluster } from '../process/redis-cluster.ts';
 import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conformance.ts';
 
@@ -14,7 +14,7 @@ import { describeStoreConformance, harnessOf, newJob, T0 } from './store-conform
  * every script must stay in one slot, and what a single Redis does in one script the Cluster does
  * in steps (src/store/redis/cluster.ts). Each test has its own prefix; the Cluster goes at the end.
  */
-if (redisServerInstalled()) {
+if (redisServerForTests('the Redis Cluster conformance suite')) {
   const cluster = await startRedisCluster(3);
   afterAll(() => cluster.stop());
 

@@ -7,7 +7,7 @@ import { createSundial, type Sundial } from '../../src/index.ts';
 import { engineUnderTest, POSTGRES_URL, REDIS_URL } from '../conformance/servers.ts';
 import { storeFromEnv } from '../fixtures/store-from-env.ts';
 import { tempDir } from '../helpers.ts';
-import { redisServerInstalled } from './private-redis.ts';
+import { redisServerForTests } from './private-redis.ts';
 import { startRedisCluster } from './redis-cluster.ts';
 
 const WORKER = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
@@ -123,7 +123,7 @@ export async function enginesUnderTest(): Promise<Engine[]> {
   const engines: Engine[] = ['sqlite'];
   if (await engineUnderTest('PostgreSQL', POSTGRES_URL, 5432)) engines.push('postgres');
   if (await engineUnderTest('Redis', REDIS_URL, 6379)) engines.push('redis');
-  if (redisServerInstalled()) {
+  if (redisServerForTests('the Redis Cluster')) {
     const cluster = await startRedisCluster(3);
     afterAll(() => cluster.stop());
     clusterUrls = cluster.urls.join(',');

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { it } from 'vitest';
 import { freePort } from './free-port.ts';
 import { startRedisServer } from './redis-server.ts';
 
@@ -24,6 +25,21 @@ export function redisServerInstalled(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether tests that start Redis servers of their own (a Cluster) can run. When `redis-server` is
+ * missing they are skipped on a developer's machine, but under `CI=true` a test fails in their
+ * place: CI installs it, so its absence is a broken setup, not a reason to test less.
+ */
+export function redisServerForTests(what: string): boolean {
+  if (redisServerInstalled()) return true;
+  if (process.env.CI === 'true') {
+    it(`can start redis-server for ${what}`, () => {
+      throw new Error('redis-server is not installed; CI must install it (.ci/services.sh)');
+    });
+  }
+  return false;
 }
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {

@@ -657,6 +657,27 @@ describe('refusing bad definitions at load time, naming the task, the field and 
     expect(() => schedule.load()).toThrow(/Invalid tasks\["job:q:x"\]\.catchUp: 600000 \(.*allowOverlapping/);
   });
 
+  it('refuses hooks on a job task, whose run is its job and never reaches the task runner', () => {
+    for (const hook of ['before', 'onSuccess', 'onFailure', 'after'] as const) {
+      const schedule = new Schedule();
+      schedule
+        .job('q', 'x')
+        .daily()
+        [hook](() => {});
+      expect(() => schedule.load()).toThrow(
+        new RegExp(`Invalid tasks\\["job:q:x"\\]\\.${hook}: .*a call, command or ping task .*job events`),
+      );
+    }
+    const fine = new Schedule();
+    fine
+      .call(() => {})
+      .name('c')
+      .daily()
+      .before(() => {})
+      .after(() => {});
+    expect(fine.load()).toHaveLength(1);
+  });
+
   it('refuses a schedule that never runs', () => {
     for (const define of [
       (s: Schedule) => s.job('q', 'x').dailyAt('03:00').between('08:00', '17:00'),

@@ -51,6 +51,8 @@ export function register(program: Command): void {
       sundial.on('job.failed', ({ job, error }) =>
         line(`failed    ${label(job)}: ${error.message.split('\n')[0]}`),
       );
+      sundial.on('job.retrying', ({ job, delayMs }) => line(`retrying  ${label(job)} in ${delayMs} ms`));
+      sundial.on('job.dead', ({ job }) => line(`dead      ${label(job)}: in the dead-letter queue`));
       sundial.on('error', ({ error, context }) =>
         line(`error     ${context}: ${error instanceof Error ? error.message : String(error)}`),
       );
