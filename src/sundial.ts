@@ -157,7 +157,8 @@ export class Sundial {
   scheduler(schedule: Schedule | readonly LoadedTask[], options?: SchedulerOptions): Scheduler {
     if (this.closing)
       throw new SundialError('SUNDIAL_CLOSED', 'This Sundial is closed; create a new one to schedule');
-    const tasks = schedule instanceof Schedule ? schedule.load({ masker: this.masker }) : schedule;
+    const tasks =
+      schedule instanceof Schedule ? schedule.load({ masker: this.masker, clock: this.clock }) : schedule;
     const scheduler = new Scheduler(this.context, (name) => this.queueToUse(name), tasks, options);
     // Known to the admin surface whatever environment they are limited to: it describes them all.
     for (const task of tasks) this.knownTasks.set(task.definition.id, task);
@@ -173,7 +174,8 @@ export class Sundial {
     schedule: Schedule | readonly LoadedTask[],
     options: WorkerOptions & TaskRunnerOptions & { taskQueue?: string } = {},
   ): Worker {
-    const tasks = schedule instanceof Schedule ? schedule.load({ masker: this.masker }) : schedule;
+    const tasks =
+      schedule instanceof Schedule ? schedule.load({ masker: this.masker, clock: this.clock }) : schedule;
     const {
       taskQueue,
       allowedCommands,

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import {
+  type Clock,
   defaultMasker,
   InvalidCronError,
   InvalidOptionError,
   type Masker,
   SundialError,
+  systemClock,
   toJson,
   UnserializableError,
 } from '../core/index.ts';
@@ -149,7 +151,13 @@ export class Schedule {
    * `masker` masks secrets in derived ids (default: the built-in rules); `sundial.scheduler()` and
    * `taskWorker()` pass `sundial.masker`, so give the same when you load a schedule yourself.
    */
-  load({ masker = defaultMasker }: { masker?: Masker } = {}): LoadedTask[] {
+  load({
+    masker = defaultMasker,
+    clock = systemClock,
+  }: {
+    masker?: Masker;
+    clock?: Clock;
+  } = {}): LoadedTask[] {
     const tasks: LoadedTask[] = [];
     const seen = new Set<string>();
     const compiledBySpec = new Map<string, { cron: CronSchedule; frequency: string }>();
@@ -170,7 +178,7 @@ export class Schedule {
       let compiled = compiledBySpec.get(key);
       if (!compiled) {
         const cron = new CronSchedule(task.schedule, `tasks[${JSON.stringify(task.id)}].cron`);
-        if (cron.next(Date.now()) === null) {
+        if (cron.next(clock.now()) === null) {
           throw new InvalidCronError(
             `tasks[${JSON.stringify(task.id)}].cron`,
             task.schedule.expression,

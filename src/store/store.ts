@@ -418,6 +418,17 @@ export type TransitionResult =
   | { ok: false; reason: 'state'; state: JobState }
   | { ok: false; reason: 'duplicate'; holder: string };
 
+/**
+ * The error a job is buried with when it stalled more than its `maxStalls` (its worker stopped
+ * renewing its lease): the same on every engine, as JSON the engines store.
+ */
+export const STALLED_ERROR: JobError = {
+  name: 'StalledError',
+  message: 'The worker stopped renewing its lease (it crashed, hung or lost the store)',
+  category: 'stalled',
+};
+export const STALLED_ERROR_JSON = JSON.stringify(STALLED_ERROR);
+
 /** All counts zero; engines fill in what they find. */
 export function emptyCounts(): Record<JobState, number> {
   return { waiting: 0, delayed: 0, active: 0, failed: 0, completed: 0, dead: 0, cancelled: 0 };

@@ -40,6 +40,7 @@ import {
   SCHEDULES_CHANNEL,
   type ScheduleRecord,
   type ScheduleSync,
+  STALLED_ERROR_JSON,
   type StalledJob,
   type Store,
   type TransitionRequest,
@@ -96,12 +97,6 @@ const MAINTENANCE_VACUUM_MS = 30_000;
 const PRUNE_CHUNK = 5000;
 // Up to 55 characters: the NOTIFY channel is `sundial_<schema>`, and channel names stop at 63.
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,54}$/;
-const STALLED_ERROR = JSON.stringify({
-  name: 'StalledError',
-  message: 'The job stalled too many times (its worker stopped renewing its lease)',
-  category: 'stalled',
-});
-
 // bigint columns as numbers (epoch ms and ids fit well within 2^53), JSON columns as their text,
 // which the shared row mapping parses. Only this store's connections are configured so.
 function columnTypes(): pg.CustomTypesConfig {
@@ -464,7 +459,7 @@ export class PostgresStore implements Store {
          WHERE state = 'active' AND lease_expires_at < $2 AND stalls >= max_stalls
            AND ($3::text IS NULL OR queue = $3) AND ${NOT_EXCEPTED('$4', '$5')}
          RETURNING id, queue, name`,
-        [STALLED_ERROR, request.now, queue, except, held],
+        [STALLED_ERROR_JSON, request.now, queue, except, held],
       );
       if (recovered.rows.length > 0) await this.notifyAll(client);
       // Offers of workers that stopped renewing them (a process gone without withdrawing): each add

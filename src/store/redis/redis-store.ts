@@ -36,6 +36,7 @@ import {
   type RecoverStalledRequest,
   type ScheduleRecord,
   type ScheduleSync,
+  STALLED_ERROR_JSON,
   type StalledJob,
   type Store,
   type TransitionRequest,
@@ -105,12 +106,6 @@ const LAYOUT_VERSION = 2;
 
 /** Jobs deleted per script when pruning, so Redis is never busy with one prune for long. */
 const PRUNE_CHUNK = 1000;
-
-const STALLED_ERROR = JSON.stringify({
-  name: 'StalledError',
-  message: 'The worker stopped renewing its lease (it crashed, hung or lost the store)',
-  category: 'stalled',
-});
 
 /**
  * The Redis engine: every state change is one Lua script (scripts.ts), so it is one atomic step
@@ -346,7 +341,7 @@ export class RedisStore implements Store, ScriptRunner {
       String(request.now),
       nullable(request.queue ?? null),
       nullable(request.exceptOwner ?? null),
-      STALLED_ERROR,
+      STALLED_ERROR_JSON,
       request.exceptHeld ? JSON.stringify(request.exceptHeld) : '',
     ])) as (string | number)[];
     const stalled: StalledJob[] = [];

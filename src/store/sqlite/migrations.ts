@@ -152,6 +152,7 @@ export function migrate(
     for (const migration of migrations) {
       if (migration.version <= current) continue;
       db.exec(migration.sql);
+      // When it was applied, for people reading the table: the wall clock, as PostgreSQL's now().
       record.run(migration.version, migration.name, Date.now());
     }
     db.exec('COMMIT');

@@ -1,18 +1,9 @@
-/**
- * The scripts of the search role (see job-search.ts), in the conventions of scripts.ts. A search
- * reads one queue's keys only, so it runs alike on a single Redis and on a Cluster. One call looks
- * at a bounded number of jobs (`budget`), so a search over a large queue never holds Redis for long:
- * the client calls again from the cursor it returns.
- */
-export const SEARCH_BODIES = {
-  /**
-   * ARGV[3]: queue, [4]: the state set to walk ('' the queue's `all`), [5]: states to keep,
-   * comma-separated ('' any), [6]: after this id ('' from the start), [7]: '1' newest first,
-   * [8]: stop after this many matches, [9]: look at most at this many jobs, [10]: name, [11]: created
-   * from, [12]: created before, [13]: text, already lower-cased (each nullable), [14]: '1' to count
-   * only. Result: { next cursor or '', count, the matching jobs' fields... }.
-   */
-  findJobs: `
+-- ARGV[3]: queue, [4]: the state set to walk ('' the queue's `all`), [5]: states to keep,
+-- comma-separated ('' any), [6]: after this id ('' from the start), [7]: '1' newest first,
+-- [8]: stop after this many matches, [9]: look at most at this many jobs, [10]: name, [11]: created
+-- from, [12]: created before, [13]: text, already lower-cased (each nullable), [14]: '1' to count
+-- only. Result: { next cursor or '', count, the matching jobs' fields... }.
+
 local base = queueBase(ARGV[3])
 local set = base .. ':all'
 if ARGV[4] ~= '' then set = base .. ':state:' .. ARGV[4] end
@@ -59,16 +50,4 @@ for _, id in ipairs(ids) do
 end
 local cursor = ''
 if stopped or #ids == budget then cursor = last end
-local result = { cursor, count, found }`,
-
-  /** ARGV[3]: queue. Result: 1 when forgotten (no job left), 0 while it has jobs. */
-  forgetQueue: `
-local queue = ARGV[3]
-local base = queueBase(queue)
-local result = 0
-if redis.call('ZCARD', base .. ':all') == 0 then
-  redis.call('DEL', base .. ':paused')
-  if not CLUSTER then redis.call('SREM', G .. ':queues', queue) end
-  result = 1
-end`,
-} as const;
+local result = { cursor, count, found }
