@@ -7,8 +7,19 @@ import type { JobSearch } from './job-search.ts';
  * long to back off are decided above it, and each method here is one atomic step in the store
  * (a transaction, a Lua script). Times are epoch ms passed in by the caller, never read from the
  * engine's own clock, so a fake clock drives the whole system in tests.
+ *
+ * It is the sum of role interfaces, one per concern (below, and `JobSearch`): a new capability adds
+ * a role, with a conformance suite of its own, rather than more methods to one interface.
  */
-export interface Store extends JobSearch {
+export interface Store
+  extends JobWork,
+    JobManagement,
+    QueueSettings,
+    ScheduleStore,
+    LockStore,
+    FlagStore,
+    WakeUps,
+    JobSearch {
   /** `sqlite`, `postgres`, `redis`: for logs and the conformance suite, never for branching. */
   readonly engine: string;
 
@@ -36,7 +47,10 @@ export interface Store extends JobSearch {
   /** Creates or migrates the schema. Safe to call from many processes at once; idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
+}
 
+/** What producers and workers do: add, claim, finish, and keep or give back leases. */
+export interface JobWork {
   /**
    * Inserts jobs in one atomic step, in order. A job whose `dedupeKey` is held by a live job
    * (waiting, delayed, failed or active) of the same queue is not inserted: its entry reports the
@@ -98,7 +112,10 @@ export interface Store extends JobSearch {
 
   /** The earliest `runAt` among delayed and failed jobs of the queue, or null. */
   nextRunAt(queue: string): Promise<number | null>;
+}
 
+/** Jobs one at a time, as the queue API and the admin surface read and change them. */
+export interface JobManagement {
   getJob(id: string): Promise<Job | null>;
   listJobs(request: ListJobsRequest): Promise<Job[]>;
   countJobs(queue: string): Promise<Record<JobState, number>>;
@@ -117,12 +134,18 @@ export interface Store extends JobSearch {
   removeJob(id: string, request: TransitionRequest): Promise<TransitionResult>;
   /** Deletes jobs of the queue in `states` finished before `finishedBefore`; returns how many. */
   pruneJobs(request: { queue: string; states: readonly JobState[]; finishedBefore: number }): Promise<number>;
+}
 
+/** Queues: pause flags and the list of queues. */
+export interface QueueSettings {
   setQueuePaused(queue: string, paused: boolean): Promise<void>;
   isQueuePaused(queue: string): Promise<boolean>;
   /** Every queue that has jobs or a pause flag. */
   listQueues(): Promise<string[]>;
+}
 
+/** Scheduled tasks' records and their exactly-once fire. */
+export interface ScheduleStore {
   /**
    * Records task definitions: a new id is inserted with `nextRunAt`; an existing one whose
    * `specHash` changed takes the new hash and `nextRunAt`; an unchanged one keeps its state (so a
@@ -157,7 +180,10 @@ export interface Store extends JobSearch {
     now: number,
     resumeAt?: number | null,
   ): Promise<boolean>;
+}
 
+/** Named locks with heartbeats, TTLs and fencing tokens. */
+export interface LockStore {
   /**
    * Takes lock `name` for `owner` if it is free or its holder's heartbeat is older than the
    * holder's TTL; returns the lock with a fencing token greater than any before it for that name,
@@ -175,12 +201,18 @@ export interface Store extends JobSearch {
   releaseLock(name: string, token?: number): Promise<boolean>;
   /** Every held lock. */
   listLocks(): Promise<LockRecord[]>;
+}
 
+/** Store-wide settings (the maintenance flag). */
+export interface FlagStore {
   /** A store-wide setting, like maintenance mode; null when unset. */
   getFlag(name: string): Promise<string | null>;
   /** Sets (or, with null, clears) a store-wide setting and tells schedulers. */
   setFlag(name: string, value: string | null): Promise<void>;
+}
 
+/** Being told soon after something may have become claimable or changed. */
+export interface WakeUps {
   /**
    * Calls `listener` soon after jobs may have become claimable in `queue` — added by this process
    * or another one sharing the store. False alarms are allowed; missed ones are not meant to
