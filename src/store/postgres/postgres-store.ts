@@ -1,32 +1,14 @@
 import type pg from 'pg';
-import {
-  InvalidOptionError,
-  type Job,
-  type JobState,
-  LIVE_STATES,
-  StoreClosedError,
-  StoreUnavailableError,
-} from '../../core/index.ts';
+import { type Job, type JobState, StoreClosedError, StoreUnavailableError } from '../../core/index.ts';
 import { SharedCall } from '../../core/shared-call.ts';
 import { pgDriver } from '../drivers.ts';
-import { backoffJson, claimOrder } from '../encoding.ts';
-import type { FindJobsRequest, FoundJobs, JobFilter, MatchCount, SqlDialect } from '../job-search.ts';
+import { backoffJson } from '../encoding.ts';
+import type { FindJobsRequest, FoundJobs, JobFilter, MatchCount } from '../job-search.ts';
 import { Listeners, type WakeTarget } from '../listeners.ts';
-import {
-  type JobRow,
-  type LockRow,
-  lockFromRow,
-  rowToJob,
-  type ScheduleRow,
-  scheduleFromRow,
-} from '../rows.ts';
-import { countMatchingWithSql, findJobsWithSql, type SqlRead } from '../sql-search.ts';
+import type { JobRow } from '../rows.ts';
 import {
   type AddedJob,
-  BUFFERED_KEY_SUFFIX,
-  CANCELS_CHANNEL,
   type ClaimRequest,
-  emptyCounts,
   type FinishAndClaimResult,
   type FireScheduleRequest,
   type HeldLease,
@@ -37,7 +19,6 @@ import {
   type NewJob,
   type OwnedJobs,
   type RecoverStalledRequest,
-  SCHEDULES_CHANNEL,
   type ScheduleRecord,
   type ScheduleSync,
   STALLED_ERROR_JSON,
@@ -46,26 +27,38 @@ import {
   type TransitionRequest,
   type TransitionResult,
 } from '../store.ts';
+import type { PgContext, Queryable } from './context.ts';
+import { unavailableOr } from './errors.ts';
 import { PgHandoff } from './handoff.ts';
-import { PgMaintenanceVacuum } from './maintenance-vacuum.ts';
-import { migratePostgres } from './migrations.ts';
 import {
-  CLEAR_COMPLETED,
-  CLEAR_LEASE,
-  COMPLETED_RECORD,
-  isRowId,
-  releaseOrphansSql,
-  runRecord,
-} from './sql.ts';
-import { HANDOFF_CHANNEL_PREFIX, HANDOFF_LOCK_CLASS, PgWakeListener } from './wake-listener.ts';
+  ADD_FLUSH,
+  BATCH_ROWS,
+  COMMIT_WITHOUT_FLUSH,
+  claimCtes,
+  claimedJobs,
+  dedupeSlot,
+  HANDOFF_MAX_BATCH,
+  handingInsertSql,
+  INSERT_COLUMNS,
+  INSUFFICIENT_PRIVILEGE,
+  JOB_COLUMNS,
+  JOINS_BY_INDEX,
+  NOT_EXCEPTED,
+  nextDue,
+  ON_KEY_HELD,
+  offerCtes,
+  outcomeBatch,
+  outcomesCte,
+} from './job-sql.ts';
+import { PgLocks } from './locks.ts';
+import { PgMaintenanceVacuum } from './maintenance-vacuum.ts';
+import { dedupeHolder, PgJobManagement } from './management.ts';
+import { migratePostgres } from './migrations.ts';
+import { checkOptions } from './options.ts';
+import { PgSchedules } from './schedules.ts';
+import { CLEAR_LEASE, isRowId, releaseOrphansSql, runRecord } from './sql.ts';
+import { PgWakeListener } from './wake-listener.ts';
 import { PgWakeSender, WAKE_SQL } from './wake-sender.ts';
-
-/** ASCII letters folded by translate(), as the filter's text match is defined (lower() would fold more). */
-const PG_DIALECT: SqlDialect = {
-  param: (n) => `$${n}`,
-  lower: (column) => `translate(${column}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`,
-  contains: (haystack, needle) => `strpos(${haystack}, ${needle}) > 0`,
-};
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database`; default: the `PG*` environment variables, as `pg` reads them. */
@@ -93,10 +86,6 @@ export interface PostgresStoreOptions {
 /** The maintenance vacuum's interval when the option says only `true`. */
 const MAINTENANCE_VACUUM_MS = 30_000;
 
-/** Jobs removed per statement when pruning: short transactions, so workers are not held up. */
-const PRUNE_CHUNK = 5000;
-// Up to 55 characters: the NOTIFY channel is `sundial_<schema>`, and channel names stop at 63.
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,54}$/;
 // bigint columns as numbers (epoch ms and ids fit well within 2^53), JSON columns as their text,
 // which the shared row mapping parses. Only this store's connections are configured so.
 function columnTypes(): pg.CustomTypesConfig {
@@ -109,8 +98,6 @@ function columnTypes(): pg.CustomTypesConfig {
     }) as pg.CustomTypesConfig['getTypeParser'],
   };
 }
-
-type Queryable = pg.Pool | pg.PoolClient;
 
 /**
  * The PostgreSQL engine. Claims take rows with `FOR UPDATE SKIP LOCKED`, so claimers never wait on
@@ -125,6 +112,10 @@ export class PostgresStore implements Store {
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly q: string;
+  /** The roles other than the job work, each in its own module, on this store's pool. */
+  private readonly management: PgJobManagement;
+  private readonly schedules: PgSchedules;
+  private readonly locks: PgLocks;
   /** The NOTIFY channel of this schema: each notification's payload names a queue or a channel. */
   private readonly channel: string;
   private readonly listeners: Listeners;
@@ -190,7 +181,17 @@ export class PostgresStore implements Store {
             { pool: this.pool, schema: this.schema, q: this.q, onError: (error) => this.onError(error) },
             vacuumEvery,
           );
-    this.handingInsert = options.handoff === false ? null : this.handingInsertSql();
+    const context: PgContext = {
+      q: this.q,
+      query: (text, values) => this.query(text, values),
+      transaction: (work) => this.transaction(work),
+      notify: (client, names) => this.notify(client, names),
+      wakeLocal: (target) => this.wakeLocal(target),
+    };
+    this.management = new PgJobManagement(context);
+    this.schedules = new PgSchedules(context, (client, jobs) => this.insertJobs(client, jobs));
+    this.locks = new PgLocks(context);
+    this.handingInsert = options.handoff === false ? null : handingInsertSql(this.q);
     this.handoff =
       options.handoff === false
         ? undefined
@@ -344,11 +345,11 @@ export class PostgresStore implements Store {
       const { rows } = await this.pool
         .query<JobRow & { applied: number[] | null; next_run_at: number | null }>({
           name: `${this.schema}:finish-and-claim${offer ? '-offer' : ''}`,
-          text: `WITH ${this.outcomesCte('$7', 'jsonb')}, ${this.claimCtes()}${offer ? `, ${this.offerCtes('$8', '$9', '$10')}` : ''}
+          text: `WITH ${outcomesCte(this.q, '$7', 'jsonb')}, ${claimCtes(this.q)}${offer ? `, ${offerCtes(this.q, '$8', '$9', '$10')}` : ''}
                  SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')},
                    CASE WHEN c.n IS NULL OR c.n = 1 THEN head.applied END AS applied, head.woken, head.next_run_at
                  FROM (SELECT (SELECT array_agg(id) FROM done) AS applied, (SELECT count(*) FROM woken) AS woken,
-                   ${this.nextDue()}) AS head
+                   ${nextDue(this.q)}) AS head
                  LEFT JOIN (SELECT *, row_number() OVER () AS n FROM claimed) AS c ON true`,
           values: [...this.claimValues(claim), batch.text, ...(offer ?? [])],
         })
@@ -498,318 +499,97 @@ export class PostgresStore implements Store {
     return rows[0]?.t ?? null;
   }
 
-  async getJob(id: string): Promise<Job | null> {
-    if (!isRowId(id)) return null;
-    const { rows } = await this.query<JobRow>(`SELECT * FROM ${this.q}.jobs WHERE id = $1`, [id]);
-    return rows[0] ? rowToJob(rows[0]) : null;
-  }
+  // The roles kept in their own modules (management.ts, schedules.ts, locks.ts).
 
-  async listJobs(request: ListJobsRequest): Promise<Job[]> {
-    const order = request.order === 'desc' ? 'DESC' : 'ASC';
-    const { rows } = await this.query<JobRow>(
-      `SELECT * FROM ${this.q}.jobs WHERE queue = $1 AND ($2::text IS NULL OR state = $2)
-       ORDER BY id ${order} LIMIT $3 OFFSET $4`,
-      [request.queue, request.state ?? null, request.limit ?? 50, request.offset ?? 0],
-    );
-    return rows.map(rowToJob);
+  getJob(id: string): Promise<Job | null> {
+    return this.management.getJob(id);
   }
-
-  async countJobs(queue: string): Promise<Record<JobState, number>> {
-    const counts = emptyCounts();
-    const { rows } = await this.query<{ state: JobState; n: number }>(
-      `SELECT state, count(*)::int AS n FROM ${this.q}.jobs WHERE queue = $1 GROUP BY state`,
-      [queue],
-    );
-    for (const row of rows) counts[row.state] = row.n;
-    return counts;
+  listJobs(request: ListJobsRequest): Promise<Job[]> {
+    return this.management.listJobs(request);
   }
-
-  async latestRuns(): Promise<Map<string, Job>> {
-    const { rows } = await this.query<JobRow & { schedule: string }>(
-      `SELECT DISTINCT ON (origin ->> 'schedule') origin ->> 'schedule' AS schedule, *
-       FROM ${this.q}.jobs WHERE origin IS NOT NULL ORDER BY origin ->> 'schedule', id DESC`,
-    );
-    return new Map(rows.map((row) => [row.schedule, rowToJob(row)]));
+  countJobs(queue: string): Promise<Record<JobState, number>> {
+    return this.management.countJobs(queue);
   }
-
-  async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    const result = await this.transition(id, request, async (client, row) => {
-      if (row.dedupe_key !== null && !(LIVE_STATES as readonly string[]).includes(row.state)) {
-        const holder = await this.dedupeHolder(client, row.queue, row.dedupe_key);
-        if (holder) return { ok: false, reason: 'duplicate', holder };
-      }
-      // A job added with the key after that check, not committed yet, makes the update wait for it
-      // and then fail on the unique index: then it is that job's key, as if the check had seen it.
-      // (If that job has finished by the time we look, the key is free again: update again.)
-      for (let attempt = 1; ; attempt++) {
-        await client.query('SAVEPOINT retry_job');
-        try {
-          await client.query(
-            `UPDATE ${this.q}.jobs SET state = 'waiting', run_at = $1, failures = 0, stalls = 0,
-               dead_letter = NULL, finished_at = NULL, ${CLEAR_LEASE}, ${CLEAR_COMPLETED},
-               history = CASE WHEN completed_worker IS NULL THEN history ELSE history || ${COMPLETED_RECORD} END
-             WHERE id = $2`,
-            [request.now, id],
-          );
-          break;
-        } catch (error) {
-          if ((error as { code?: string }).code !== UNIQUE_VIOLATION || attempt === 3) throw error;
-          await client.query('ROLLBACK TO SAVEPOINT retry_job');
-          const holder = await this.dedupeHolder(client, row.queue, row.dedupe_key!);
-          if (holder) return { ok: false, reason: 'duplicate', holder };
-        }
-      }
-      await this.notify(client, [row.queue]);
-      return null;
-    });
-    if (result.ok) this.wakeLocal([result.job.queue]);
-    return result;
+  retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    return this.management.retryJob(id, request);
   }
-
-  async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    const result = await this.transition(id, request, async (client, row) => {
-      await this.cancelRow(client, id, request.now);
-      if (row.state === 'active') await this.notify(client, [CANCELS_CHANNEL]);
-      return null;
-    });
-    if (result.ok) this.wakeLocal([CANCELS_CHANNEL]);
-    return result;
+  cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
+    return this.management.cancelJob(id, request);
   }
-
-  async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
-    return this.transition(
-      id,
-      request,
-      async (client) => {
-        await client.query(`DELETE FROM ${this.q}.jobs WHERE id = $1`, [id]);
-        return null;
-      },
-      { returnsRemoved: true },
-    );
+  removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
+    return this.management.removeJob(id, request);
   }
-
-  async pruneJobs(request: {
+  pruneJobs(request: {
     queue: string;
     states: readonly JobState[];
     finishedBefore: number;
   }): Promise<number> {
-    if (request.states.length === 0) return 0;
-    // In id order, each chunk starting after the last: the rows an earlier chunk deleted stay in the
-    // table as dead rows until vacuum, and starting over each time would step over them again.
-    let total = 0;
-    let after = 0;
-    for (;;) {
-      const { rows } = await this.query<{ n: number; last: number | null }>(
-        `WITH gone AS (
-           DELETE FROM ${this.q}.jobs WHERE id IN (
-             SELECT id FROM ${this.q}.jobs
-             WHERE id > $5 AND queue = $1 AND state = ANY($2::text[]) AND finished_at < $3
-             ORDER BY id LIMIT $4)
-           RETURNING id)
-         SELECT count(*)::int AS n, max(id) AS last FROM gone`,
-        [request.queue, request.states, request.finishedBefore, PRUNE_CHUNK, after],
-      );
-      const { n, last } = rows[0]!;
-      total += n;
-      if (n < PRUNE_CHUNK || last === null) return total;
-      after = last;
-    }
+    return this.management.pruneJobs(request);
   }
-
-  async setQueuePaused(queue: string, paused: boolean): Promise<void> {
-    await this.transaction(async (client) => {
-      await client.query(
-        `INSERT INTO ${this.q}.queues (name, paused) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`,
-        [queue, paused],
-      );
-      if (!paused) await this.notify(client, [queue]);
-    });
-    if (!paused) this.wakeLocal([queue]);
+  setQueuePaused(queue: string, paused: boolean): Promise<void> {
+    return this.management.setQueuePaused(queue, paused);
   }
-
-  async isQueuePaused(queue: string): Promise<boolean> {
-    const { rows } = await this.query<{ paused: boolean }>(
-      `SELECT paused FROM ${this.q}.queues WHERE name = $1`,
-      [queue],
-    );
-    return rows[0]?.paused === true;
+  isQueuePaused(queue: string): Promise<boolean> {
+    return this.management.isQueuePaused(queue);
   }
-
-  async listQueues(): Promise<string[]> {
-    const { rows } = await this.query<{ name: string }>(
-      `SELECT name FROM ${this.q}.queues UNION SELECT DISTINCT queue FROM ${this.q}.jobs ORDER BY 1`,
-    );
-    return rows.map((row) => row.name);
+  listQueues(): Promise<string[]> {
+    return this.management.listQueues();
   }
-
   findJobs(request: FindJobsRequest): Promise<FoundJobs> {
-    return findJobsWithSql(this.search, `${this.q}.jobs`, PG_DIALECT, request);
+    return this.management.findJobs(request);
   }
-
   countMatching(filter: JobFilter, cap: number): Promise<MatchCount> {
-    return countMatchingWithSql(this.search, `${this.q}.jobs`, PG_DIALECT, filter, cap);
+    return this.management.countMatching(filter, cap);
   }
-
-  async forgetQueue(queue: string): Promise<boolean> {
-    const { rows } = await this.query<{ has_jobs: boolean }>(
-      `WITH found AS (SELECT EXISTS (SELECT 1 FROM ${this.q}.jobs WHERE queue = $1) AS has_jobs),
-         gone AS (DELETE FROM ${this.q}.queues WHERE name = $1 AND NOT (SELECT has_jobs FROM found))
-       SELECT has_jobs FROM found`,
-      [queue],
-    );
-    return rows[0]?.has_jobs === false;
+  forgetQueue(queue: string): Promise<boolean> {
+    return this.management.forgetQueue(queue);
   }
-
-  private readonly search: SqlRead = async <Row>(sql: string, params: unknown[]) =>
-    (await this.query(sql, params)).rows as Row[];
-
-  async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
-    if (entries.length === 0) return;
-    const changed = await this.transaction(async (client) => {
-      // A changed spec takes its new next run; an unchanged one keeps its own (missed runs included).
-      const { rowCount } = await client.query(
-        `INSERT INTO ${this.q}.schedules (id, spec_hash, next_run_at, updated_at)
-         SELECT id, spec_hash, next_run_at, $4 FROM unnest($1::text[], $2::text[], $3::bigint[])
-           AS entry(id, spec_hash, next_run_at)
-         ON CONFLICT (id) DO UPDATE SET spec_hash = excluded.spec_hash, next_run_at = excluded.next_run_at,
-           updated_at = excluded.updated_at
-         WHERE schedules.spec_hash <> excluded.spec_hash`,
-        [
-          entries.map((entry) => entry.id),
-          entries.map((entry) => entry.specHash),
-          entries.map((entry) => entry.nextRunAt),
-          now,
-        ],
-      );
-      if ((rowCount ?? 0) > 0) await this.notify(client, [SCHEDULES_CHANNEL]);
-      return rowCount ?? 0;
-    });
-    if (changed > 0) this.wakeLocal([SCHEDULES_CHANNEL]);
+  syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
+    return this.schedules.syncSchedules(entries, now);
   }
-
-  async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
-    const result = await this.transaction(async (client) => {
-      const { rowCount } = await client.query(
-        `UPDATE ${this.q}.schedules SET next_run_at = $1, last_run_at = $2, updated_at = $2
-         WHERE id = $3 AND next_run_at = $4 AND NOT paused`,
-        [request.nextRunAt, request.firedAt, request.id, request.expectedNextRunAt],
-      );
-      if (rowCount !== 1) return { fired: false, added: [] as AddedJob[] };
-      const added = await this.insertJobs(client, request.jobs);
-      if (request.whenActive) await this.resolveActiveHolders(client, request, added);
-      const woken = new Set(request.jobs.map((job) => job.queue));
-      if (added.some((entry) => entry.replaced !== undefined)) woken.add(CANCELS_CHANNEL);
-      if (added.length > 0) await this.notify(client, woken);
-      return { fired: true, added };
-    });
-    if (result.added.length > 0) {
-      const woken = new Set(request.jobs.map((job) => job.queue));
-      if (result.added.some((entry) => entry.replaced !== undefined)) woken.add(CANCELS_CHANNEL);
-      this.wakeLocal(woken);
-    }
-    return result;
+  fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
+    return this.schedules.fireSchedule(request);
   }
-
-  async nextScheduleRunAt(): Promise<number | null> {
-    const { rows } = await this.query<{ t: number | null }>(
-      `SELECT min(next_run_at) AS t FROM ${this.q}.schedules WHERE NOT paused AND next_run_at IS NOT NULL`,
-    );
-    return rows[0]?.t ?? null;
+  nextScheduleRunAt(): Promise<number | null> {
+    return this.schedules.nextScheduleRunAt();
   }
-
-  async listSchedules(): Promise<ScheduleRecord[]> {
-    const { rows } = await this.query<ScheduleRow>(`SELECT * FROM ${this.q}.schedules ORDER BY id`);
-    return rows.map(scheduleFromRow);
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return this.schedules.listSchedules();
   }
-
-  async setSchedulePaused(
+  latestRuns(): Promise<Map<string, Job>> {
+    return this.schedules.latestRuns();
+  }
+  setSchedulePaused(
     id: string,
     paused: boolean,
     note: string | null,
     now: number,
     resumeAt?: number | null,
   ): Promise<boolean> {
-    const changed = await this.transaction(async (client) => {
-      const { rowCount } =
-        !paused && resumeAt !== undefined
-          ? await client.query(
-              `UPDATE ${this.q}.schedules SET paused = false, note = $1, updated_at = $2, next_run_at = $3 WHERE id = $4`,
-              [note, now, resumeAt, id],
-            )
-          : await client.query(
-              `UPDATE ${this.q}.schedules SET paused = $1, note = $2, updated_at = $3 WHERE id = $4`,
-              [paused, note, now, id],
-            );
-      if (rowCount === 1) await this.notify(client, [SCHEDULES_CHANNEL]);
-      return rowCount === 1;
-    });
-    if (changed) this.wakeLocal([SCHEDULES_CHANNEL]);
-    return changed;
+    return this.schedules.setSchedulePaused(id, paused, note, now, resumeAt);
   }
-
-  async acquireLock(request: {
+  acquireLock(request: {
     name: string;
     owner: LockOwner;
     ttlMs: number;
     now: number;
   }): Promise<LockRecord | null> {
-    // Free, or held past its TTL without a heartbeat: take it with the next fencing token.
-    const { rows } = await this.query<LockRow>(
-      `INSERT INTO ${this.q}.locks AS l (name, owner, token, acquired_at, heartbeat_at, ttl_ms)
-       VALUES ($1, $2, 1, $3, $3, $4)
-       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = l.token + 1,
-         acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at, ttl_ms = excluded.ttl_ms
-       WHERE l.owner IS NULL OR l.heartbeat_at + l.ttl_ms < excluded.acquired_at
-       RETURNING *`,
-      [request.name, JSON.stringify(request.owner), request.now, request.ttlMs],
-    );
-    return rows[0] ? lockFromRow(rows[0]) : null;
+    return this.locks.acquireLock(request);
   }
-
-  async renewLock(name: string, token: number, now: number): Promise<boolean> {
-    const { rowCount } = await this.query(
-      `UPDATE ${this.q}.locks SET heartbeat_at = $1 WHERE name = $2 AND token = $3 AND owner IS NOT NULL`,
-      [now, name, token],
-    );
-    return rowCount === 1;
+  renewLock(name: string, token: number, now: number): Promise<boolean> {
+    return this.locks.renewLock(name, token, now);
   }
-
-  async releaseLock(name: string, token?: number): Promise<boolean> {
-    const { rowCount } = await this.query(
-      `UPDATE ${this.q}.locks SET owner = NULL, acquired_at = NULL, heartbeat_at = NULL, ttl_ms = NULL
-       WHERE name = $1 AND owner IS NOT NULL AND ($2::bigint IS NULL OR token = $2)`,
-      [name, token ?? null],
-    );
-    return rowCount === 1;
+  releaseLock(name: string, token?: number): Promise<boolean> {
+    return this.locks.releaseLock(name, token);
   }
-
-  async listLocks(): Promise<LockRecord[]> {
-    const { rows } = await this.query<LockRow>(
-      `SELECT * FROM ${this.q}.locks WHERE owner IS NOT NULL ORDER BY name`,
-    );
-    return rows.map(lockFromRow);
+  listLocks(): Promise<LockRecord[]> {
+    return this.locks.listLocks();
   }
-
-  async getFlag(name: string): Promise<string | null> {
-    const { rows } = await this.query<{ value: string }>(
-      `SELECT value FROM ${this.q}.flags WHERE name = $1`,
-      [name],
-    );
-    return rows[0]?.value ?? null;
+  getFlag(name: string): Promise<string | null> {
+    return this.locks.getFlag(name);
   }
-
-  async setFlag(name: string, value: string | null): Promise<void> {
-    await this.transaction(async (client) => {
-      if (value === null) await client.query(`DELETE FROM ${this.q}.flags WHERE name = $1`, [name]);
-      else
-        await client.query(
-          `INSERT INTO ${this.q}.flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
-          [name, value],
-        );
-      await this.notify(client, [SCHEDULES_CHANNEL]);
-    });
-    this.wakeLocal([SCHEDULES_CHANNEL]);
+  setFlag(name: string, value: string | null): Promise<void> {
+    return this.locks.setFlag(name, value);
   }
 
   subscribe(queue: string, listener: () => void): () => void {
@@ -930,7 +710,7 @@ export class PostgresStore implements Store {
     const freed: number[] = [];
     for (const i of missing) {
       const job = jobs[i]!;
-      const holder = await this.dedupeHolder(client, job.queue, job.dedupeKey!);
+      const holder = await dedupeHolder(client, this.q, job.queue, job.dedupeKey!);
       if (holder) out[i] = { id: holder, duplicate: true };
       else freed.push(i);
     }
@@ -945,147 +725,6 @@ export class PostgresStore implements Store {
       });
     }
     return out;
-  }
-
-  /**
-   * The add statement with direct handoff (see handoff.ts), parameters: the batch, now, and whether
-   * a commit that handed may skip the flush. For each queue of the batch whose claimable jobs are
-   * none but these (nothing waiting, nothing due, not paused), the live offer with the most free
-   * slots (locked; one another add holds is passed over; its listener must still hold its lock, see
-   * wake-listener.ts) takes that many of its ready jobs, which are inserted already active under its
-   * owner and leased as its claims are. Each goes to the offer's listener in a notification of its
-   * own (a payload must stay under 8000 bytes: a job whose texts would not fit is not handed). The
-   * other queues that got jobs are woken by the caller after the commit (see wake-sender.ts). The
-   * deliveries are sent at the commit, which, once a job is handed, does not wait for the disk: the
-   * worker starts it while the WAL is being flushed, and `addJobs` waits for that flush
-   * (`ADD_FLUSH`) before it resolves.
-   */
-  private handingInsertSql(): string {
-    return `WITH batch AS (SELECT * FROM ${BATCH_ROWS}),
-      chosen AS (
-        SELECT best.* FROM (SELECT DISTINCT q FROM batch WHERE s = 'waiting') AS ready
-        CROSS JOIN LATERAL (
-          SELECT o.queue, o.owner, o.free, o.lease_ms, o.listener FROM ${this.q}.offers AS o
-          WHERE o.queue = ready.q AND o.free > 0 AND o.offer_until >= $2
-            AND NOT pg_try_advisory_xact_lock_shared(${HANDOFF_LOCK_CLASS}, o.listener)
-            AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j WHERE j.queue = ready.q AND j.state = 'waiting')
-            AND NOT EXISTS (SELECT 1 FROM ${this.q}.jobs AS j
-              WHERE j.queue = ready.q AND j.state IN ('delayed', 'failed') AND j.run_at <= $2)
-            AND NOT EXISTS (SELECT 1 FROM ${this.q}.queues AS paused WHERE paused.name = ready.q AND paused.paused)
-          ORDER BY o.free DESC LIMIT 1
-          FOR UPDATE OF o SKIP LOCKED) AS best),
-      handing AS (
-        SELECT ready.i, chosen.owner, chosen.lease_ms FROM (
-          SELECT i, q, row_number() OVER (PARTITION BY q ORDER BY i) AS n FROM batch
-          WHERE s = 'waiting' AND EXISTS (SELECT 1 FROM chosen)
-            AND octet_length(json_build_array(q, n, p, b, d, o)::text) <= ${HANDOFF_MAX_TEXT}) AS ready
-        JOIN chosen ON chosen.queue = ready.q WHERE ready.n <= chosen.free),
-      inserted AS (
-        INSERT INTO ${this.q}.jobs (${INSERT_COLUMNS}, attempt, lease_owner, lease_expires_at, started_at)
-        SELECT q, n, p, CASE WHEN h.owner IS NULL THEN s ELSE 'active' END, pr, r, m, b, t, d, ms, o::jsonb, c,
-          CASE WHEN h.owner IS NULL THEN 0 ELSE 1 END, h.owner, c + h.lease_ms,
-          CASE WHEN h.owner IS NULL THEN NULL ELSE c END
-        FROM batch LEFT JOIN handing AS h ON h.i = batch.i
-        ORDER BY batch.i
-        ${ON_KEY_HELD}
-        RETURNING ${JOB_COLUMNS.join(', ')}),
-      used AS (
-        UPDATE ${this.q}.offers AS o SET free = o.free - h.n
-        FROM (SELECT queue, lease_owner, count(*) AS n FROM inserted WHERE lease_owner IS NOT NULL
-          GROUP BY queue, lease_owner) AS h
-        WHERE o.queue = h.queue AND o.owner = h.lease_owner),
-      delivered AS (
-        SELECT pg_notify('${HANDOFF_CHANNEL_PREFIX}' || chosen.listener, json_build_object('owner', chosen.owner,
-          'jobs', json_build_array((SELECT row_to_json(job) FROM (SELECT ${HANDED_JOB_COLUMNS}) AS job)))::text)
-        FROM inserted JOIN chosen ON chosen.queue = inserted.queue AND chosen.owner = inserted.lease_owner
-        ORDER BY inserted.id)
-      SELECT id, queue, dedupe_key, lease_owner IS NOT NULL AS handed,
-        (SELECT CASE WHEN count(*) > 0 AND $3::boolean THEN ${COMMIT_WITHOUT_FLUSH} END FROM delivered) AS relaxed
-      FROM inserted`;
-  }
-
-  private async dedupeHolder(client: Queryable, queue: string, key: string): Promise<string | null> {
-    const { rows } = await client.query<{ id: number }>(
-      `SELECT id FROM ${this.q}.jobs WHERE queue = $1 AND dedupe_key = $2
-         AND state IN ('waiting', 'delayed', 'failed', 'active') LIMIT 1`,
-      [queue, key],
-    );
-    return rows[0] ? String(rows[0].id) : null;
-  }
-
-  /** `whenActive` of `fireSchedule`, inside its transaction: replaces entries of `added` in place. */
-  private async resolveActiveHolders(
-    client: pg.PoolClient,
-    request: FireScheduleRequest,
-    added: AddedJob[],
-  ): Promise<void> {
-    for (const [i, job] of request.jobs.entries()) {
-      const entry = added[i]!;
-      if (!entry.duplicate) continue;
-      const { rows } = await client.query<{ state: string }>(
-        `SELECT state FROM ${this.q}.jobs WHERE id = $1 FOR UPDATE`,
-        [entry.id],
-      );
-      if (rows[0]?.state !== 'active') continue;
-      if (request.whenActive === 'replace') {
-        await this.cancelRow(client, entry.id, request.firedAt);
-        added[i] = { ...(await this.insertJobs(client, [job]))[0]!, replaced: entry.id };
-      } else {
-        const buffered = { ...job, dedupeKey: `${job.dedupeKey}${BUFFERED_KEY_SUFFIX}` };
-        added[i] = (await this.insertJobs(client, [buffered]))[0]!;
-      }
-    }
-  }
-
-  /**
-   * A running job's run ends here too: its history says so (its worker's outcome will not apply).
-   * (A completed job, which only a caller of the store itself could cancel, keeps its record.)
-   */
-  private async cancelRow(client: Queryable, id: string, now: number): Promise<void> {
-    await client.query(
-      `UPDATE ${this.q}.jobs SET state = 'cancelled', finished_at = $1, ${CLEAR_LEASE}, ${CLEAR_COMPLETED},
-         history = CASE WHEN state = 'active' THEN history || ${runRecord('cancelled', '$1::bigint')}
-           WHEN completed_worker IS NOT NULL THEN history || ${COMPLETED_RECORD}
-           ELSE history END
-       WHERE id = $2`,
-      [now, id],
-    );
-  }
-
-  /**
-   * Makes due delayed and failed jobs waiting and claims, in one statement. Claimers lock their
-   * candidates with SKIP LOCKED: rows another claimer is taking are passed over, never waited for.
-   * The candidates are the first `limit` waiting jobs in claim order plus every due one; the best
-   * `limit` of them are claimed and the other due ones become waiting, so no row changes twice.
-   */
-  private claimCtes(): string {
-    return `waiting AS (
-        SELECT id, priority, run_at FROM ${this.q}.jobs
-        WHERE queue = $1 AND state = 'waiting'
-        ORDER BY priority DESC, run_at, id LIMIT $2
-        FOR UPDATE SKIP LOCKED),
-      due AS (
-        SELECT id, priority, run_at FROM ${this.q}.jobs
-        WHERE queue = $1 AND state IN ('delayed', 'failed') AND run_at <= $5
-        FOR UPDATE SKIP LOCKED),
-      next AS (
-        SELECT id FROM (SELECT * FROM waiting UNION ALL SELECT * FROM due) AS candidate
-        WHERE NOT EXISTS (SELECT 1 FROM ${this.q}.queues WHERE name = $1 AND paused)
-        ORDER BY priority DESC, run_at, id LIMIT $2),
-      promoted AS (
-        UPDATE ${this.q}.jobs SET state = 'waiting'
-        WHERE id IN (SELECT id FROM due) AND id NOT IN (SELECT id FROM next)
-        RETURNING id),
-      -- Jobs this statement made waiting, or held locked without claiming, were invisible to other
-      -- claimers meanwhile: tell them, or they sleep until their poll.
-      woken AS (
-        SELECT pg_notify($6, $1) WHERE EXISTS (SELECT 1 FROM promoted)
-          OR EXISTS (SELECT 1 FROM waiting WHERE id NOT IN (SELECT id FROM next))),
-      claimed AS (
-        UPDATE ${this.q}.jobs AS j
-        SET state = 'active', attempt = j.attempt + 1, lease_owner = $3, lease_expires_at = $4, started_at = $5
-        FROM next WHERE j.id = next.id
-        RETURNING ${JOB_COLUMNS.map((column) => `j.${column}`).join(', ')})`;
   }
 
   private claimValues(request: ClaimRequest): unknown[] {
@@ -1109,9 +748,9 @@ export class PostgresStore implements Store {
     const { rows } = await client.query<JobRow & { next_run_at: number | null }>({
       name: `${this.schema}:claim${asyncCommit ? '-async-commit' : ''}${offer ? '-offer' : ''}`,
       // One row at least (nulls when nothing was claimed), so `woken` and `relaxed` are evaluated.
-      text: `WITH ${this.claimCtes()}${offer ? `, ${this.offerCtes('$7', '$8', '$9')}` : ''}
+      text: `WITH ${claimCtes(this.q)}${offer ? `, ${offerCtes(this.q, '$7', '$8', '$9')}` : ''}
              SELECT ${JOB_COLUMNS.map((column) => `c.${column}`).join(', ')}, head.*
-             FROM (SELECT (SELECT count(*) FROM woken) AS woken, ${this.nextDue()}${relax}) AS head
+             FROM (SELECT (SELECT count(*) FROM woken) AS woken, ${nextDue(this.q)}${relax}) AS head
              LEFT JOIN claimed AS c ON true`,
       values: [...this.claimValues(request), ...(offer ?? [])],
     });
@@ -1136,82 +775,6 @@ export class PostgresStore implements Store {
       return null;
     }
     return [request.offerUntil, listener, request.offerStands === true];
-  }
-
-  /**
-   * After `claimCtes`, for a claim that offers: the slots it leaves free become the owner's offer in
-   * the queue (`until`, `listener` and `stands` are its parameters), or, when it took its whole
-   * limit, the owner's offer goes. An offer that `stands` is not touched, not even locked, by a
-   * claim that took nothing. It never waits for its offer row: an add that holds it (handing a job
-   * under it) may itself wait for a job this claim or its outcomes changed (a dedupe key), and
-   * waiting both ways is a deadlock. A row locked by an add is left as the add leaves it (one slot fewer);
-   * the next claim that writes the offer sets it right.
-   */
-  private offerCtes(until: string, listener: string, stands: string): string {
-    const tookAll = '(SELECT count(*) FROM claimed) >= $2';
-    // A standing offer that is gone, or names a listener connection we no longer have (it dropped
-    // and came back), is written anew all the same.
-    const rewritesOffer = `(NOT ${stands}::boolean OR EXISTS (SELECT 1 FROM claimed)
-      OR NOT EXISTS (SELECT 1 FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND listener = ${listener}))`;
-    return `mine AS (
-        SELECT queue, owner FROM ${this.q}.offers WHERE queue = $1 AND owner = $3 AND ${rewritesOffer}
-        FOR UPDATE SKIP LOCKED),
-      offered AS (
-        INSERT INTO ${this.q}.offers (queue, owner, free, offer_until, lease_ms, listener)
-        SELECT $1, $3, $2 - (SELECT count(*) FROM claimed), ${until}, $4 - $5, ${listener}
-        WHERE NOT ${tookAll} AND ${rewritesOffer}
-        ON CONFLICT (queue, owner) DO NOTHING),
-      reoffered AS (
-        UPDATE ${this.q}.offers AS o SET free = $2 - (SELECT count(*) FROM claimed), offer_until = ${until},
-          lease_ms = $4 - $5, listener = ${listener}
-        FROM mine WHERE o.queue = mine.queue AND o.owner = mine.owner AND NOT ${tookAll}),
-      unoffered AS (
-        DELETE FROM ${this.q}.offers AS o USING mine
-        WHERE o.queue = mine.queue AND o.owner = mine.owner AND ${tookAll})`;
-  }
-
-  /**
-   * When the queue's next delayed or failed job is due, for the idle worker's timer (see
-   * `FinishAndClaimResult.nextRunAt`), read by the claim itself. The statement's snapshot still sees
-   * the due jobs it promoted or claimed as they were, so those are left out by id.
-   */
-  private nextDue(): string {
-    return `(SELECT min(run_at) FROM ${this.q}.jobs
-      WHERE queue = $1 AND state IN ('delayed', 'failed') AND id NOT IN (SELECT id FROM due)) AS next_run_at`;
-  }
-
-  /**
-   * Outcomes of distinct jobs, whatever their kinds, applied by one CTE (`done`, their ids) that
-   * reads them from the JSON parameter `param` (see `outcomeBatch`). Each applies only while the job
-   * is active under that owner and attempt: the lease owner tells, as only an active job has one
-   * (a constraint of the table). Testing the state as well would let the planner find the jobs
-   * through `jobs_by_state_sparse`, whose entries for jobs no longer active pile up between vacuums
-   * (a drain of 20,000 went through 9,000 of them per batch), instead of one primary key lookup each.
-   * A completion whose record says only what the row will say keeps the record's worker and start
-   * in two columns instead of appending it to the history (see `rowToJob`): the record was most of
-   * a completed row, and the row is written out in full once more per job, to the table and the WAL.
-   * It joins the batch to the jobs by id with a nested loop of primary key lookups, whatever the
-   * table's size (see `JOINS_BY_INDEX`).
-   */
-  private outcomesCte(param: string, reader: OutcomeBatch['reader']): string {
-    return `done AS (
-      UPDATE ${this.q}.jobs AS j SET
-        state = o.state,
-        result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
-        error = o.error,
-        run_at = COALESCE(o.run_at, j.run_at),
-        failures = j.failures + CASE WHEN o.state = 'completed' THEN 0 ELSE 1 END,
-        dead_letter = CASE WHEN o.state = 'dead' THEN o.dead_letter ELSE j.dead_letter END,
-        finished_at = CASE WHEN o.state = 'failed' THEN j.finished_at ELSE o.finished_at END,
-        ${CLEAR_LEASE},
-        history = CASE WHEN o.records IS NULL THEN j.history ELSE j.history || o.records::jsonb END,
-        completed_worker = CASE WHEN o.started_at IS NULL THEN NULL ELSE o.owner END,
-        completed_started_at = o.started_at
-      FROM ${reader}_to_recordset(${param}::${reader}) AS o(id bigint, owner text, attempt int, state text,
-        result text, error text, run_at bigint, dead_letter text, finished_at bigint, records ${reader},
-        started_at bigint)
-      WHERE j.id = o.id AND j.lease_owner = o.owner AND j.attempt = o.attempt
-      RETURNING j.id)`;
   }
 
   /**
@@ -1242,38 +805,11 @@ export class PostgresStore implements Store {
     const batch = outcomeBatch(outcomes);
     const { rows } = await client.query<{ id: number }>({
       name: `${this.schema}:finish-${batch.reader}`,
-      text: `WITH ${this.outcomesCte('$1', batch.reader)} SELECT id FROM done`,
+      text: `WITH ${outcomesCte(this.q, '$1', batch.reader)} SELECT id FROM done`,
       values: [batch.text],
     });
     const applied = new Set(rows.map((row) => String(row.id)));
     return outcomes.map((outcome) => applied.has(outcome.id));
-  }
-
-  /**
-   * Reads the job (locking its row), checks its state against `from`, applies `change` and reads it
-   * back, all in one transaction. `change` may refuse by returning a failed result.
-   */
-  private transition(
-    id: string,
-    { queue, from }: TransitionRequest,
-    change: (client: pg.PoolClient, row: JobRow) => Promise<TransitionResult | null>,
-    { returnsRemoved = false } = {},
-  ): Promise<TransitionResult> {
-    return this.transaction(async (client): Promise<TransitionResult> => {
-      if (!isRowId(id)) return { ok: false, reason: 'not_found' };
-      const { rows } = await client.query<JobRow>(`SELECT * FROM ${this.q}.jobs WHERE id = $1 FOR UPDATE`, [
-        id,
-      ]);
-      const row = rows[0];
-      if (!row || row.queue !== queue) return { ok: false, reason: 'not_found' };
-      const state = row.state as JobState;
-      if (!from.includes(state)) return { ok: false, reason: 'state', state };
-      const refused = await change(client, row);
-      if (refused) return refused;
-      if (returnsRemoved) return { ok: true, job: rowToJob(row) };
-      const after = await client.query<JobRow>(`SELECT * FROM ${this.q}.jobs WHERE id = $1`, [id]);
-      return { ok: true, job: rowToJob(after.rows[0]!) };
-    });
   }
 
   private async ready(): Promise<void> {
@@ -1329,280 +865,6 @@ export class PostgresStore implements Store {
         client.off('error', onError);
         client.release(broken ? (broken as Error) : undefined);
       }
-    }
-  }
-}
-
-/** The columns an add fills. */
-const INSERT_COLUMNS = `queue, name, payload, state, priority, run_at, max_attempts, backoff, timeout_ms,
-  dedupe_key, max_stalls, origin, created_at`;
-/** An add's batch, the JSON parameter $1, as rows (`i`: the batch order). */
-const BATCH_ROWS = `json_to_recordset($1::json) AS batch(q text, n text, p text, s text, pr int, r bigint, m int,
-  b text, t bigint, d text, ms int, o text, c bigint, i int)`;
-/** A job whose dedupe key a live job of its queue holds is not inserted. */
-const ON_KEY_HELD = `ON CONFLICT (queue, dedupe_key)
-  WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'delayed', 'failed', 'active') DO NOTHING`;
-/**
- * The most its texts (queue, name, payload, backoff, dedupe key, origin) may take, JSON-escaped, for a
- * job to be handed: its notification must stay under PostgreSQL's 8000 bytes with the rest of it.
- */
-const HANDOFF_MAX_TEXT = 6000;
-/**
- * Adds of more jobs at once are not handed: handoff is for a trickle reaching idle workers, and the
- * handing statement slows a bulk add (it reads the batch twice and sorts it; W2 here went from 83 k
- * to 76 k jobs/s with it).
- */
-const HANDOFF_MAX_BATCH = 100;
-
-/** PostgreSQL's SQLSTATE for a role without the privilege a statement needs. */
-const INSUFFICIENT_PRIVILEGE = '42501';
-
-/**
- * Makes the commit of the statement's implicit transaction return before the WAL flush (and send
- * its notifications at once). Used by a claim on its own (see `claimRows`) and by an add that hands
- * a job (see `handingInsertSql`), which `addJobs` follows with `ADD_FLUSH`.
- */
-const COMMIT_WITHOUT_FLUSH = `set_config('synchronous_commit', 'off', true)`;
-
-/**
- * A transaction that writes a record to the WAL (a logical decoding message, which is all it does:
- * nothing reads it unless a logical decoding consumer asks for Sundial's prefix) under a transaction
- * id, so with the session's own `synchronous_commit` (on by default) its commit waits for the WAL to
- * be flushed up to it. That flush covers every commit before it, the add's among them, so an add,
- * which resolves only after this, is as durable as a synchronous commit makes it. (A transaction
- * that only takes an id, `txid_current()`, writes no WAL of its own, and PostgreSQL commits such a
- * one without waiting.)
- */
-const ADD_FLUSH = {
-  name: 'sundial:add-flush',
-  text: `SELECT pg_logical_emit_message(true, 'sundial', 'add')`,
-};
-/**
- * Our connections join only by nested loop. Every join Sundial makes pairs a batch (outcomes,
- * claimed ids, a chunk to prune) with the rows of those ids, which a primary key lookup each finds
- * at any table size; but PostgreSQL keeps a named statement's generic plan, made after its first
- * five executions, until the table's statistics change, which without autovacuum (or between its
- * rounds) is never. Made while the jobs table was a few pages long, the outcomes' plan hashed a
- * scan of the whole table, and kept doing so once it held hundreds of thousands of rows: a soak
- * measured 1,667 buffers and 17.7 ms per finish-and-claim after 40 s, and completions falling from
- * 1,500 to 553 a second. With hash and merge joins off, the cheapest plan is the nested loop of
- * index lookups even on an empty table, so the plan kept stays right. (Planning every execution
- * afresh, `plan_cache_mode = force_custom_plan`, fixed it too, but doubled an add's latency at p50
- * and p99.) A test grows the table after the first executions and counts the rows read by scans.
- */
-const JOINS_BY_INDEX = 'SET enable_hashjoin = off; SET enable_mergejoin = off';
-/** PostgreSQL's SQLSTATE for a unique index refusing a row. */
-const UNIQUE_VIOLATION = '23505';
-/**
- * The columns a claim returns, named: a prepared statement with `*` fails on every pooled
- * connection once a newer version's migration adds a column ("cached plan must not change result
- * type"), which would stop older workers in a rolling upgrade.
- */
-const JOB_COLUMNS = [
-  'id',
-  'queue',
-  'name',
-  'payload',
-  'state',
-  'priority',
-  'run_at',
-  'attempt',
-  'max_attempts',
-  'failures',
-  'backoff',
-  'timeout_ms',
-  'dedupe_key',
-  'stalls',
-  'max_stalls',
-  'lease_owner',
-  'lease_expires_at',
-  'result',
-  'error',
-  'dead_letter',
-  'history',
-  'origin',
-  'created_at',
-  'started_at',
-  'finished_at',
-];
-/**
- * A handed job's columns in its notification (see `handingInsertSql`), read from the `inserted`
- * rows: the JSON columns as their text, as a row read from the table has them. The notification is
- * built with row_to_json, as json: through jsonb every column was converted twice, which took a
- * handed add about half as long again for that part.
- */
-const HANDED_JOB_COLUMNS = JOB_COLUMNS.map((column) =>
-  column === 'history' || column === 'origin'
-    ? `inserted.${column}::text AS ${column}`
-    : `inserted.${column}`,
-).join(', ');
-/** Not a lease the asking worker holds: another owner's, or one of its own it does not know of. */
-const NOT_EXCEPTED = (owner: string, held: string) =>
-  `(${owner}::text IS NULL OR lease_owner <> ${owner} OR (${held}::bigint[] IS NOT NULL AND NOT (id = ANY(${held}))))`;
-
-/**
- * Refusals the server reports after rolling the statement back, so it did nothing: too many
- * connections (53300), a statement or lock timeout (57014, 55P03), and a deadlock or serialization
- * failure outside a retried transaction.
- */
-const REFUSED = ['53300', '57014', '55P03', '40P01', '40001'];
-
-/**
- * Trouble that says nothing about the request, so callers hear `StoreUnavailableError` and try
- * again later: the refusals above, and the connection (refused, reset, the server shutting down:
- * SQLSTATE classes 08 and 57P, names that do not resolve), when the request may or may not have
- * been applied.
- */
-const PASSING_TROUBLE = [
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  ...REFUSED,
-];
-
-function unavailableOr(error: unknown): unknown {
-  const code = (error as { code?: unknown })?.code;
-  const message = (error as Error)?.message ?? '';
-  const connectionTrouble =
-    (typeof code === 'string' &&
-      (code.startsWith('08') || code.startsWith('57P') || PASSING_TROUBLE.includes(code))) ||
-    /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
-      message,
-    );
-  if (!connectionTrouble) return error;
-  return new StoreUnavailableError(error, { refused: typeof code === 'string' && REFUSED.includes(code) });
-}
-const OUTCOME_STATE: Record<JobOutcome['kind'], JobState> = {
-  completed: 'completed',
-  retry: 'failed',
-  dead: 'dead',
-};
-
-/** A queue and dedupe key as one map key. */
-function dedupeSlot(queue: string, key: string): string {
-  return `${queue}\u0000${key}`;
-}
-
-/** Outcomes as the one JSON text `outcomesCte` reads, and the type it is read as. */
-interface OutcomeBatch {
-  text: string;
-  reader: 'jsonb' | 'json';
-}
-
-/**
- * A batch whose text is up to this many UTF-16 units (at most three UTF-8 bytes each) is read as
- * `jsonb`, well within its 256 MB limit on a string or on all of an array's elements together.
- */
-const JSONB_BATCH_CHARS = 64 * 1024 * 1024;
-
-/**
- * The outcomes as one JSON array: one text for the driver to send as it is (as ten arrays, each
- * string had to be escaped into an array literal first, a twentieth of a worker's time when
- * draining). The texts stored as text (result, error, dead letter) travel as JSON strings; the
- * attempt record as the one-element array appended to the history, or, for a plain completion
- * (see `isPlainCompletion`), only its start. Read as `jsonb`, which parses a record once for the
- * history (read as `json` and cast, a batch took twice as long); a batch too large for `jsonb` (a
- * text column takes up to 1 GB) is read as `json`.
- */
-function outcomeBatch(outcomes: readonly JobOutcome[]): OutcomeBatch {
-  const text = JSON.stringify(
-    outcomes.map((outcome) => ({
-      id: outcome.id,
-      owner: outcome.owner,
-      attempt: outcome.attempt,
-      state: OUTCOME_STATE[outcome.kind],
-      // A field left out reads as NULL: less to send and to parse than a null.
-      result: outcome.kind === 'completed' ? outcome.result : undefined,
-      error: outcome.kind === 'completed' ? undefined : JSON.stringify(outcome.error),
-      run_at: outcome.kind === 'retry' ? outcome.runAt : undefined,
-      dead_letter: outcome.kind === 'dead' ? JSON.stringify(outcome.deadLetter) : undefined,
-      finished_at: outcome.finishedAt,
-      ...(isPlainCompletion(outcome)
-        ? { started_at: outcome.record.startedAt }
-        : { records: [outcome.record] }),
-    })),
-  );
-  return { text, reader: text.length <= JSONB_BATCH_CHARS ? 'jsonb' : 'json' };
-}
-
-/**
- * A completion whose record the row's columns can give back as it is (see `outcomesCte`): the same
- * attempt, worker and finish, no error, and nothing more than a completed record holds.
- */
-function isPlainCompletion(outcome: JobOutcome): boolean {
-  const record = outcome.record;
-  return (
-    outcome.kind === 'completed' &&
-    record.outcome === 'completed' &&
-    record.attempt === outcome.attempt &&
-    record.finishedAt === outcome.finishedAt &&
-    record.worker === outcome.owner &&
-    Number.isSafeInteger(record.startedAt) &&
-    Object.keys(record).every((key) => COMPLETED_RECORD_KEYS.has(key))
-  );
-}
-
-const COMPLETED_RECORD_KEYS = new Set(['attempt', 'outcome', 'worker', 'startedAt', 'finishedAt']);
-
-/** RETURNING gives rows in no promised order; claims are handed out in claim order. */
-function claimedJobs(rows: readonly JobRow[]): Job[] {
-  return rows.map(rowToJob).sort(claimOrder);
-}
-
-const OPTION_KEYS = ['connectionString', 'schema', 'poolSize', 'onError', 'handoff', 'maintenanceVacuum'];
-
-function checkOptions(options: PostgresStoreOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('store', options, 'an object of PostgreSQL store options');
-  }
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue;
-    const field = `store.${key}`;
-    switch (key) {
-      case 'connectionString':
-        if (typeof value !== 'string' || value === '')
-          throw new InvalidOptionError(field, value, 'a postgres:// URL');
-        break;
-      case 'schema':
-        if (typeof value !== 'string' || !SCHEMA_NAME.test(value))
-          throw new InvalidOptionError(
-            field,
-            value,
-            'a schema name of lowercase letters, digits and _ (up to 55)',
-          );
-        break;
-      case 'poolSize':
-        if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 1000)
-          throw new InvalidOptionError(field, value, 'a whole number from 1 to 1000');
-        break;
-      case 'onError':
-        if (typeof value !== 'function') throw new InvalidOptionError(field, value, 'a function');
-        break;
-      case 'handoff':
-        if (typeof value !== 'boolean') throw new InvalidOptionError(field, value, 'true or false');
-        break;
-      case 'maintenanceVacuum':
-        if (
-          typeof value !== 'boolean' &&
-          !(Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 86_400_000)
-        )
-          throw new InvalidOptionError(
-            field,
-            value,
-            'true, false, or ms between rounds from 100 to 86,400,000',
-          );
-        break;
-      default:
-        throw new InvalidOptionError(
-          field,
-          value,
-          `not a PostgreSQL store option; known: ${OPTION_KEYS.join(', ')}`,
-        );
     }
   }
 }
