@@ -1,31 +1,23 @@
 import type pg from 'pg';
-import { type Job, type JobState, StoreClosedError, StoreUnavailableError } from '../../core/index.ts';
+import { type Job, StoreClosedError, StoreUnavailableError } from '../../core/index.ts';
 import { SharedCall } from '../../core/shared-call.ts';
 import { pgDriver } from '../drivers.ts';
 import { backoffJson } from '../encoding.ts';
-import type { FindJobsRequest, FoundJobs, JobFilter, MatchCount } from '../job-search.ts';
 import { Listeners, type WakeTarget } from '../listeners.ts';
+import { RoleDelegatingStore } from '../role-delegation.ts';
 import type { JobRow } from '../rows.ts';
 import {
   type AddedJob,
   type ClaimRequest,
   type FinishAndClaimResult,
-  type FireScheduleRequest,
   type HeldLease,
   type JobOutcome,
-  type ListJobsRequest,
-  type LockOwner,
-  type LockRecord,
   type NewJob,
   type OwnedJobs,
   type RecoverStalledRequest,
-  type ScheduleRecord,
-  type ScheduleSync,
   STALLED_ERROR_JSON,
   type StalledJob,
   type Store,
-  type TransitionRequest,
-  type TransitionResult,
 } from '../store.ts';
 import type { PgContext, Queryable } from './context.ts';
 import { unavailableOr } from './errors.ts';
@@ -105,17 +97,13 @@ function columnTypes(): pg.CustomTypesConfig {
  * batch. Wake-ups travel by LISTEN/NOTIFY, sent inside the transaction that makes work claimable
  * (delivered at its commit); workers poll only as a backstop.
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends RoleDelegatingStore implements Store {
   readonly engine = 'postgres';
   readonly pipelineDepth = 2;
   readonly addBatchParts = 1;
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly q: string;
-  /** The roles other than the job work, each in its own module, on this store's pool. */
-  private readonly management: PgJobManagement;
-  private readonly schedules: PgSchedules;
-  private readonly locks: PgLocks;
   /** The NOTIFY channel of this schema: each notification's payload names a queue or a channel. */
   private readonly channel: string;
   private readonly listeners: Listeners;
@@ -139,6 +127,7 @@ export class PostgresStore implements Store {
   private readonly maintenance: PgMaintenanceVacuum | null;
 
   constructor(options: PostgresStoreOptions = {}) {
+    super();
     checkOptions(options);
     this.schema = options.schema ?? 'sundial';
     this.q = `"${this.schema}"`;
@@ -188,9 +177,11 @@ export class PostgresStore implements Store {
       notify: (client, names) => this.notify(client, names),
       wakeLocal: (target) => this.wakeLocal(target),
     };
-    this.management = new PgJobManagement(context);
-    this.schedules = new PgSchedules(context, (client, jobs) => this.insertJobs(client, jobs));
-    this.locks = new PgLocks(context);
+    this.roles = {
+      management: new PgJobManagement(context),
+      schedules: new PgSchedules(context, (client, jobs) => this.insertJobs(client, jobs)),
+      locks: new PgLocks(context),
+    };
     this.handingInsert = options.handoff === false ? null : handingInsertSql(this.q);
     this.handoff =
       options.handoff === false
@@ -497,99 +488,6 @@ export class PostgresStore implements Store {
       [queue],
     );
     return rows[0]?.t ?? null;
-  }
-
-  // The roles kept in their own modules (management.ts, schedules.ts, locks.ts).
-
-  getJob(id: string): Promise<Job | null> {
-    return this.management.getJob(id);
-  }
-  listJobs(request: ListJobsRequest): Promise<Job[]> {
-    return this.management.listJobs(request);
-  }
-  countJobs(queue: string): Promise<Record<JobState, number>> {
-    return this.management.countJobs(queue);
-  }
-  retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    return this.management.retryJob(id, request);
-  }
-  cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    return this.management.cancelJob(id, request);
-  }
-  removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
-    return this.management.removeJob(id, request);
-  }
-  pruneJobs(request: {
-    queue: string;
-    states: readonly JobState[];
-    finishedBefore: number;
-  }): Promise<number> {
-    return this.management.pruneJobs(request);
-  }
-  setQueuePaused(queue: string, paused: boolean): Promise<void> {
-    return this.management.setQueuePaused(queue, paused);
-  }
-  isQueuePaused(queue: string): Promise<boolean> {
-    return this.management.isQueuePaused(queue);
-  }
-  listQueues(): Promise<string[]> {
-    return this.management.listQueues();
-  }
-  findJobs(request: FindJobsRequest): Promise<FoundJobs> {
-    return this.management.findJobs(request);
-  }
-  countMatching(filter: JobFilter, cap: number): Promise<MatchCount> {
-    return this.management.countMatching(filter, cap);
-  }
-  forgetQueue(queue: string): Promise<boolean> {
-    return this.management.forgetQueue(queue);
-  }
-  syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
-    return this.schedules.syncSchedules(entries, now);
-  }
-  fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
-    return this.schedules.fireSchedule(request);
-  }
-  nextScheduleRunAt(): Promise<number | null> {
-    return this.schedules.nextScheduleRunAt();
-  }
-  listSchedules(): Promise<ScheduleRecord[]> {
-    return this.schedules.listSchedules();
-  }
-  latestRuns(): Promise<Map<string, Job>> {
-    return this.schedules.latestRuns();
-  }
-  setSchedulePaused(
-    id: string,
-    paused: boolean,
-    note: string | null,
-    now: number,
-    resumeAt?: number | null,
-  ): Promise<boolean> {
-    return this.schedules.setSchedulePaused(id, paused, note, now, resumeAt);
-  }
-  acquireLock(request: {
-    name: string;
-    owner: LockOwner;
-    ttlMs: number;
-    now: number;
-  }): Promise<LockRecord | null> {
-    return this.locks.acquireLock(request);
-  }
-  renewLock(name: string, token: number, now: number): Promise<boolean> {
-    return this.locks.renewLock(name, token, now);
-  }
-  releaseLock(name: string, token?: number): Promise<boolean> {
-    return this.locks.releaseLock(name, token);
-  }
-  listLocks(): Promise<LockRecord[]> {
-    return this.locks.listLocks();
-  }
-  getFlag(name: string): Promise<string | null> {
-    return this.locks.getFlag(name);
-  }
-  setFlag(name: string, value: string | null): Promise<void> {
-    return this.locks.setFlag(name, value);
   }
 
   subscribe(queue: string, listener: () => void): () => void {

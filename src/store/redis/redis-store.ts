@@ -1,75 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import {
-  InvalidOptionError,
-  JOB_STATES,
-  type Job,
-  type JobState,
-  StoreClosedError,
-  StoreUnavailableError,
-  SundialError,
-} from '../../core/index.ts';
+import { type Job, StoreClosedError, StoreUnavailableError, SundialError } from '../../core/index.ts';
 import { ioredisDriver } from '../drivers.ts';
-import {
-  asciiLower,
-  type FindJobsRequest,
-  type FoundJobs,
-  isStateOnly,
-  type JobFilter,
-  type MatchCount,
-} from '../job-search.ts';
+import { RoleDelegatingStore } from '../role-delegation.ts';
 import {
   type AddedJob,
-  BUFFERED_KEY_SUFFIX,
   type ClaimRequest,
   type FinishAndClaimResult,
-  type FireScheduleRequest,
   type Handoff,
   type HeldLease,
   type JobOutcome,
-  type ListJobsRequest,
-  type LockOwner,
-  type LockRecord,
   type NewJob,
   type OwnedJobs,
   RECONNECTS_CHANNEL,
   type RecoverStalledRequest,
-  type ScheduleRecord,
-  type ScheduleSync,
   STALLED_ERROR_JSON,
   type StalledJob,
   type Store,
-  type TransitionRequest,
-  type TransitionResult,
 } from '../store.ts';
-import {
-  addedJobs,
-  addJobsOnCluster,
-  finishAndClaimOnCluster,
-  firedEntries,
-  fireScheduleOnCluster,
-  JobQueues,
-  latestRunsOnCluster,
-  perQueue,
-} from './cluster.ts';
+import { addedJobs, addJobsOnCluster, finishAndClaimOnCluster, JobQueues, perQueue } from './cluster.ts';
+import { addressOf, clusterNode, credentials, disconnect } from './connection.ts';
+import type { RedisContext } from './context.ts';
 import { FirstConnection } from './first-connection.ts';
 import { RedisHandoff } from './handoff.ts';
-import { type FlatHash, fields, jobFromHash, nullable, pushJobArgs } from './jobs.ts';
+import { nullable, pushJobArgs } from './jobs.ts';
 import { globalBase, queueBase } from './keys.ts';
+import { RedisLocks } from './locks.ts';
+import { RedisJobManagement } from './management.ts';
+import { checkOptions } from './options.ts';
 import { finishAndClaimScript, type ScriptRunner } from './runner.ts';
+import { RedisSchedules } from './schedules.ts';
 import { type ScriptName, type Scripts, scriptsFor } from './scripts.ts';
 import { checkDurability, type DurabilityCheck } from './server-check.ts';
 import { Wakeups } from './wakeups.ts';
 
 export { AT_RISK_CODE, type DurabilityCheck, durabilityWarning, UNCHECKED_CODE } from './server-check.ts';
-
-/** How many jobs one look of a search examines: a few milliseconds of Redis's time at most. */
-const SEARCH_BUDGET = 1000;
-/** How many looks one `findJobs` page takes before it returns what it found with its cursor. */
-const SEARCH_LOOKS_PER_PAGE = 20;
-/** A count looks at more per call (it sends no jobs back), up to a ceiling past which it says "at least". */
-const COUNT_BUDGET = 5000;
-const COUNT_MAX_LOOKED = 1_000_000;
 
 export interface RedisStoreOptions {
   /** Where Redis is, e.g. `redis://user:secret@host:6379/0`. Default `redis://127.0.0.1:6379`. */
@@ -104,9 +69,6 @@ export const DEFAULT_REDIS_PREFIX = 'sundial';
  */
 const LAYOUT_VERSION = 2;
 
-/** Jobs deleted per script when pruning, so Redis is never busy with one prune for long. */
-const PRUNE_CHUNK = 1000;
-
 /**
  * The Redis engine: every state change is one Lua script (scripts.ts), so it is one atomic step
  * however many processes share the Redis; wake-ups go through pub/sub (wakeups.ts). On a Redis
@@ -118,7 +80,7 @@ const PRUNE_CHUNK = 1000;
  * const sundial = createSundial({ store: new RedisStore({ url: 'redis://127.0.0.1:6379' }) });
  * ```
  */
-export class RedisStore implements Store, ScriptRunner {
+export class RedisStore extends RoleDelegatingStore implements Store, ScriptRunner {
   readonly engine = 'redis';
   readonly pipelineDepth = 2;
   readonly addBatchParts = 2;
@@ -146,6 +108,7 @@ export class RedisStore implements Store, ScriptRunner {
   private closed = false;
 
   constructor(options: RedisStoreOptions = {}) {
+    super();
     checkOptions(options);
     this.options = options;
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
@@ -208,6 +171,21 @@ export class RedisStore implements Store, ScriptRunner {
       this.onCluster || options.handoff === false
         ? undefined
         : new RedisHandoff(this.subscriber as Redis, this, onError);
+    const context: RedisContext = {
+      prefix: this.prefix,
+      global: this.global,
+      client: this.client,
+      onCluster: this.onCluster,
+      jobQueues: this.jobQueues,
+      run: (name, base, args) => this.run(name, base, args),
+      command: (work) => this.command(work),
+      check: () => this.check(),
+    };
+    this.roles = {
+      management: new RedisJobManagement(context),
+      schedules: new RedisSchedules(context),
+      locks: new RedisLocks(context),
+    };
   }
 
   /**
@@ -364,331 +342,6 @@ export class RedisStore implements Store, ScriptRunner {
     return score === undefined ? null : Number(score);
   }
 
-  async getJob(id: string): Promise<Job | null> {
-    this.check();
-    // Ids are the counter's integers; '1.0' or ' 1' must not find job 1.
-    if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
-    let base = this.global;
-    if (this.onCluster) {
-      const queue = (await this.jobQueues.of([id])).get(id);
-      if (queue === undefined) return null;
-      base = queueBase(this.prefix, queue);
-    }
-    const flat = (await this.run('getJob', base, [id])) as FlatHash;
-    return flat.length === 0 ? null : jobFromHash(flat);
-  }
-
-  async listJobs(request: ListJobsRequest): Promise<Job[]> {
-    this.check();
-    const flat = (await this.run('listJobs', queueBase(this.prefix, request.queue), [
-      request.queue,
-      request.state ?? '',
-      String(request.offset ?? 0),
-      String(request.limit ?? 50),
-      request.order === 'desc' ? '1' : '0',
-    ])) as FlatHash[];
-    return flat.map(jobFromHash);
-  }
-
-  async countJobs(queue: string): Promise<Record<JobState, number>> {
-    this.check();
-    const counts = (await this.run('countJobs', queueBase(this.prefix, queue), [
-      queue,
-      ...JOB_STATES,
-    ])) as number[];
-    return Object.fromEntries(JOB_STATES.map((state, i) => [state, counts[i] ?? 0])) as Record<
-      JobState,
-      number
-    >;
-  }
-
-  async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    this.check();
-    return transitionResult(
-      await this.run('retryJob', queueBase(this.prefix, request.queue), [
-        id,
-        request.queue,
-        String(request.now),
-        ...request.from,
-      ]),
-    );
-  }
-
-  async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    this.check();
-    return transitionResult(
-      await this.run('cancelJob', queueBase(this.prefix, request.queue), [
-        id,
-        request.queue,
-        String(request.now),
-        ...request.from,
-      ]),
-    );
-  }
-
-  async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
-    this.check();
-    return transitionResult(
-      await this.run('removeJob', queueBase(this.prefix, request.queue), [
-        id,
-        request.queue,
-        ...request.from,
-      ]),
-    );
-  }
-
-  async pruneJobs(request: {
-    queue: string;
-    states: readonly JobState[];
-    finishedBefore: number;
-  }): Promise<number> {
-    this.check();
-    if (request.states.length === 0) return 0;
-    let total = 0;
-    for (;;) {
-      const removed = (await this.run('pruneJobs', queueBase(this.prefix, request.queue), [
-        request.queue,
-        String(request.finishedBefore),
-        String(PRUNE_CHUNK),
-        ...request.states,
-      ])) as number;
-      total += removed;
-      if (removed < PRUNE_CHUNK) return total;
-    }
-  }
-
-  async setQueuePaused(queue: string, paused: boolean): Promise<void> {
-    this.check();
-    // On a Cluster the queue list is in another slot: listed first, so it is never missing a queue.
-    if (this.onCluster) await this.command(() => this.client.sadd(`${this.global}:queues`, queue));
-    await this.run('setQueuePaused', queueBase(this.prefix, queue), [queue, paused ? '1' : '0']);
-  }
-
-  async isQueuePaused(queue: string): Promise<boolean> {
-    this.check();
-    return (await this.command(() => this.client.get(`${queueBase(this.prefix, queue)}:paused`))) === '1';
-  }
-
-  async listQueues(): Promise<string[]> {
-    this.check();
-    return byBytes(await this.command(() => this.client.smembers(`${this.global}:queues`)));
-  }
-
-  async findJobs(request: FindJobsRequest): Promise<FoundJobs> {
-    this.check();
-    const jobs: Job[] = [];
-    let after = request.after ?? '';
-    // A few bounded looks fill most pages; a rare match over a large queue returns a short page
-    // with its cursor rather than holding the caller (or Redis) for long.
-    for (let look = 0; look < SEARCH_LOOKS_PER_PAGE; look++) {
-      const { cursor, found } = await this.search(
-        request,
-        after,
-        request.limit - jobs.length,
-        SEARCH_BUDGET,
-        false,
-      );
-      jobs.push(...found.map(jobFromHash));
-      if (cursor === '' || jobs.length >= request.limit) return { jobs, next: cursor || null };
-      after = cursor;
-    }
-    return { jobs, next: after };
-  }
-
-  async countMatching(filter: JobFilter, cap: number): Promise<MatchCount> {
-    this.check();
-    if (isStateOnly(filter)) {
-      const counts = await this.countJobs(filter.queue);
-      const states = filter.states?.length ? filter.states : JOB_STATES;
-      const count = states.reduce((sum, state) => sum + counts[state], 0);
-      return count > cap ? { count: cap, exact: false } : { count, exact: true };
-    }
-    let count = 0;
-    let after = '';
-    for (let looked = 0; looked < COUNT_MAX_LOOKED; looked += COUNT_BUDGET) {
-      const step = await this.search(filter, after, cap + 1 - count, COUNT_BUDGET, true);
-      count += step.count;
-      if (count > cap) return { count: cap, exact: false };
-      if (step.cursor === '') return { count, exact: true };
-      after = step.cursor;
-    }
-    return { count, exact: false };
-  }
-
-  async forgetQueue(queue: string): Promise<boolean> {
-    this.check();
-    const forgotten = (await this.run('forgetQueue', queueBase(this.prefix, queue), [queue])) === 1;
-    // On a Cluster the list is in another slot: taken off after. An add racing this one lists the
-    // queue before it inserts, so at worst its queue is unlisted until its next add lists it again.
-    if (forgotten && this.onCluster)
-      await this.command(() => this.client.srem(`${this.global}:queues`, queue));
-    return forgotten;
-  }
-
-  /** One bounded look of the `findJobs` script (see search-scripts.ts). */
-  private async search(
-    filter: JobFilter & { order?: 'asc' | 'desc' },
-    after: string,
-    limit: number,
-    budget: number,
-    countOnly: boolean,
-  ): Promise<{ cursor: string; count: number; found: FlatHash[] }> {
-    const states = filter.states ?? [];
-    const [cursor, count, found] = (await this.run('findJobs', queueBase(this.prefix, filter.queue), [
-      filter.queue,
-      states.length === 1 ? states[0]! : '',
-      states.length > 1 ? states.join(',') : '',
-      after,
-      filter.order === 'desc' ? '1' : '0',
-      String(limit),
-      String(budget),
-      nullable(filter.name ?? null),
-      nullable(filter.createdFrom ?? null),
-      nullable(filter.createdTo ?? null),
-      nullable(filter.text === undefined ? null : asciiLower(filter.text)),
-      countOnly ? '1' : '0',
-    ])) as [string, number, FlatHash[]];
-    return { cursor, count, found };
-  }
-
-  async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
-    this.check();
-    if (entries.length === 0) return;
-    const args = [String(now)];
-    for (const entry of entries) args.push(entry.id, entry.specHash, nullable(entry.nextRunAt));
-    await this.run('syncSchedules', this.global, args);
-  }
-
-  async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
-    this.check();
-    if (this.onCluster) return fireScheduleOnCluster(this, request);
-    const args = [
-      request.id,
-      String(request.expectedNextRunAt),
-      nullable(request.nextRunAt),
-      String(request.firedAt),
-      request.whenActive ?? '',
-      BUFFERED_KEY_SUFFIX,
-    ];
-    for (const job of request.jobs) pushJobArgs(args, job);
-    const [fired, added] = (await this.run('fireSchedule', this.global, args)) as [
-      number,
-      [string, number, string][],
-    ];
-    return { fired: fired === 1, added: firedEntries(added) };
-  }
-
-  async nextScheduleRunAt(): Promise<number | null> {
-    this.check();
-    const [, score] = await this.command(() =>
-      this.client.zrange(`${this.global}:schedules-due`, '0', '0', 'WITHSCORES'),
-    );
-    return score === undefined ? null : Number(score);
-  }
-
-  async listSchedules(): Promise<ScheduleRecord[]> {
-    this.check();
-    const rows = (await this.run('listSchedules', this.global, [])) as [string, FlatHash][];
-    return rows.map(([id, flat]) => {
-      const f = fields(flat);
-      return {
-        id,
-        specHash: f.get('specHash')!,
-        nextRunAt: numberOrNull(f.get('nextRunAt')),
-        lastRunAt: numberOrNull(f.get('lastRunAt')),
-        paused: f.get('paused') === '1',
-        note: f.get('note') ?? null,
-        updatedAt: Number(f.get('updatedAt')),
-      };
-    });
-  }
-
-  async latestRuns(): Promise<Map<string, Job>> {
-    this.check();
-    if (this.onCluster) return latestRunsOnCluster(this);
-    const rows = (await this.run('latestRuns', this.global, [])) as [string, FlatHash][];
-    return new Map(rows.map(([schedule, flat]) => [schedule, jobFromHash(flat)]));
-  }
-
-  async setSchedulePaused(
-    id: string,
-    paused: boolean,
-    note: string | null,
-    now: number,
-    resumeAt?: number | null,
-  ): Promise<boolean> {
-    this.check();
-    const resume = resumeAt === undefined ? '' : `+${nullable(resumeAt)}`;
-    const changed = await this.run('setSchedulePaused', this.global, [
-      id,
-      paused ? '1' : '0',
-      nullable(note),
-      String(now),
-      resume,
-    ]);
-    return changed === 1;
-  }
-
-  async acquireLock(request: {
-    name: string;
-    owner: LockOwner;
-    ttlMs: number;
-    now: number;
-  }): Promise<LockRecord | null> {
-    this.check();
-    const token = (await this.run('acquireLock', this.global, [
-      request.name,
-      JSON.stringify(request.owner),
-      String(request.now),
-      String(request.ttlMs),
-    ])) as number;
-    if (token === 0) return null;
-    return {
-      name: request.name,
-      owner: request.owner,
-      token,
-      acquiredAt: request.now,
-      heartbeatAt: request.now,
-      ttlMs: request.ttlMs,
-    };
-  }
-
-  async renewLock(name: string, token: number, now: number): Promise<boolean> {
-    this.check();
-    return (await this.run('renewLock', this.global, [name, String(token), String(now)])) === 1;
-  }
-
-  async releaseLock(name: string, token?: number): Promise<boolean> {
-    this.check();
-    return (await this.run('releaseLock', this.global, [name, nullable(token ?? null)])) === 1;
-  }
-
-  async listLocks(): Promise<LockRecord[]> {
-    this.check();
-    const rows = (await this.run('listLocks', this.global, [])) as [string, FlatHash][];
-    return rows.map(([name, flat]) => {
-      const f = fields(flat);
-      return {
-        name,
-        owner: JSON.parse(f.get('owner')!) as LockOwner,
-        token: Number(f.get('token')),
-        acquiredAt: Number(f.get('acquiredAt')),
-        heartbeatAt: Number(f.get('heartbeatAt')),
-        ttlMs: Number(f.get('ttlMs')),
-      };
-    });
-  }
-
-  async getFlag(name: string): Promise<string | null> {
-    this.check();
-    return this.command(() => this.client.hget(`${this.global}:flags`, name));
-  }
-
-  async setFlag(name: string, value: string | null): Promise<void> {
-    this.check();
-    await this.run('setFlag', this.global, [name, nullable(value)]);
-  }
-
   subscribe(queue: string, listener: () => void): () => void {
     return this.wakeups.subscribe(queue, listener);
   }
@@ -786,167 +439,4 @@ function unavailableOr(error: unknown): unknown {
     /^(Connection is closed|Command timed out|Stream isn't writeable)/.test(error.message) ||
     (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code));
   return trouble ? new StoreUnavailableError(error, { refused }) : error;
-}
-
-function transitionResult(reply: unknown): TransitionResult {
-  const [kind, value] = reply as [string, unknown];
-  switch (kind) {
-    case 'ok':
-      return { ok: true, job: jobFromHash(value as FlatHash) };
-    case 'state':
-      return { ok: false, reason: 'state', state: value as JobState };
-    case 'duplicate':
-      return { ok: false, reason: 'duplicate', holder: String(value) };
-    default:
-      return { ok: false, reason: 'not_found' };
-  }
-}
-
-function numberOrNull(text: string | undefined): number | null {
-  return text === undefined ? null : Number(text);
-}
-
-/** Sorted as Redis (and SQLite) compare names: by their UTF-8 bytes. */
-function byBytes(names: string[]): string[] {
-  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-
-/** `host:port` of a URL or of the client options, for messages (never its credentials). */
-function addressOf(url: string | undefined, client: RedisOptions = {}): string {
-  if (client.path) return client.path;
-  if (client.sentinels) return `the Sentinel master ${client.name ?? '(unnamed)'}`;
-  if (url === undefined) return `${client.host ?? '127.0.0.1'}:${client.port ?? 6379}`;
-  try {
-    const { host, port } = clusterNode(url);
-    return `${host}:${port}`;
-  } catch {
-    return 'the address of its url'; // ioredis reads some URLs that WHATWG's parser does not
-  }
-}
-
-/** A Cluster node's address from its URL (its credentials go to every node: see `credentials`). */
-function clusterNode(url: string): { host: string; port: number } {
-  const parsed = new URL(url);
-  // An IPv6 literal comes bracketed in a URL ([::1]) and must not be in a socket's host.
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { host, port: parsed.port === '' ? 6379 : Number(parsed.port) };
-}
-
-/**
- * The user and password of a Redis URL, and TLS for `rediss:` (unless `client.tls` says how), as
- * connection options. The URL's win over `client`'s, as with `url`.
- */
-function credentials(url: string, connection: RedisOptions): RedisOptions {
-  const parsed = new URL(url);
-  return {
-    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.protocol === 'rediss:' && connection.tls === undefined ? { tls: {} } : {}),
-  };
-}
-
-/** Says goodbye when connected; otherwise just stops (and stops reconnecting). */
-async function disconnect(client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') {
-    try {
-      await client.quit();
-      return;
-    } catch {
-      // the connection went away while quitting: nothing left to close politely
-    }
-  }
-  client.disconnect();
-}
-
-const OPTION_KEYS = ['url', 'cluster', 'client', 'prefix', 'onError', 'handoff'];
-// No ':' (it separates the prefix from a queue name in `{prefix:queue}`, so prefixes `a` and `a:b`
-// would share key names and patterns), no braces (hash tags), no glob characters (the pub/sub
-// pattern), nothing a key or a CLIENT SETNAME would choke on.
-const PREFIX = /^[A-Za-z0-9_.@/-]{1,100}$/;
-
-function checkOptions(options: RedisStoreOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('store', options, 'an object of Redis store options');
-  }
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue;
-    const field = `store.${key}`;
-    switch (key) {
-      case 'url':
-        if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
-          throw new InvalidOptionError(field, value, 'a redis:// or rediss:// URL');
-        }
-        if (options.cluster !== undefined) {
-          throw new InvalidOptionError(
-            field,
-            value,
-            'not together with store.cluster (give the nodes there)',
-          );
-        }
-        break;
-      case 'cluster':
-        if (!Array.isArray(value) || value.length === 0) {
-          throw new InvalidOptionError(field, value, 'a list of redis:// URLs of Cluster nodes');
-        }
-        value.forEach((url: unknown, i) => {
-          if (typeof url !== 'string' || !/^rediss?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
-            throw new InvalidOptionError(
-              `${field}[${i}]`,
-              url,
-              'a redis:// or rediss:// URL of a Cluster node',
-            );
-          }
-          // A Cluster has database 0 only: a URL naming another would silently mean 0.
-          if (!['', '/', '/0'].includes(new URL(url).pathname)) {
-            throw new InvalidOptionError(
-              `${field}[${i}]`,
-              url,
-              'a node URL without a database (a Cluster has only 0)',
-            );
-          }
-        });
-        break;
-      case 'client':
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-          throw new InvalidOptionError(field, value, 'an object of ioredis options');
-        }
-        // Keys are built inside the scripts from `prefix`; ioredis's own prefix would miss them.
-        if ((value as RedisOptions).keyPrefix !== undefined) {
-          throw new InvalidOptionError(
-            `${field}.keyPrefix`,
-            (value as RedisOptions).keyPrefix,
-            'not supported: use store.prefix',
-          );
-        }
-        // Replies are read in their RESP2 shapes.
-        if (
-          (value as RedisOptions).replyMapping !== undefined &&
-          (value as RedisOptions).replyMapping !== 'legacy'
-        ) {
-          throw new InvalidOptionError(
-            `${field}.replyMapping`,
-            (value as RedisOptions).replyMapping,
-            "only 'legacy' (the default)",
-          );
-        }
-        break;
-      case 'prefix':
-        if (typeof value !== 'string' || !PREFIX.test(value)) {
-          throw new InvalidOptionError(field, value, 'a name of 1 to 100 letters, digits or _ . @ / -');
-        }
-        break;
-      case 'onError':
-        if (typeof value !== 'function') throw new InvalidOptionError(field, value, 'a function');
-        break;
-      case 'handoff':
-        if (typeof value !== 'boolean') throw new InvalidOptionError(field, value, 'true or false');
-        break;
-      default:
-        throw new InvalidOptionError(
-          field,
-          value,
-          `not a Redis store option; known: ${OPTION_KEYS.join(', ')}`,
-        );
-    }
-  }
 }

@@ -1,13 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import {
-  InvalidOptionError,
-  type Job,
-  type JobState,
-  LIVE_STATES,
-  StoreClosedError,
-} from '../../core/index.ts';
+import { type Job, type JobState, LIVE_STATES, StoreClosedError } from '../../core/index.ts';
 import { sqliteDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
 import type { FindJobsRequest, FoundJobs, JobFilter, MatchCount, SqlDialect } from '../job-search.ts';
