@@ -1,59 +1,38 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { type Job, type JobState, LIVE_STATES, StoreClosedError } from '../../core/index.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import { type Job, StoreClosedError } from '../../core/index.ts';
 import { sqliteDriver } from '../drivers.ts';
 import { backoffJson, claimOrder } from '../encoding.ts';
-import type { FindJobsRequest, FoundJobs, JobFilter, MatchCount, SqlDialect } from '../job-search.ts';
 import { Listeners } from '../listeners.ts';
-import {
-  type JobRow,
-  type LockRow,
-  lockFromRow,
-  rowToJob,
-  type ScheduleRow,
-  scheduleFromRow,
-} from '../rows.ts';
-import { countMatchingWithSql, findJobsWithSql, type SqlRead } from '../sql-search.ts';
+import { RoleDelegatingStore } from '../role-delegation.ts';
+import { type JobRow, rowToJob } from '../rows.ts';
 import {
   type AddedJob,
-  BUFFERED_KEY_SUFFIX,
   CANCELS_CHANNEL,
   type ClaimRequest,
-  emptyCounts,
   type FinishAndClaimResult,
-  type FireScheduleRequest,
   type HeldLease,
   isChannel,
   type JobOutcome,
-  type ListJobsRequest,
-  type LockOwner,
-  type LockRecord,
   type NewJob,
   type OwnedJobs,
   type RecoverStalledRequest,
   SCHEDULES_CHANNEL,
-  type ScheduleRecord,
-  type ScheduleSync,
   STALLED_ERROR_JSON,
   type StalledJob,
   type Store,
-  type TransitionRequest,
-  type TransitionResult,
 } from '../store.ts';
 import { retryWhileBusy } from './busy.ts';
 import { Checkpointer, RESTART_BYTES } from './checkpointer.ts';
+import type { SqliteContext } from './context.ts';
+import { SqliteLocks } from './locks.ts';
+import { isRowId, SqliteJobManagement } from './management.ts';
 import { migrate } from './migrations.ts';
 import { checkSqliteStoreOptions } from './options.ts';
+import { SqliteSchedules } from './schedules.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 import { WakeSignal } from './wake-signal.ts';
-
-/** SQLite's lower() folds ASCII letters only, as the filter's text match is defined. */
-const SQLITE_DIALECT: SqlDialect = {
-  param: (n) => `?${n}`,
-  lower: (column) => `lower(${column})`,
-  contains: (haystack, needle) => `instr(${haystack}, ${needle}) > 0`,
-};
 
 export { checkSqliteStoreOptions } from './options.ts';
 
@@ -89,16 +68,13 @@ export interface SqliteStoreOptions {
 
 export const DEFAULT_SQLITE_PATH = '.sundial/sundial.db';
 
-/** Rows deleted per transaction when pruning, so other processes are not locked out for long. */
-const PRUNE_CHUNK = 5000;
-
 /**
  * The embedded engine: one SQLite file that any number of processes on one machine may share.
  * `node:sqlite` is synchronous, so every method does its whole transaction in one go and the
  * promise it returns is already settled; each write transaction is `BEGIN IMMEDIATE`, so two
  * processes never interleave inside one state change.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends RoleDelegatingStore implements Store {
   readonly engine = 'sqlite';
   readonly pipelineDepth = 1;
   readonly addBatchParts = 1;
@@ -113,10 +89,10 @@ export class SqliteStore implements Store {
   private readonly checkpointer: Checkpointer | null;
   private readonly busyTimeoutMs: number;
   private readonly options: SqliteStoreOptions;
-  private readonly pruneStatements = new Map<number, StatementSync>();
-  private readonly searchStatements = new Map<string, StatementSync>();
+  private readonly management: SqliteJobManagement;
 
   constructor(options: SqliteStoreOptions = {}) {
+    super();
     checkSqliteStoreOptions(options);
     sqliteDriver(); // on a Node.js without node:sqlite, refuse now with a message that says so
     this.options = options;
@@ -148,6 +124,20 @@ export class SqliteStore implements Store {
         this.channelSignals.set(channel, signal);
       }
     }
+    const context: SqliteContext = {
+      prepared: () => this.prepared(),
+      database: () => this.db!,
+      read: (work) => this.read(work),
+      transaction: (work) => this.transaction(work),
+      announce: (queues) => this.announce(queues),
+      insertJobs: (s, jobs) => this.insertJobs(s, jobs),
+    };
+    this.management = new SqliteJobManagement(context);
+    this.roles = {
+      management: this.management,
+      schedules: new SqliteSchedules(context),
+      locks: new SqliteLocks(context),
+    };
   }
 
   async init(): Promise<void> {
@@ -196,8 +186,7 @@ export class SqliteStore implements Store {
     await this.checkpointer?.stop();
     this.listeners.clear();
     this.statements = null;
-    this.pruneStatements.clear();
-    this.searchStatements.clear();
+    this.management.clearStatements();
     this.db?.close();
     this.db = null;
   }
@@ -305,265 +294,6 @@ export class SqliteStore implements Store {
   async nextRunAt(queue: string): Promise<number | null> {
     const row = await this.read(() => this.prepared().nextRunAt.get(queue) as { t: number | null });
     return row.t;
-  }
-
-  async getJob(id: string): Promise<Job | null> {
-    if (!isRowId(id)) return null;
-    const row = await this.read(() => this.prepared().getJob.get(id) as unknown as JobRow | undefined);
-    return row ? rowToJob(row) : null;
-  }
-
-  async latestRuns(): Promise<Map<string, Job>> {
-    const rows = await this.read(() => this.prepared().latestRuns.all());
-    return new Map(
-      (rows as unknown as (JobRow & { schedule: string })[]).map((row) => [row.schedule, rowToJob(row)]),
-    );
-  }
-
-  async listJobs(request: ListJobsRequest): Promise<Job[]> {
-    const s = this.prepared();
-    const limit = request.limit ?? 50;
-    const offset = request.offset ?? 0;
-    const desc = request.order === 'desc';
-    const rows = await this.read(() =>
-      request.state
-        ? (desc ? s.listByStateDesc : s.listByState).all(request.queue, request.state, limit, offset)
-        : (desc ? s.listAllDesc : s.listAll).all(request.queue, limit, offset),
-    );
-    return (rows as unknown as JobRow[]).map(rowToJob);
-  }
-
-  async countJobs(queue: string): Promise<Record<JobState, number>> {
-    const counts = emptyCounts();
-    const rows = await this.read(
-      () => this.prepared().countByState.all(queue) as { state: JobState; n: number }[],
-    );
-    for (const row of rows) {
-      counts[row.state] = row.n;
-    }
-    return counts;
-  }
-
-  async retryJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    const s = this.prepared();
-    const result = await this.transition(id, request, (row) => {
-      if (row.dedupe_key !== null && !(LIVE_STATES as readonly string[]).includes(row.state)) {
-        const holder = s.dedupeHolder.get(row.queue, row.dedupe_key) as { id: number } | undefined;
-        if (holder) return { ok: false, reason: 'duplicate', holder: String(holder.id) };
-      }
-      s.retryNow.run(request.now, id);
-      return null;
-    });
-    if (result.ok) this.announce([result.job.queue]);
-    return result;
-  }
-
-  async cancelJob(id: string, request: TransitionRequest & { now: number }): Promise<TransitionResult> {
-    const s = this.prepared();
-    let wasActive = false;
-    const result = await this.transition(id, request, (row) => {
-      wasActive = row.state === 'active';
-      s.cancel.run(request.now, id);
-      return null;
-    });
-    if (result.ok && wasActive) this.announce([CANCELS_CHANNEL]);
-    return result;
-  }
-
-  async removeJob(id: string, request: TransitionRequest): Promise<TransitionResult> {
-    const s = this.prepared();
-    return this.transition(
-      id,
-      request,
-      () => {
-        s.remove.run(id);
-        return null;
-      },
-      { returnsRemoved: true },
-    );
-  }
-
-  async pruneJobs(request: {
-    queue: string;
-    states: readonly JobState[];
-    finishedBefore: number;
-  }): Promise<number> {
-    if (request.states.length === 0) return 0;
-    this.prepared();
-    const statement = this.pruneStatement(request.states.length);
-    let total = 0;
-    for (;;) {
-      const { changes } = await this.transaction(() =>
-        statement.run(request.queue, ...request.states, request.finishedBefore, PRUNE_CHUNK),
-      );
-      total += Number(changes);
-      if (Number(changes) < PRUNE_CHUNK) return total;
-    }
-  }
-
-  async setQueuePaused(queue: string, paused: boolean): Promise<void> {
-    const s = this.prepared();
-    await this.transaction(() => s.setPaused.run(queue, paused ? 1 : 0));
-    if (!paused) this.announce([queue]);
-  }
-
-  async isQueuePaused(queue: string): Promise<boolean> {
-    const row = await this.read(() => this.prepared().isPaused.get(queue) as { paused: number } | undefined);
-    return row?.paused === 1;
-  }
-
-  async listQueues(): Promise<string[]> {
-    const rows = await this.read(() => this.prepared().listQueues.all() as { name: string }[]);
-    return rows.map((row) => row.name);
-  }
-
-  findJobs(request: FindJobsRequest): Promise<FoundJobs> {
-    return findJobsWithSql(this.search, 'sundial_jobs', SQLITE_DIALECT, request);
-  }
-
-  countMatching(filter: JobFilter, cap: number): Promise<MatchCount> {
-    return countMatchingWithSql(this.search, 'sundial_jobs', SQLITE_DIALECT, filter, cap);
-  }
-
-  async forgetQueue(queue: string): Promise<boolean> {
-    const s = this.prepared();
-    return this.transaction(() => {
-      if (s.anyJobOf.get(queue)) return false;
-      s.forgetQueue.run(queue);
-      return true;
-    });
-  }
-
-  /** Searches prepare their statement per filter shape, kept (a few shapes at most in practice). */
-  private readonly search: SqlRead = <Row>(sql: string, params: unknown[]) =>
-    this.read(() => {
-      this.prepared();
-      let statement = this.searchStatements.get(sql);
-      if (!statement) {
-        if (this.searchStatements.size >= 64) this.searchStatements.clear();
-        statement = this.db!.prepare(sql);
-        this.searchStatements.set(sql, statement);
-      }
-      return statement.all(...(params as (string | number)[])) as Row[];
-    });
-
-  async syncSchedules(entries: readonly ScheduleSync[], now: number): Promise<void> {
-    const s = this.prepared();
-    const changed = await this.transaction(() => {
-      let count = 0;
-      for (const entry of entries)
-        count += Number(s.syncSchedule.run(entry.id, entry.specHash, entry.nextRunAt, now).changes);
-      return count;
-    });
-    if (changed > 0) this.announce([SCHEDULES_CHANNEL]);
-  }
-
-  async fireSchedule(request: FireScheduleRequest): Promise<{ fired: boolean; added: AddedJob[] }> {
-    const s = this.prepared();
-    const result = await this.transaction(() => {
-      const { changes } = s.fireSchedule.run(
-        request.nextRunAt,
-        request.firedAt,
-        request.firedAt,
-        request.id,
-        request.expectedNextRunAt,
-      );
-      if (changes !== 1) return { fired: false, added: [] as AddedJob[] };
-      const added = this.insertJobs(s, request.jobs);
-      if (request.whenActive) this.resolveActiveHolders(s, request, added);
-      return { fired: true, added };
-    });
-    if (result.added.length > 0) this.announce(new Set(request.jobs.map((job) => job.queue)));
-    if (result.added.some((added) => added.replaced !== undefined)) this.announce([CANCELS_CHANNEL]);
-    return result;
-  }
-
-  /** `whenActive` of `fireSchedule`, inside its transaction: replaces entries of `added` in place. */
-  private resolveActiveHolders(s: Statements, request: FireScheduleRequest, added: AddedJob[]): void {
-    request.jobs.forEach((job, i) => {
-      const entry = added[i]!;
-      if (!entry.duplicate) return;
-      const holder = s.getJob.get(entry.id) as unknown as JobRow | undefined;
-      if (holder?.state !== 'active') return;
-      if (request.whenActive === 'replace') {
-        s.cancel.run(request.firedAt, entry.id);
-        added[i] = { ...this.insertJobs(s, [job])[0]!, replaced: entry.id };
-      } else {
-        added[i] = this.insertJobs(s, [{ ...job, dedupeKey: `${job.dedupeKey}${BUFFERED_KEY_SUFFIX}` }])[0]!;
-      }
-    });
-  }
-
-  async nextScheduleRunAt(): Promise<number | null> {
-    const row = await this.read(() => this.prepared().nextScheduleRunAt.get() as { t: number | null });
-    return row.t;
-  }
-
-  async listSchedules(): Promise<ScheduleRecord[]> {
-    const rows = await this.read(() => this.prepared().listSchedules.all() as unknown as ScheduleRow[]);
-    return rows.map(scheduleFromRow);
-  }
-
-  async setSchedulePaused(
-    id: string,
-    paused: boolean,
-    note: string | null,
-    now: number,
-    resumeAt?: number | null,
-  ): Promise<boolean> {
-    const s = this.prepared();
-    const { changes } = await this.transaction(() =>
-      !paused && resumeAt !== undefined
-        ? s.resumeScheduleAt.run(note, now, resumeAt, id)
-        : s.pauseSchedule.run(paused ? 1 : 0, note, now, id),
-    );
-    if (changes === 1) this.announce([SCHEDULES_CHANNEL]);
-    return changes === 1;
-  }
-
-  async acquireLock(request: {
-    name: string;
-    owner: LockOwner;
-    ttlMs: number;
-    now: number;
-  }): Promise<LockRecord | null> {
-    const s = this.prepared();
-    const row = await this.transaction(
-      () =>
-        s.acquireLock.get(
-          request.name,
-          JSON.stringify(request.owner),
-          request.now,
-          request.ttlMs,
-        ) as unknown as LockRow | undefined,
-    );
-    return row ? lockFromRow(row) : null;
-  }
-
-  async renewLock(name: string, token: number, now: number): Promise<boolean> {
-    const s = this.prepared();
-    return (await this.transaction(() => s.renewLock.run(now, name, token))).changes === 1;
-  }
-
-  async releaseLock(name: string, token?: number): Promise<boolean> {
-    const s = this.prepared();
-    return (await this.transaction(() => s.releaseLock.run(name, token ?? null))).changes === 1;
-  }
-
-  async listLocks(): Promise<LockRecord[]> {
-    const rows = await this.read(() => this.prepared().listLocks.all() as unknown as LockRow[]);
-    return rows.map(lockFromRow);
-  }
-
-  async getFlag(name: string): Promise<string | null> {
-    const row = await this.read(() => this.prepared().getFlag.get(name) as { value: string } | undefined);
-    return row?.value ?? null;
-  }
-
-  async setFlag(name: string, value: string | null): Promise<void> {
-    const s = this.prepared();
-    await this.transaction(() => (value === null ? s.clearFlag.run(name) : s.setFlag.run(name, value)));
-    this.announce([SCHEDULES_CHANNEL]);
   }
 
   subscribe(queue: string, listener: () => void): () => void {
@@ -717,49 +447,6 @@ export class SqliteStore implements Store {
       }
     }, this.busyTimeoutMs);
   }
-
-  /**
-   * Reads the job, checks its state against `from`, applies `change` and reads it back, all in one
-   * transaction. `change` may refuse by returning a failed result.
-   */
-  private async transition(
-    id: string,
-    { queue, from }: TransitionRequest,
-    change: (row: JobRow) => TransitionResult | null,
-    { returnsRemoved = false } = {},
-  ): Promise<TransitionResult> {
-    const s = this.prepared();
-    return this.transaction((): TransitionResult => {
-      const row = isRowId(id) ? (s.getJob.get(id) as unknown as JobRow | undefined) : undefined;
-      if (!row || row.queue !== queue) return { ok: false, reason: 'not_found' };
-      const state = row.state as JobState;
-      if (!from.includes(state)) return { ok: false, reason: 'state', state };
-      const refused = change(row);
-      if (refused) return refused;
-      if (returnsRemoved) return { ok: true, job: rowToJob(row) };
-      return { ok: true, job: rowToJob(s.getJob.get(id) as unknown as JobRow) };
-    });
-  }
-
-  private pruneStatement(stateCount: number): StatementSync {
-    let statement = this.pruneStatements.get(stateCount);
-    if (!statement) {
-      const placeholders = new Array(stateCount).fill('?').join(', ');
-      statement = this.db!.prepare(
-        `DELETE FROM sundial_jobs WHERE id IN (
-           SELECT id FROM sundial_jobs
-           WHERE queue = ? AND state IN (${placeholders}) AND finished_at < ?
-           LIMIT ?)`,
-      );
-      this.pruneStatements.set(stateCount, statement);
-    }
-    return statement;
-  }
-}
-
-/** Ids of this engine are row ids; `'1.0'` or `' 1'` must not find job 1 through SQLite's casts. */
-function isRowId(id: string): boolean {
-  return /^[1-9][0-9]{0,18}$/.test(id);
 }
 
 /** Rolls back if a transaction is open; SQLite already did when the error ended it. */
