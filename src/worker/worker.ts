@@ -1,7 +1,6 @@
 import {
   countOrOne,
   describeThrown,
-  InvalidOptionError,
   type Job,
   JobTimeoutError,
   newOwnerId,
@@ -20,70 +19,10 @@ import {
   RECONNECTS_CHANNEL,
 } from '../store/index.ts';
 import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
+import { LeaseKeeper } from './leases.ts';
+import { type ResolvedOptions, resolveOptions, type WorkerOptions } from './options.ts';
 import { decideOutcome, unstorableOutcome } from './outcome.ts';
-
-export interface WorkerOptions {
-  /** Jobs run at once. Default 10. */
-  concurrency?: number;
-  /**
-   * Jobs claimed ahead of free slots, waiting here to start the moment one frees (their leases are
-   * renewed meanwhile). More throughput when jobs are short and the store is far, at the cost of
-   * holding jobs another worker could be running. Default 0.
-   */
-  prefetch?: number;
-  /** How long a claim holds a job without a heartbeat. Default 30 s. */
-  leaseMs?: number;
-  /** How often held leases are renewed. Default a third of the lease. */
-  heartbeatMs?: number;
-  /**
-   * Backstop poll when no wake-up arrives. Default 1000 ms. An idle worker's offer of its free slots
-   * to adds (direct handoff, where the store has it) lasts twice this, renewed by every claim.
-   */
-  pollMs?: number;
-  /** How often to look for jobs whose worker died. Default half the lease. */
-  stalledCheckMs?: number;
-  /** How long `close()` waits for running jobs before releasing them. Default 30 s. */
-  graceMs?: number;
-  /**
-   * Largest result a handler may return, in bytes of JSON. A larger one fails its attempt for good
-   * (`ResultTooLargeError`, code `SUNDIAL_RESULT_TOO_LARGE`) instead of being stored cut. Default
-   * 1 MiB.
-   */
-  maxResultBytes?: number;
-  /** Start claiming at once. Default true. */
-  autostart?: boolean;
-}
-
-interface ResolvedOptions {
-  concurrency: number;
-  maxResultBytes: number;
-  prefetch: number;
-  leaseMs: number;
-  heartbeatMs: number;
-  pollMs: number;
-  stalledCheckMs: number;
-  graceMs: number;
-}
-
-/** An attempt that ended, with what its events need once its outcome is stored. */
-interface Finished {
-  job: Job;
-  outcome: JobOutcome;
-  settled: Settled;
-}
-
-type Settled = { ok: true; result: unknown } | { ok: false; error: unknown };
-
-/** A job this worker runs now. */
-interface Running {
-  job: Job;
-  handler: HandlerDefinition | undefined;
-  controller: AbortController;
-  startedAt: number;
-  timeout: NodeJS.Timeout | null;
-  /** Set once the attempt has an outcome (or was given up); later settles are ignored. */
-  done: boolean;
-}
+import { announceFinished, type Finished, leaseLost, type Running, type Settled } from './running.ts';
 
 type WorkerState = 'idle' | 'running' | 'closing' | 'closed';
 
@@ -141,8 +80,8 @@ export class Worker {
   private pollReads = 0;
   /** ...and the latest-started one that set the timer: an older answer arriving later is stale. */
   private pollReadApplied = 0;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private stalledTimer: NodeJS.Timeout | null = null;
+  /** Renews our leases while we hold jobs, and recovers jobs of workers that stopped (leases.ts). */
+  private readonly leases: LeaseKeeper;
   private unsubscribe: (() => void) | null = null;
   /**
    * Stops listening for handed jobs: set once the store's `handoff` delivers to us, and while it is,
@@ -184,6 +123,23 @@ export class Worker {
     this.id = newOwnerId('worker');
     this.depth = countOrOne(context.store.pipelineDepth);
     this.share = Math.ceil((this.options.concurrency + this.options.prefetch) / this.depth);
+    this.leases = new LeaseKeeper({
+      id: this.id,
+      queue: this.queue,
+      context,
+      options: this.options,
+      runs: () => [...this.running.values()],
+      waiting: () => this.prefetched,
+      heldIds: () => this.heldIds(),
+      lost: (run) => {
+        this.drop(run, leaseLost(run.job.id));
+        this.context.events.emit('job.interrupted', { job: run.job, worker: this.id });
+      },
+      hasRoom: () => {
+        if (this.running.size < this.options.concurrency) this.wake();
+      },
+      reportError: (error, what) => this.reportError(error, what),
+    });
     if (options.autostart ?? true) this.start();
   }
 
@@ -194,7 +150,7 @@ export class Worker {
     const unsubscribeJobs = this.context.store.subscribe(this.queue, this.wake);
     // A job cancelled while it runs (an interrupt): renew leases now to find out whether it is ours.
     const unsubscribeCancels = this.context.store.subscribe(CANCELS_CHANNEL, () => {
-      if (this.running.size > 0 || this.prefetched.length > 0) void this.heartbeat();
+      void this.leases.heartbeat();
     });
     const unsubscribeReconnects = this.context.store.subscribe(RECONNECTS_CHANNEL, () => {
       this.orphansSuspected = true;
@@ -206,14 +162,12 @@ export class Worker {
       unsubscribeCancels();
       unsubscribeReconnects();
     };
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
-    this.stalledTimer = setInterval(() => void this.recoverStalled(), this.options.stalledCheckMs);
+    this.leases.start();
     this.context.events.emit('worker.started', {
       worker: this.id,
       queue: this.queue,
       concurrency: this.options.concurrency,
     });
-    void this.recoverStalled();
     this.receiveHandoffs();
     this.wake();
   }
@@ -493,7 +447,8 @@ export class Worker {
         await this.storeOneByOne(finished);
         return 'again';
       }
-      for (let i = 0; i < finished.length; i++) if (result.applied[i]) this.announce(finished[i]!);
+      for (let i = 0; i < finished.length; i++)
+        if (result.applied[i]) announceFinished(this.context.events, this.id, finished[i]!);
       if (claim?.offerUntil !== undefined && !(offerStands && result.jobs.length === 0)) {
         const free = claim.limit - result.jobs.length;
         this.offer = free > 0 ? { free, until: claim.offerUntil } : null;
@@ -539,7 +494,7 @@ export class Worker {
       const entry = finished[i]!;
       try {
         const [applied] = await this.context.store.finishJobs([entry.outcome]);
-        if (applied) this.announce(entry);
+        if (applied) announceFinished(this.context.events, this.id, entry);
       } catch (error) {
         if (error instanceof StoreUnavailableError) {
           // Nothing wrong with the outcome: the store is away. Keep it all for the next round.
@@ -549,7 +504,12 @@ export class Worker {
         const fallback = unstorableOutcome(entry.job, entry.outcome, error, this.context.masker);
         try {
           const [applied] = await this.context.store.finishJobs([fallback]);
-          if (applied) this.announce({ ...entry, outcome: fallback, settled: { ok: false, error } });
+          if (applied)
+            announceFinished(this.context.events, this.id, {
+              ...entry,
+              outcome: fallback,
+              settled: { ok: false, error },
+            });
         } catch (storeError) {
           this.outcomes = finished.slice(i).concat(this.outcomes);
           throw storeError;
@@ -722,62 +682,6 @@ export class Worker {
     run.controller.abort(reason);
   }
 
-  private announce({ job, outcome, settled }: Finished): void {
-    const events = this.context.events;
-    const durationMs = outcome.finishedAt - outcome.record.startedAt;
-    if (outcome.kind === 'completed') {
-      if (events.has('job.completed')) {
-        events.emit('job.completed', {
-          job,
-          result: settled.ok ? settled.result : null,
-          durationMs,
-          worker: this.id,
-        });
-      }
-      return;
-    }
-    events.emit('job.failed', { job, error: outcome.error, durationMs, worker: this.id });
-    if (outcome.kind === 'retry') {
-      events.emit('job.retrying', {
-        job,
-        error: outcome.error,
-        delayMs: outcome.runAt - outcome.finishedAt,
-        runAt: outcome.runAt,
-      });
-    } else {
-      events.emit('job.dead', { job, error: outcome.error });
-    }
-  }
-
-  /** Renews our leases; a run whose lease we lost (cancelled, or recovered as stalled) is aborted. */
-  private async heartbeat(): Promise<void> {
-    if (this.running.size === 0 && this.prefetched.length === 0) return;
-    const runs = [...this.running.values()];
-    const waiting = [...this.prefetched];
-    try {
-      const held = new Set(
-        await this.context.store.renewLeases(
-          this.id,
-          [...runs.map((run) => run.job), ...waiting].map((job) => ({ id: job.id, attempt: job.attempt })),
-          this.context.clock.now() + this.options.leaseMs,
-        ),
-      );
-      for (const run of runs) {
-        if (held.has(run.job.id) || run.done) continue;
-        this.drop(run, leaseLost(run.job.id));
-        this.context.events.emit('job.interrupted', { job: run.job, worker: this.id });
-      }
-      // A job claimed ahead and cancelled before it started: it never starts.
-      for (const job of waiting) {
-        const index = this.prefetched.indexOf(job);
-        if (!held.has(job.id) && index >= 0) this.prefetched.splice(index, 1);
-      }
-      if (this.running.size < this.options.concurrency) this.wake();
-    } catch (error) {
-      this.reportError(error, 'renewing leases');
-    }
-  }
-
   /** Jobs this worker holds: running, or finished with the outcome not stored yet. */
   private heldIds(): string[] {
     return [
@@ -788,37 +692,13 @@ export class Worker {
     ];
   }
 
-  private async recoverStalled(): Promise<void> {
-    try {
-      const stalled = await this.context.store.recoverStalled({
-        now: this.context.clock.now(),
-        queue: this.queue,
-        // We know we are alive: a lease of ours that lapsed while our event loop was stuck is
-        // renewed by the next heartbeat, not handed to someone else. Only the runs we know of,
-        // though: a job claimed under our name whose claim never reached us (the answer was lost
-        // in a dropped connection) would otherwise wait for ever.
-        exceptOwner: this.id,
-        exceptHeld: this.heldIds(),
-      });
-      // Every job event carries the job: read once it is recovered (stalls are rare).
-      if (stalled.length > 0 && this.context.events.has('job.stalled')) {
-        for (const { id, recovered } of stalled) {
-          const job = await this.context.store.getJob(id);
-          if (job) this.context.events.emit('job.stalled', { job, recovered });
-        }
-      }
-    } catch (error) {
-      this.reportError(error, 'recovering stalled jobs');
-    }
-  }
-
   private async shutdown(graceMs: number): Promise<void> {
     if (this.state === 'idle') this.state = 'closed';
     if (this.state === 'closed') return;
     this.state = 'closing';
     this.unsubscribe?.();
     if (this.pollTimer) clearTimeout(this.pollTimer);
-    if (this.stalledTimer) clearInterval(this.stalledTimer);
+    this.leases.stopRecovering();
     // Claims under way finish first; what they took after we began closing goes straight back.
     await this.roundsEnded();
     let released = await this.withdrawOffer();
@@ -827,7 +707,7 @@ export class Worker {
 
     // Leases keep being renewed while we wait for running jobs to finish.
     if (this.running.size > 0) await this.waitForIdle(graceMs);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.leases.stop();
 
     if (this.running.size > 0) {
       const unfinished = [...this.running.values()];
@@ -911,10 +791,6 @@ function withinMs<T>(ms: number, work: Promise<T>): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-function leaseLost(id: string): SundialError {
-  return new SundialError('SUNDIAL_LEASE_LOST', `Job ${id} was cancelled or taken over by another run`);
-}
-
 /** The `then` of a promise-like value, or null for a plain value. */
 function thenOf(
   value: unknown,
@@ -922,67 +798,4 @@ function thenOf(
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return null;
   const then = (value as { then?: unknown }).then;
   return typeof then === 'function' ? (then as ReturnType<typeof thenOf>) : null;
-}
-
-/** Every option `sundial.worker()` takes. */
-export const WORKER_OPTION_KEYS: readonly (keyof WorkerOptions)[] = [
-  'concurrency',
-  'prefetch',
-  'leaseMs',
-  'heartbeatMs',
-  'pollMs',
-  'stalledCheckMs',
-  'graceMs',
-  'maxResultBytes',
-  'autostart',
-];
-
-/**
- * Refuses worker options that `sundial.worker()` would refuse, naming the field under `field`
- * (`workers.emails.options.concurrency`), so a config is checked before anything starts.
- */
-export function checkWorkerOptions(options: unknown, field = 'options'): void {
-  resolveOptions(options as WorkerOptions, field);
-}
-
-function resolveOptions(options: WorkerOptions, field = 'options'): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError(field, options, 'an object of worker options');
-  }
-  for (const key of Object.keys(options)) {
-    if (!WORKER_OPTION_KEYS.includes(key as keyof WorkerOptions)) {
-      throw new InvalidOptionError(
-        `${field}.${key}`,
-        (options as Record<string, unknown>)[key],
-        `not a worker option; known: ${WORKER_OPTION_KEYS.join(', ')}`,
-      );
-    }
-  }
-  const prefix = field;
-  const wholeNumber = (field: keyof WorkerOptions, value: unknown, min: number, max: number) => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new InvalidOptionError(`${prefix}.${field}`, value, `a whole number from ${min} to ${max}`);
-    }
-    return value;
-  };
-  const concurrency = wholeNumber('concurrency', options.concurrency ?? 10, 1, 10_000);
-  const prefetch = wholeNumber('prefetch', options.prefetch ?? 0, 0, 10_000);
-  const leaseMs = wholeNumber('leaseMs', options.leaseMs ?? 30_000, 100, 86_400_000);
-  // At most half the lease, so one late heartbeat does not let the lease lapse.
-  const heartbeatMs = wholeNumber(
-    'heartbeatMs',
-    options.heartbeatMs ?? Math.floor(leaseMs / 3),
-    10,
-    Math.floor(leaseMs / 2),
-  );
-  const pollMs = wholeNumber('pollMs', options.pollMs ?? 1000, 1, 3_600_000);
-  const stalledCheckMs = wholeNumber(
-    'stalledCheckMs',
-    options.stalledCheckMs ?? Math.floor(leaseMs / 2),
-    10,
-    3_600_000,
-  );
-  const graceMs = wholeNumber('graceMs', options.graceMs ?? 30_000, 0, 86_400_000);
-  const maxResultBytes = wholeNumber('maxResultBytes', options.maxResultBytes ?? 1_048_576, 1, 1_073_741_824);
-  return { concurrency, maxResultBytes, prefetch, leaseMs, heartbeatMs, pollMs, stalledCheckMs, graceMs };
 }
