@@ -5,10 +5,11 @@
 const LIBRARY_BELOW = {
   core: [],
   store: ['core'],
+  locks: ['core', 'store'],
   queue: ['core', 'store'],
   flow: ['core', 'store', 'queue'],
   worker: ['core', 'store', 'queue'],
-  schedule: ['core', 'store', 'queue'],
+  schedule: ['core', 'store', 'queue', 'locks'],
   observe: ['core', 'store', 'queue'],
 };
 

@@ -1,6 +1,7 @@
 export * from './admin/index.ts';
 export * from './config.ts';
 export * from './core/index.ts';
+export * from './locks/index.ts';
 export * from './queue/index.ts';
 export * from './schedule/index.ts';
 export * from './store/index.ts';

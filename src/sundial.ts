@@ -12,6 +12,7 @@ import {
   TypedEmitter,
   UnheardErrors,
 } from './core/index.ts';
+import { LockProvider } from './locks/index.ts';
 import { Queue, type QueueOptions, type SundialContext } from './queue/index.ts';
 import {
   bridgeTaskEvents,
@@ -19,7 +20,6 @@ import {
   type Interrupted,
   interruptRun,
   type LoadedTask,
-  LockProvider,
   needsTaskEventBridge,
   Schedule,
   Scheduler,

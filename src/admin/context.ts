@@ -1,6 +1,7 @@
 import type { Clock } from '../core/index.ts';
+import type { LockProvider } from '../locks/index.ts';
 import type { Queue } from '../queue/index.ts';
-import type { LoadedTask, LockProvider } from '../schedule/index.ts';
+import type { LoadedTask } from '../schedule/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Operations } from './operations.ts';
 

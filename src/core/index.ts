@@ -6,6 +6,7 @@ export * from './events.ts';
 export * from './ids.ts';
 export * from './job.ts';
 export * from './mask.ts';
+export * from './names.ts';
 export * from './serialize.ts';
 export * from './storable-text.ts';
 export * from './thrown.ts';

@@ -1,5 +1,4 @@
 export * from './backoff.ts';
 export * from './context.ts';
-export * from './names.ts';
 export * from './options.ts';
 export * from './queue.ts';

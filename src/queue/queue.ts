@@ -1,4 +1,5 @@
 import {
+  checkName,
   FINISHED_STATES,
   InvalidJobStateError,
   InvalidOptionError,
@@ -12,7 +13,6 @@ import {
 } from '../core/index.ts';
 import type { NewJob, TransitionResult } from '../store/index.ts';
 import type { SundialContext } from './context.ts';
-import { checkName } from './names.ts';
 import { DEFAULT_JOB_OPTIONS, type JobOptions, parseJobOptions, toBackoffSpec } from './options.ts';
 
 export interface QueueOptions {

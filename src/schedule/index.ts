@@ -5,7 +5,6 @@ export * from './decorators.ts';
 export * from './discovery.ts';
 export * from './frequency.ts';
 export * from './interrupt.ts';
-export * from './locks/index.ts';
 export * from './output.ts';
 export * from './registry-cache.ts';
 export * from './run-minute.ts';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Clock, type Job, SundialError } from '../core/index.ts';
+import { isProcessAlive, type LockProvider } from '../locks/index.ts';
 import type { Store } from '../store/index.ts';
-import { isProcessAlive, type LockProvider } from './locks/index.ts';
 
 /** What interrupting needs: the store holding the runs and the locks they hold. */
 export interface InterruptContext {

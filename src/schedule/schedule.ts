@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   type Clock,
+  checkName,
   defaultMasker,
   InvalidCronError,
   InvalidOptionError,
@@ -10,7 +11,7 @@ import {
   toJson,
   UnserializableError,
 } from '../core/index.ts';
-import { checkName, type JobOptions, parseJobOptions } from '../queue/index.ts';
+import { type JobOptions, parseJobOptions } from '../queue/index.ts';
 import { injectingEnvReason } from './command-env.ts';
 import { CronSchedule } from './cron-schedule.ts';
 import type { DefinitionProblem } from './frequency.ts';

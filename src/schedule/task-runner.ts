@@ -12,9 +12,9 @@ import {
   systemClock,
   UnrecoverableError,
 } from '../core/index.ts';
+import type { HeldLock, LockProvider } from '../locks/index.ts';
 import { type CommandRunOptions, runCommand } from './command.ts';
 import { type Containment, containmentFor, containmentWarning } from './containment.ts';
-import type { HeldLock, LockProvider } from './locks/index.ts';
 import { OutputBuffer, type OutputOptions } from './output.ts';
 import { checkTaskRunnerOptions } from './runner-options.ts';
 import type { LoadedTask } from './schedule.ts';

@@ -1,5 +1,4 @@
-import { InvalidOptionError, type Job } from '../core/index.ts';
-import { checkName } from '../queue/index.ts';
+import { checkName, InvalidOptionError, type Job } from '../core/index.ts';
 
 /** What a handler gets besides the payload. */
 export interface JobContext<Payload = unknown> {

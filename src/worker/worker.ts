@@ -1,4 +1,5 @@
 import {
+  checkName,
   countOrOne,
   describeThrown,
   type Job,
@@ -9,7 +10,7 @@ import {
   UnknownHandlerError,
   UnserializableError,
 } from '../core/index.ts';
-import { checkName, type SundialContext } from '../queue/index.ts';
+import type { SundialContext } from '../queue/index.ts';
 import {
   CANCELS_CHANNEL,
   type ClaimRequest,

@@ -10,8 +10,8 @@ import {
   type Sundial,
   SundialError,
   UnserializableError,
-} from '../src/index.ts';
-import { tempDir } from './helpers.ts';
+} from '../../src/index.ts';
+import { tempDir } from '../helpers.ts';
 
 describe('queue API', () => {
   let dir: ReturnType<typeof tempDir>;

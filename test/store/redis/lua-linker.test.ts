@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LuaLibrary } from '../../src/store/redis/lua-linker.ts';
+import { LuaLibrary } from '../../../src/store/redis/lua-linker.ts';
 
 const USED = `local PREFIX = ARGV[1]
 local G = '{' .. PREFIX .. '}'

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSundial, SqliteStore, type Store, type Sundial } from '../src/index.ts';
-import { storeFromEnv } from './fixtures/store-from-env.ts';
-import { interpose, sleep, waitFor } from './helpers.ts';
-import { enginesUnderTest, useSharedStore } from './process/children.ts';
+import { createSundial, SqliteStore, type Store, type Sundial } from '../../src/index.ts';
+import { storeFromEnv } from '../fixtures/store-from-env.ts';
+import { interpose, sleep, waitFor } from '../helpers.ts';
+import { enginesUnderTest, useSharedStore } from '../process/children.ts';
 
 /**
  * The worker keeps as many finish-and-claim rounds under way as its store's `pipelineDepth` (one on

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createSundial, PostgresStore, RedisStore, type Store, StoreUnavailableError } from '../src/index.ts';
-import { freePort } from './process/free-port.ts';
-import { startPrivateRedis } from './process/private-redis.ts';
+import {
+  createSundial,
+  PostgresStore,
+  RedisStore,
+  type Store,
+  StoreUnavailableError,
+} from '../../src/index.ts';
+import { freePort } from '../process/free-port.ts';
+import { startPrivateRedis } from '../process/private-redis.ts';
 
 /**
  * A store that has never reached its server fails its first call at once, naming where it looked

@@ -9,8 +9,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SundialError } from '../../core/index.ts';
-import type { LockOwner, LockRecord } from '../../store/index.ts';
+import { SundialError } from '../core/index.ts';
+import type { LockOwner, LockRecord } from '../store/index.ts';
 import type { LockEngine } from './lock-engine.ts';
 
 interface LockFile {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { type Clock, InvalidOptionError, SundialError, systemClock } from '../../core/index.ts';
-import type { LockRecord } from '../../store/index.ts';
+import { type Clock, InvalidOptionError, SundialError, systemClock } from '../core/index.ts';
+import type { LockRecord } from '../store/index.ts';
 import type { LockEngine } from './lock-engine.ts';
 
 /** A lock this process holds. Its heartbeat runs until `release()`; `signal` aborts if it is lost. */

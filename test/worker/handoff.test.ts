@@ -7,12 +7,12 @@ import {
   RECONNECTS_CHANNEL,
   type Sundial,
   UNCHECKED_CODE,
-} from '../src/index.ts';
-import { PostgresStore, RedisStore, type Store } from '../src/store/index.ts';
-import { engineUnderTest, POSTGRES_URL, REDIS_URL } from './conformance/servers.ts';
-import { newJob } from './conformance/store-conformance.ts';
-import { interpose, waitFor } from './helpers.ts';
-import { dropNamespace } from './process/children.ts';
+} from '../../src/index.ts';
+import { PostgresStore, RedisStore, type Store } from '../../src/store/index.ts';
+import { engineUnderTest, POSTGRES_URL, REDIS_URL } from '../conformance/servers.ts';
+import { newJob } from '../conformance/store-conformance.ts';
+import { interpose, waitFor } from '../helpers.ts';
+import { dropNamespace } from '../process/children.ts';
 
 /**
  * Trouble the stores and workers report outside any call; none is expected. (The Redis engine's

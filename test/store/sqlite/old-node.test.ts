@@ -4,16 +4,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { POSTGRES_URL, REDIS_URL } from './conformance/servers.ts';
-import { tempDir } from './helpers.ts';
-import { dropNamespace } from './process/children.ts';
+import { POSTGRES_URL, REDIS_URL } from '../../conformance/servers.ts';
+import { tempDir } from '../../helpers.ts';
+import { dropNamespace } from '../../process/children.ts';
 
 /**
  * An app on a Node.js older than 22.13 (here the machine's own Node 20, past its end of life) that
  * uses PostgreSQL or Redis imports Sundial and works; the SQLite store, which needs the built-in
  * `node:sqlite`, refuses with a message naming the version it needs.
  */
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = join(ROOT, 'src/cli/main.ts');
 
 /** The first `node` on the PATH older than 22.13, other than the one running the tests. */

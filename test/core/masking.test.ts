@@ -19,9 +19,9 @@ import {
   type SundialEvents,
   storableText,
   type TaskRunInfo,
-} from '../src/index.ts';
-import { toJobError, unstorableOutcome } from '../src/worker/outcome.ts';
-import { interpose, tempDir, waitFor } from './helpers.ts';
+} from '../../src/index.ts';
+import { toJobError, unstorableOutcome } from '../../src/worker/outcome.ts';
+import { interpose, tempDir, waitFor } from '../helpers.ts';
 
 describe('masking at every exit', () => {
   let dir: ReturnType<typeof tempDir>;

@@ -2,9 +2,15 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSundial, type NewJob, SCHEDULES_CHANNEL, SqliteStore, SundialError } from '../src/index.ts';
-import { Checkpointer } from '../src/store/sqlite/checkpointer.ts';
-import { sleep, tempDir, waitFor } from './helpers.ts';
+import {
+  createSundial,
+  type NewJob,
+  SCHEDULES_CHANNEL,
+  SqliteStore,
+  SundialError,
+} from '../../../src/index.ts';
+import { Checkpointer } from '../../../src/store/sqlite/checkpointer.ts';
+import { sleep, tempDir, waitFor } from '../../helpers.ts';
 
 const job = (n: number): NewJob => ({
   queue: 'q',

@@ -9,8 +9,8 @@ import {
   type Sundial,
   type SundialEvents,
   UnrecoverableError,
-} from '../src/index.ts';
-import { interpose, sleep, tempDir, waitFor } from './helpers.ts';
+} from '../../src/index.ts';
+import { interpose, sleep, tempDir, waitFor } from '../helpers.ts';
 
 describe('worker', () => {
   let dir: ReturnType<typeof tempDir>;

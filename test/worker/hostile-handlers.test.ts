@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type Job, MAX_ERROR_MESSAGE_CHARS } from '../src/index.ts';
-import { BAD_RESULTS, ODD_RESULT, THROWERS } from './fixtures/hostile-values.ts';
-import { waitFor } from './helpers.ts';
-import { enginesUnderTest, startFixture, useSharedStore } from './process/children.ts';
+import { type Job, MAX_ERROR_MESSAGE_CHARS } from '../../src/index.ts';
+import { BAD_RESULTS, ODD_RESULT, THROWERS } from '../fixtures/hostile-values.ts';
+import { waitFor } from '../helpers.ts';
+import { enginesUnderTest, startFixture, useSharedStore } from '../process/children.ts';
 
 /**
  * A handler can throw or return anything. Whatever it is, its attempt ends with a readable,

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../core/index.ts';
+import { InvalidOptionError } from './errors.ts';
 
 /** Queue and handler names end up in keys, URLs and metrics labels: keep them printable and short. */
 const NAME = /^[A-Za-z0-9_.:@/-]{1,200}$/;
