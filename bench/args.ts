@@ -22,7 +22,7 @@ export const USAGE = `Usage: npm run bench -- [--store sqlite|postgres|redis] [-
                 (postgres: pg-boss and graphile-worker; redis: BullMQ) and judge the goals.
                 They live in bench/compare, a package of their own that is installed on
                 first use (or: npm install --prefix bench/compare)
-  --only IDS    run only these workloads (comma-separated or repeated): W1 W2 W3 W4 RSS S1 S2
+  --only IDS    run only these workloads (comma-separated or repeated): W1 W2 W3 W4 RSS S1 S2 A1
   --runs N      runs per workload and contender, the median is reported (default 3)
   --no-warmup   skip the uncounted first run of the in-process workloads (W1, W2)`;
 

@@ -1,3 +1,4 @@
+import { adminReads } from './a1-admin-reads.ts';
 import { idleRss } from './idle-rss.ts';
 import { fireLag } from './s1-fire-lag.ts';
 import { manySchedules } from './s2-many-schedules.ts';
@@ -18,4 +19,5 @@ export const workloads: readonly Workload[] = [
   idleRss,
   fireLag,
   manySchedules,
+  adminReads,
 ];
