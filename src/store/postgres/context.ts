@@ -17,6 +17,8 @@ export interface PgContext {
   transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   /** NOTIFY inside the transaction: delivered when it commits, never before. */
   notify(client: pg.PoolClient, names: Iterable<string>): Promise<void>;
+  /** NOTIFY every worker of every queue (not schedulers or cancels), inside the transaction. */
+  notifyAll(client: pg.PoolClient): Promise<void>;
   /** This process's own listeners. */
   wakeLocal(target: WakeTarget): void;
 }

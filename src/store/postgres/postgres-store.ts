@@ -2,53 +2,46 @@ import type pg from 'pg';
 import { type Job, StoreClosedError, StoreUnavailableError } from '../../core/index.ts';
 import { SharedCall } from '../../core/shared-call.ts';
 import { pgDriver } from '../drivers.ts';
-import { backoffJson } from '../encoding.ts';
 import { Listeners, type WakeTarget } from '../listeners.ts';
 import { RoleDelegatingStore } from '../role-delegation.ts';
 import type { JobRow } from '../rows.ts';
-import {
-  type AddedJob,
-  type ClaimRequest,
-  type FinishAndClaimResult,
-  type HeldLease,
-  type JobOutcome,
-  type NewJob,
-  type OwnedJobs,
-  type RecoverStalledRequest,
-  STALLED_ERROR_JSON,
-  type StalledJob,
-  type Store,
+import type {
+  AddedJob,
+  ClaimRequest,
+  FinishAndClaimResult,
+  HeldLease,
+  JobOutcome,
+  NewJob,
+  OwnedJobs,
+  RecoverStalledRequest,
+  StalledJob,
+  Store,
 } from '../store.ts';
 import type { PgContext, Queryable } from './context.ts';
 import { unavailableOr } from './errors.ts';
 import { PgHandoff } from './handoff.ts';
+import { type InsertTarget, insertJobs } from './insert.ts';
 import {
   ADD_FLUSH,
-  BATCH_ROWS,
   COMMIT_WITHOUT_FLUSH,
   claimCtes,
   claimedJobs,
-  dedupeSlot,
-  HANDOFF_MAX_BATCH,
   handingInsertSql,
-  INSERT_COLUMNS,
   INSUFFICIENT_PRIVILEGE,
   JOB_COLUMNS,
   JOINS_BY_INDEX,
-  NOT_EXCEPTED,
   nextDue,
-  ON_KEY_HELD,
   offerCtes,
   outcomeBatch,
   outcomesCte,
 } from './job-sql.ts';
+import { PgLeases } from './leases.ts';
 import { PgLocks } from './locks.ts';
 import { PgMaintenanceVacuum } from './maintenance-vacuum.ts';
-import { dedupeHolder, PgJobManagement } from './management.ts';
+import { PgJobManagement } from './management.ts';
 import { migratePostgres } from './migrations.ts';
 import { checkOptions } from './options.ts';
 import { PgSchedules } from './schedules.ts';
-import { CLEAR_LEASE, isRowId, releaseOrphansSql, runRecord } from './sql.ts';
 import { PgWakeListener } from './wake-listener.ts';
 import { PgWakeSender, WAKE_SQL } from './wake-sender.ts';
 
@@ -104,12 +97,16 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly q: string;
+  /** Lease renewal, release and stall recovery (leases.ts). */
+  private readonly leases: PgLeases;
   /** The NOTIFY channel of this schema: each notification's payload names a queue or a channel. */
   private readonly channel: string;
   private readonly listeners: Listeners;
   private readonly wake: PgWakeListener;
   /** The add statement that hands jobs (see handingInsertSql), built once; null with handoff off. */
   private readonly handingInsert: string | null;
+  /** What `insertJobs` (insert.ts) adds with: this schema and its handing statement. */
+  private readonly inserts: InsertTarget;
   /** Jobs handed from adds straight to idle workers (see handoff.ts); unless turned off. */
   readonly handoff: PgHandoff | undefined;
   /** Wake-ups for adds and retries, sent apart from the statements that made the work (see there). */
@@ -175,14 +172,22 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
       query: (text, values) => this.query(text, values),
       transaction: (work) => this.transaction(work),
       notify: (client, names) => this.notify(client, names),
+      notifyAll: (client) => this.notifyAll(client),
       wakeLocal: (target) => this.wakeLocal(target),
     };
+    this.leases = new PgLeases(context);
     this.roles = {
       management: new PgJobManagement(context),
-      schedules: new PgSchedules(context, (client, jobs) => this.insertJobs(client, jobs)),
+      schedules: new PgSchedules(context, (client, jobs) => insertJobs(this.inserts, client, jobs)),
       locks: new PgLocks(context),
     };
     this.handingInsert = options.handoff === false ? null : handingInsertSql(this.q);
+    this.inserts = {
+      q: this.q,
+      schema: this.schema,
+      handingInsert: this.handingInsert,
+      handingValues: (batch, now) => this.handingValues(batch, now),
+    };
     this.handoff =
       options.handoff === false
         ? undefined
@@ -286,7 +291,7 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
     // handed are woken after the commit, by a statement of its own (see wake-sender.ts).
     const handed = new Set<string>();
     const woken = new Set<string>();
-    const added = await this.insertJobs(this.pool, jobs, { notify: true, handed, woken })
+    const added = await insertJobs(this.inserts, this.pool, jobs, { notify: true, handed, woken })
       .then(async (added) => {
         // A duplicate too: the job holding its key may be a handed one whose flush is under way.
         const flushed =
@@ -378,108 +383,20 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
     }
   }
 
-  async renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
-    if (leases.length === 0) return [];
-    const { rows } = await this.query<{ id: number }>(
-      `UPDATE ${this.q}.jobs AS j SET lease_expires_at = $1
-       FROM unnest($2::bigint[], $3::int[]) AS held(id, attempt)
-       WHERE j.id = held.id AND j.attempt = held.attempt AND j.lease_owner = $4 AND j.state = 'active'
-       RETURNING j.id`,
-      [leaseExpiresAt, leases.map((lease) => lease.id), leases.map((lease) => lease.attempt), owner],
-    );
-    const held = new Set(rows.map((row) => String(row.id)));
-    return leases.filter((lease) => held.has(lease.id)).map((lease) => lease.id);
+  renewLeases(owner: string, leases: readonly HeldLease[], leaseExpiresAt: number): Promise<string[]> {
+    return this.leases.renewLeases(owner, leases, leaseExpiresAt);
   }
 
-  async releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
-    const valid = ids.filter(isRowId);
-    if (valid.length === 0) return 0;
-    const released = await this.transaction(async (client) => {
-      const { rowCount } = await client.query(
-        `UPDATE ${this.q}.jobs SET state = 'waiting', ${CLEAR_LEASE}, history = history || ${runRecord('released', '$1::bigint')}
-         WHERE id = ANY($2::bigint[]) AND state = 'active' AND lease_owner = $3`,
-        [now, valid, owner],
-      );
-      if ((rowCount ?? 0) > 0) await this.notifyAll(client);
-      return rowCount ?? 0;
-    });
-    if (released > 0) this.wakeLocal('queues');
-    return released;
+  releaseJobs(owner: string, ids: readonly string[], now: number): Promise<number> {
+    return this.leases.releaseJobs(owner, ids, now);
   }
 
-  /**
-   * Two statements: the offer's delete waits for an add that holds the offer (it locks it), and the
-   * release that follows reads anew, so it sees the job such an add handed.
-   */
-  async releaseOrphans(request: OwnedJobs): Promise<HeldLease[]> {
-    const rows = await this.transaction(async (client) => {
-      await client.query(`DELETE FROM ${this.q}.offers WHERE queue = $1 AND owner = $2`, [
-        request.queue,
-        request.owner,
-      ]);
-      const { rows } = await client.query<{ id: string; attempt: number }>(releaseOrphansSql(this.q), [
-        request.now,
-        request.queue,
-        request.owner,
-        request.held.filter(isRowId),
-      ]);
-      if (rows.length > 0) await this.notify(client, [request.queue]);
-      return rows;
-    });
-    if (rows.length > 0) this.wakeLocal([request.queue]);
-    return rows.map((row) => ({ id: String(row.id), attempt: row.attempt }));
+  releaseOrphans(request: OwnedJobs): Promise<HeldLease[]> {
+    return this.leases.releaseOrphans(request);
   }
 
-  async recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
-    const queue = request.queue ?? null;
-    const except = request.exceptOwner ?? null;
-    const held = request.exceptHeld ? request.exceptHeld.filter(isRowId) : null;
-    const stalled = await this.transaction(async (client) => {
-      const recovered = await client.query<{ id: number; queue: string; name: string }>(
-        `UPDATE ${this.q}.jobs SET state = 'waiting', stalls = stalls + 1, ${CLEAR_LEASE},
-           history = history || ${runRecord('stalled', '$1::bigint')}
-         WHERE state = 'active' AND lease_expires_at < $1 AND stalls < max_stalls
-           AND ($2::text IS NULL OR queue = $2) AND ${NOT_EXCEPTED('$3', '$4')}
-         RETURNING id, queue, name`,
-        [request.now, queue, except, held],
-      );
-      const buried = await client.query<{ id: number; queue: string; name: string }>(
-        `UPDATE ${this.q}.jobs SET state = 'dead', stalls = stalls + 1, error = $1::text, finished_at = $2, ${CLEAR_LEASE},
-           dead_letter = jsonb_build_object('reason', 'stalled', 'at', $2::bigint, 'failures', failures,
-             'stalls', stalls + 1, 'queue', queue)::text,
-           history = history || ${runRecord('stalled', '$2::bigint', { error: '$1::jsonb' })}
-         WHERE state = 'active' AND lease_expires_at < $2 AND stalls >= max_stalls
-           AND ($3::text IS NULL OR queue = $3) AND ${NOT_EXCEPTED('$4', '$5')}
-         RETURNING id, queue, name`,
-        [STALLED_ERROR_JSON, request.now, queue, except, held],
-      );
-      if (recovered.rows.length > 0) await this.notifyAll(client);
-      // Offers of workers that stopped renewing them (a process gone without withdrawing): each add
-      // to their queue would read them.
-      // (Passing over one an add holds: waiting for it here, holding the jobs just recovered, could
-      // deadlock with an add that waits for one of them.)
-      await client.query(
-        `DELETE FROM ${this.q}.offers WHERE (queue, owner) IN
-           (SELECT queue, owner FROM ${this.q}.offers WHERE offer_until < $1 FOR UPDATE SKIP LOCKED)`,
-        [request.now],
-      );
-      return [
-        ...recovered.rows.map((row) => ({
-          id: String(row.id),
-          queue: row.queue,
-          name: row.name,
-          recovered: true,
-        })),
-        ...buried.rows.map((row) => ({
-          id: String(row.id),
-          queue: row.queue,
-          name: row.name,
-          recovered: false,
-        })),
-      ];
-    });
-    if (stalled.some((job) => job.recovered)) this.wakeLocal('queues');
-    return stalled;
+  recoverStalled(request: RecoverStalledRequest): Promise<StalledJob[]> {
+    return this.leases.recoverStalled(request);
   }
 
   async nextRunAt(queue: string): Promise<number | null> {
@@ -519,110 +436,6 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
   private async announceAll(): Promise<void> {
     this.wakeLocal('queues');
     await this.wakes.wake(['*']);
-  }
-
-  /**
-   * Inserts jobs in order in one statement, each deduped against live jobs (and earlier ones of the
-   * batch). Identity values follow the insert order, which follows the batch order, so the new
-   * ids, in order, belong to the jobs that were inserted, in order. With `notify`, the statement
-   * also hands jobs to idle workers (see `handingInsertSql`), and the queues of the jobs inserted
-   * and not handed go into `woken`, for the caller to wake once the statement has committed.
-   */
-  private async insertJobs(
-    client: Queryable,
-    jobs: readonly NewJob[],
-    { notify = false, handed, woken }: { notify?: boolean; handed?: Set<string>; woken?: Set<string> } = {},
-  ): Promise<AddedJob[]> {
-    if (jobs.length === 0) return [];
-    // The batch travels as one JSON document: encoding it is much cheaper than thirteen text arrays,
-    // and PostgreSQL reads it back as rows in one pass. `i` keeps the batch order.
-    const batch = JSON.stringify(
-      jobs.map((job, i) => ({
-        q: job.queue,
-        n: job.name,
-        p: job.payload,
-        s: job.state,
-        pr: job.priority,
-        r: job.runAt,
-        m: job.maxAttempts,
-        b: backoffJson(job.backoff),
-        t: job.timeout,
-        d: job.dedupeKey,
-        ms: job.maxStalls,
-        o: job.origin,
-        c: job.createdAt,
-        i,
-      })),
-    );
-    const plain = `INSERT INTO ${this.q}.jobs (${INSERT_COLUMNS})
-      SELECT q, n, p, s, pr, r, m, b, t, d, ms, o::jsonb, c FROM ${BATCH_ROWS} ORDER BY i
-      ${ON_KEY_HELD} RETURNING id, queue, dedupe_key`;
-    // Named, so each connection parses and plans it once: a single add is a round trip, no more.
-    const { rows } = await client.query<{
-      id: number;
-      queue: string;
-      dedupe_key: string | null;
-      handed?: boolean;
-    }>(
-      notify && this.handingInsert !== null && jobs.length <= HANDOFF_MAX_BATCH
-        ? {
-            name: `${this.schema}:insert-hand`,
-            text: this.handingInsert,
-            values: this.handingValues(batch, jobs[0]!.createdAt),
-          }
-        : { name: `${this.schema}:insert`, text: plain, values: [batch] },
-    );
-    for (const row of rows) {
-      if (row.handed) handed?.add(String(row.id));
-      else woken?.add(row.queue);
-    }
-    // Identity values follow the insert order, which follows the batch order: the unkeyed jobs'
-    // new ids, in order, are the unkeyed rows' ids, in order. Keyed jobs are found by their key.
-    const unkeyed = rows
-      .filter((row) => row.dedupe_key === null)
-      .map((row) => row.id)
-      .sort((a, b) => a - b);
-    const insertedByKey = new Map<string, number>();
-    for (const row of rows)
-      if (row.dedupe_key !== null) insertedByKey.set(dedupeSlot(row.queue, row.dedupe_key), row.id);
-    const out: AddedJob[] = new Array(jobs.length);
-    const missing: number[] = [];
-    const claimedKeys = new Set<string>();
-    let next = 0;
-    jobs.forEach((job, i) => {
-      if (job.dedupeKey === null) {
-        out[i] = { id: String(unkeyed[next++]!), duplicate: false };
-        return;
-      }
-      const slot = dedupeSlot(job.queue, job.dedupeKey);
-      const inserted = insertedByKey.get(slot);
-      if (inserted === undefined) missing.push(i);
-      else {
-        // The first job with the key is the one stored; later ones in the batch are its duplicates.
-        out[i] = { id: String(inserted), duplicate: claimedKeys.has(slot) };
-        claimedKeys.add(slot);
-      }
-    });
-    // Keys held by live jobs from before this batch: report their holders. A holder that finished
-    // since (outside a transaction, it can) freed its key: that job is added after all.
-    const freed: number[] = [];
-    for (const i of missing) {
-      const job = jobs[i]!;
-      const holder = await dedupeHolder(client, this.q, job.queue, job.dedupeKey!);
-      if (holder) out[i] = { id: holder, duplicate: true };
-      else freed.push(i);
-    }
-    if (freed.length > 0) {
-      const retried = await this.insertJobs(
-        client,
-        freed.map((i) => jobs[i]!),
-        { notify, handed, woken },
-      );
-      freed.forEach((i, k) => {
-        out[i] = retried[k]!;
-      });
-    }
-    return out;
   }
 
   private claimValues(request: ClaimRequest): unknown[] {
