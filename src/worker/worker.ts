@@ -1,14 +1,10 @@
 import {
   checkName,
   countOrOne,
-  describeThrown,
   type Job,
-  JobTimeoutError,
   newOwnerId,
   StoreUnavailableError,
   SundialError,
-  UnknownHandlerError,
-  UnserializableError,
 } from '../core/index.ts';
 import type { SundialContext } from '../queue/index.ts';
 import {
@@ -16,14 +12,14 @@ import {
   type ClaimRequest,
   type FinishAndClaimResult,
   type HeldLease,
-  type JobOutcome,
   RECONNECTS_CHANNEL,
 } from '../store/index.ts';
-import { type HandlerDefinition, type Handlers, type JobContext, normaliseHandlers } from './handlers.ts';
+import { JobExecutor } from './executor.ts';
+import { type HandlerDefinition, type Handlers, normaliseHandlers } from './handlers.ts';
 import { LeaseKeeper } from './leases.ts';
 import { type ResolvedOptions, resolveOptions, type WorkerOptions } from './options.ts';
-import { decideOutcome, unstorableOutcome } from './outcome.ts';
-import { announceFinished, type Finished, leaseLost, type Running, type Settled } from './running.ts';
+import { unstorableOutcome } from './outcome.ts';
+import { announceFinished, type Finished, leaseLost } from './running.ts';
 
 type WorkerState = 'idle' | 'running' | 'closing' | 'closed';
 
@@ -47,10 +43,8 @@ export class Worker {
   readonly queue: string;
   private readonly handlers: Map<string, HandlerDefinition>;
   private readonly options: ResolvedOptions;
-  private readonly running = new Map<string, Running>();
-  /** Claimed ahead (`prefetch`), in claim order, waiting for a free slot. */
-  private readonly prefetched: Job[] = [];
-  private starting = false;
+  /** Runs the jobs: what is running, and what waits for a slot (executor.ts). */
+  private readonly executor: JobExecutor;
   /** Outcomes waiting to be stored by the next pump round. */
   private outcomes: Finished[] = [];
   /** Outcomes the rounds under way are storing (their jobs are still ours until they are done). */
@@ -112,7 +106,6 @@ export class Worker {
   private readonly releasedRuns = new Map<string, number>();
   /** Releases in a row that failed for a reason other than the store being away. */
   private releaseFailures = 0;
-  private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly context: SundialContext;
 
@@ -124,20 +117,31 @@ export class Worker {
     this.id = newOwnerId('worker');
     this.depth = countOrOne(context.store.pipelineDepth);
     this.share = Math.ceil((this.options.concurrency + this.options.prefetch) / this.depth);
+    this.executor = new JobExecutor({
+      id: this.id,
+      context,
+      options: this.options,
+      handlers: this.handlers,
+      isRunning: () => this.state === 'running',
+      finished: (entry) => {
+        this.outcomes.push(entry);
+        this.wake();
+      },
+    });
     this.leases = new LeaseKeeper({
       id: this.id,
       queue: this.queue,
       context,
       options: this.options,
-      runs: () => [...this.running.values()],
-      waiting: () => this.prefetched,
+      runs: () => [...this.executor.running.values()],
+      waiting: () => this.executor.prefetched,
       heldIds: () => this.heldIds(),
       lost: (run) => {
-        this.drop(run, leaseLost(run.job.id));
+        this.executor.drop(run, leaseLost(run.job.id));
         this.context.events.emit('job.interrupted', { job: run.job, worker: this.id });
       },
       hasRoom: () => {
-        if (this.running.size < this.options.concurrency) this.wake();
+        if (this.executor.running.size < this.options.concurrency) this.wake();
       },
       reportError: (error, what) => this.reportError(error, what),
     });
@@ -226,13 +230,13 @@ export class Worker {
     const back: Job[] = [];
     for (const job of jobs) {
       if (free > 0 && usable(job)) {
-        this.prefetched.push(job);
+        this.executor.prefetched.push(job);
         free--;
       } else {
         back.push(job);
       }
     }
-    this.startPrefetched();
+    this.executor.startPrefetched();
     if (back.length > 0) void this.release(back);
   }
 
@@ -268,12 +272,17 @@ export class Worker {
 
   /** Slots neither running a job nor holding one claimed ahead (claims under way not counted). */
   private get room(): number {
-    return this.options.concurrency + this.options.prefetch - this.running.size - this.prefetched.length;
+    return (
+      this.options.concurrency +
+      this.options.prefetch -
+      this.executor.running.size -
+      this.executor.prefetched.length
+    );
   }
 
   /** Jobs running now. */
   get activeCount(): number {
-    return this.running.size;
+    return this.executor.running.size;
   }
 
   get isRunning(): boolean {
@@ -549,145 +558,11 @@ export class Worker {
     this.pollTimer = setTimeout(this.wake, ms);
   }
 
-  private execute(job: Job): void {
-    const handler = this.handlers.get(job.name);
-    const controller = new AbortController();
-    const run: Running = {
-      job,
-      handler,
-      controller,
-      // When it starts here: a job claimed ahead may have waited since its claim.
-      startedAt: this.context.clock.now(),
-      timeout: null,
-      done: false,
-    };
-    // Holding this job already means that run lost its lease (cancelled and retried, or recovered
-    // while our event loop was stuck) and was not told yet: it must stop, and not speak for this run.
-    const previous = this.running.get(job.id);
-    if (previous) this.drop(previous, leaseLost(job.id));
-    this.running.set(job.id, run);
-    this.context.events.emit('job.started', { job, worker: this.id });
-
-    if (!handler) {
-      this.settle(run, {
-        ok: false,
-        error: new UnknownHandlerError(job.name, job.queue, [...this.handlers.keys()]),
-      });
-      return;
-    }
-    if (job.timeout !== null) {
-      const timeoutMs = job.timeout;
-      run.timeout = setTimeout(() => {
-        const error = new JobTimeoutError(timeoutMs);
-        controller.abort(error);
-        // The attempt fails now even if the handler ignores its signal; its late result is dropped.
-        this.settle(run, { ok: false, error });
-      }, timeoutMs);
-    }
-    const context: JobContext = { job, signal: controller.signal, attempt: job.attempt, worker: this.id };
-    let result: unknown;
-    try {
-      result = handler.handle(job.payload, context);
-    } catch (error) {
-      this.settle(run, { ok: false, error });
-      return;
-    }
-    // Asking a result whether it is a promise runs user code too (a `then` getter, a revoked proxy):
-    // a result that cannot even be asked cannot be stored either, and fails the attempt for good.
-    let then: ReturnType<typeof thenOf>;
-    try {
-      then = thenOf(result);
-    } catch (error) {
-      this.settle(run, { ok: false, error: UnserializableError.unreadable('result', describeThrown(error)) });
-      return;
-    }
-    if (!then) {
-      this.settle(run, { ok: true, result });
-      return;
-    }
-    try {
-      then.call(
-        result,
-        (value: unknown) => this.settle(run, { ok: true, result: value }),
-        (error: unknown) => this.settle(run, { ok: false, error }),
-      );
-    } catch (error) {
-      this.settle(run, { ok: false, error });
-    }
-  }
-
-  private settle(run: Running, settled: Settled): void {
-    if (run.done) return;
-    this.forget(run);
-    const input = {
-      job: run.job,
-      worker: this.id,
-      startedAt: run.startedAt,
-      finishedAt: this.context.clock.now(),
-      handler: run.handler,
-      maxResultBytes: this.options.maxResultBytes,
-      masker: this.context.masker,
-    };
-    let outcome: JobOutcome;
-    try {
-      outcome = decideOutcome({ ...input, settled });
-    } catch (error) {
-      // A bug of ours or a value no guard foresaw: the attempt still ends, as a failure of this.
-      settled = {
-        ok: false,
-        error: new SundialError(
-          'SUNDIAL_OUTCOME_FAILED',
-          `Its outcome could not be decided: ${describeThrown(error).message}`,
-        ),
-      };
-      outcome = decideOutcome({ ...input, settled });
-    }
-    this.outcomes.push({ job: run.job, outcome, settled });
-    this.wake();
-  }
-
-  /**
-   * Starts claimed jobs (and those claimed ahead) while slots are free. Not re-entered: a job that
-   * ends at once frees its slot inside `execute`, and this loop, not a nested call, takes the next.
-   */
-  private startPrefetched(): void {
-    if (this.starting) return;
-    this.starting = true;
-    try {
-      while (
-        this.prefetched.length > 0 &&
-        this.running.size < this.options.concurrency &&
-        this.state === 'running'
-      ) {
-        this.execute(this.prefetched.shift()!);
-      }
-    } finally {
-      this.starting = false;
-    }
-  }
-
-  /** Ends our interest in a run: no outcome will be stored for it. */
-  private forget(run: Running): void {
-    run.done = true;
-    if (run.timeout) clearTimeout(run.timeout);
-    if (this.running.get(run.job.id) === run) this.running.delete(run.job.id);
-    // Any slot that frees (a finish, a drop) goes to a job claimed ahead, if one waits.
-    if (this.prefetched.length > 0 && !this.starting) queueMicrotask(() => this.startPrefetched());
-    if (this.running.size === 0) this.notifyIdle();
-  }
-
-  /** Gives up a run whose result nobody will store, and tells its handler through the signal. */
-  private drop(run: Running, reason: Error): void {
-    if (run.done) return;
-    this.forget(run);
-    run.controller.abort(reason);
-  }
-
   /** Jobs this worker holds: running, or finished with the outcome not stored yet. */
   private heldIds(): string[] {
     return [
-      ...this.running.keys(),
-      ...this.prefetched.map((job) => job.id),
+      ...this.executor.running.keys(),
+      ...this.executor.prefetched.map((job) => job.id),
       ...[...this.storing].flat().map((finished) => finished.job.id),
       ...this.outcomes.map((finished) => finished.job.id),
     ];
@@ -704,16 +579,16 @@ export class Worker {
     await this.roundsEnded();
     let released = await this.withdrawOffer();
     // Jobs claimed ahead never started: back to waiting at once, for other workers.
-    released += await this.release(this.prefetched.splice(0));
+    released += await this.release(this.executor.prefetched.splice(0));
 
     // Leases keep being renewed while we wait for running jobs to finish.
-    if (this.running.size > 0) await this.waitForIdle(graceMs);
+    if (this.executor.running.size > 0) await this.executor.waitForIdle(graceMs);
     this.leases.stop();
 
-    if (this.running.size > 0) {
-      const unfinished = [...this.running.values()];
+    if (this.executor.running.size > 0) {
+      const unfinished = [...this.executor.running.values()];
       for (const run of unfinished) {
-        this.drop(run, new SundialError('SUNDIAL_SHUTDOWN', 'The worker is shutting down'));
+        this.executor.drop(run, new SundialError('SUNDIAL_SHUTDOWN', 'The worker is shutting down'));
       }
       released += await this.release(unfinished.map((run) => run.job));
     }
@@ -751,24 +626,6 @@ export class Worker {
     }
   }
 
-  private waitForIdle(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== finish);
-        resolve();
-      };
-      const timer = setTimeout(finish, timeoutMs);
-      this.idleWaiters.push(finish);
-    });
-  }
-
-  private notifyIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const waiter of waiters) waiter();
-  }
-
   private reportError(error: unknown, context: string): void {
     this.context.events.emit('error', { error, context: `worker ${this.id}: ${context}` });
   }
@@ -790,13 +647,4 @@ function withinMs<T>(ms: number, work: Promise<T>): Promise<T> {
   });
   work.catch(() => {}); // a late failure is not unhandled
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The `then` of a promise-like value, or null for a plain value. */
-function thenOf(
-  value: unknown,
-): ((onValue: (v: unknown) => void, onError: (e: unknown) => void) => unknown) | null {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return null;
-  const then = (value as { then?: unknown }).then;
-  return typeof then === 'function' ? (then as ReturnType<typeof thenOf>) : null;
 }
