@@ -235,7 +235,9 @@ export class Sundial {
     this.adminSurface ??= new Admin({
       store: this.store,
       clock: this.clock,
-      queue: (name) => this.queueToUse(name),
+      // Not kept: an operator may name any queue, and a queue is cheap to make.
+      queue: (name) =>
+        this.queues.get(name) ?? this.buildOnlyQueues.get(name) ?? new Queue(name, this.context),
       locks: this.locks,
       tasks: () => [...this.knownTasks.values()],
       trigger: async (task, options) => {
@@ -257,8 +259,7 @@ export class Sundial {
 
   /**
    * The app's queue of that name, or one with default options that is not registered as the app's,
-   * so the app may still make it with its own options later (the scheduler and the admin surface
-   * act through these).
+   * so the app may still make it with its own options later (the scheduler fires through these).
    */
   private queueToUse(name: string): Queue {
     const existing = this.queues.get(name) ?? this.buildOnlyQueues.get(name);

@@ -215,12 +215,17 @@ export class JobsAdmin {
         limit: Math.min(BULK_PAGE, limit - looked),
       });
       for (let at = 0; at < page.jobs.length; at += BULK_CONCURRENCY) {
-        await Promise.all(
-          page.jobs.slice(at, at + BULK_CONCURRENCY).map(async (job) => {
-            const result = await queue.apply(action, job.id);
-            progress.looked(result.ok);
-          }),
+        // Every apply of the chunk ends before the next chunk (or a failure) is reported.
+        const results = await Promise.allSettled(
+          page.jobs.slice(at, at + BULK_CONCURRENCY).map((job) => queue.apply(action, job.id)),
         );
+        for (const result of results) {
+          if (result.status === 'rejected') throw result.reason;
+          progress.looked(result.value.ok);
+        }
+        // A turn of the event loop for everything else in this process: on SQLite every call
+        // settles at once, and a long operation must not starve a worker's heartbeats.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       looked += page.jobs.length;
       after = page.next;

@@ -19,6 +19,8 @@ export interface OperationInfo {
   skipped: number;
   /** Why it failed, or what it could not finish; null when all went well. */
   error: string | null;
+  /** The failure's code where it had one (`SUNDIAL_STORE_UNAVAILABLE`: try again later). */
+  errorCode: string | null;
   startedAt: number;
   finishedAt: number | null;
 }
@@ -67,6 +69,7 @@ export class Operations {
       changed: 0,
       skipped: 0,
       error: null,
+      errorCode: null,
       startedAt: this.clock.now(),
       finishedAt: null,
     };
@@ -82,8 +85,9 @@ export class Operations {
         tell();
       },
     };
-    // Started on the next turn, so the caller holds the id (and can listen) before any progress.
-    const done = Promise.resolve()
+    // Started after this turn (a macrotask), so the caller holds the id (and can listen) before
+    // any progress, even on an engine whose calls settle at once.
+    const done = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => work(progress))
       .then(
         (unfinished) => {
@@ -92,6 +96,7 @@ export class Operations {
         },
         (error: unknown) => {
           info.error = error instanceof Error ? error.message : String(error);
+          info.errorCode = (error as { code?: unknown } | null)?.code?.toString() ?? null;
           info.state = 'failed';
         },
       )

@@ -73,7 +73,10 @@ export class QueuesAdmin {
     }
     const total = await this.context.store.countMatching(all, 100_000_000);
     return this.context.operations.start('obliterate', queue, total, async (progress) => {
-      if (force) await this.jobs.applyToMatching('cancel', { queue, states: ['active'] }, Infinity, progress);
+      // Cancelled first (their workers are told), then removed with the rest: counted once, there.
+      const uncounted = { looked: () => {} };
+      if (force)
+        await this.jobs.applyToMatching('cancel', { queue, states: ['active'] }, Infinity, uncounted);
       await this.jobs.applyToMatching('remove', { queue, states: ACTION_STATES.remove }, Infinity, progress);
       if (await this.context.store.forgetQueue(queue)) return null;
       return `jobs were added to ${queue} (or started in it) while it was obliterated: run it again to delete them`;

@@ -1,4 +1,4 @@
-import { FINISHED_STATES, JOB_STATES, type JobState, MAX_RUN_AT } from '../core/index.ts';
+import { FINISHED_STATES, isValidName, JOB_STATES, type JobState, MAX_RUN_AT } from '../core/index.ts';
 import type { JobAction } from '../queue/index.ts';
 import type { CallSchema } from './validate.ts';
 
@@ -6,12 +6,12 @@ import type { CallSchema } from './validate.ts';
 const EXPECTED = {
   queue: 'a queue name: text of 1 to 200 characters',
   id: 'a job id: digits, like "42"',
-  ids: 'a list of 1 to 10,000 job ids',
+  ids: 'a list of 1 to 100,000 job ids',
   states: `a list of job states (${JOB_STATES.join(', ')})`,
-  name: 'a job name: text of 1 to 200 characters',
-  createdFrom: 'a time: epoch milliseconds or an ISO 8601 date',
-  createdTo: 'a time: epoch milliseconds or an ISO 8601 date',
-  text: 'text of 1 to 500 characters to find in payloads and errors',
+  name: 'a job name: 1 to 200 letters, digits or _ . : @ / -',
+  createdFrom: 'a time: epoch milliseconds or an ISO 8601 date (2026-11-30, 2026-11-30T08:00:00Z)',
+  createdTo: 'a time: epoch milliseconds or an ISO 8601 date (2026-11-30, 2026-11-30T08:00:00Z)',
+  text: 'text of 1 to 500 characters to find in payloads and errors, without NUL or half a surrogate pair',
   cursor: "a page's `next` cursor, as an earlier page returned it",
   limit: 'a whole number, 1 or more, within the call’s maximum',
   order: '"asc" (oldest first) or "desc" (newest first)',
@@ -50,6 +50,11 @@ const filterShape = (z: Zod) => {
   const time = z
     .union([z.number().int().nonnegative().max(MAX_RUN_AT), z.string().min(1).max(40), z.date()])
     .transform((value, ctx) => {
+      // A string must look like an ISO 8601 date: Date.parse would also take "12" (as 2001).
+      if (typeof value === 'string' && !ISO_DATE.test(value)) {
+        ctx.addIssue({ code: 'custom', message: 'not an ISO 8601 date' });
+        return z.NEVER;
+      }
       const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : +value;
       if (Number.isNaN(ms) || ms < 0 || ms > MAX_RUN_AT) {
         ctx.addIssue({ code: 'custom', message: 'not a time' });
@@ -60,18 +65,17 @@ const filterShape = (z: Zod) => {
   return {
     queue: z.string().min(1).max(200),
     states: z.array(z.enum(JOB_STATES)).max(JOB_STATES.length).optional(),
-    name: z.string().min(1).max(200).optional(),
+    name: z.string().refine(isValidName).optional(),
     createdFrom: time.optional(),
     createdTo: time.optional(),
-    text: z.string().min(1).max(500).optional(),
+    text: z.string().min(1).max(500).refine(isStorableText).optional(),
   };
 };
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+/** Text every engine can take as a parameter: PostgreSQL refuses NUL, and none stores half a pair. */
+const isStorableText = (text: string) => !text.includes('\0') && text.isWellFormed();
 const jobId = (z: Zod) => z.string().regex(/^[1-9][0-9]{0,15}$/);
-const note = (z: Zod) =>
-  z
-    .string()
-    .max(1000)
-    .refine((text) => !text.includes('\0') && text.isWellFormed());
+const note = (z: Zod) => z.string().max(1000).refine(isStorableText);
 
 const FILTER_FIELDS = ['queue', 'states', 'name', 'createdFrom', 'createdTo', 'text'] as const;
 
@@ -179,7 +183,7 @@ export const PRUNE: CallSchema<{ queue: string; olderThan: number; states: JobSt
 export const WAIT_FOR_JOBS: CallSchema<{ ids: string[]; pollMs: number; timeoutMs?: number }> = {
   build: (z) =>
     z.strictObject({
-      ids: z.array(jobId(z)).min(1).max(10_000),
+      ids: z.array(jobId(z)).min(1).max(100_000),
       pollMs: z.number().int().min(10).max(60_000).default(50),
       timeoutMs: z.number().int().min(1).optional(),
     }),

@@ -54,7 +54,8 @@ export async function runBulk(
   const preview = (await call(true)) as DryRun;
   const count = `${preview.exact ? '' : 'at least '}${preview.count} job${preview.count === 1 ? '' : 's'}`;
   if (flags.dryRun) return json ? preview : `would ${verb} ${count} ${what}`;
-  if (preview.count === 0) return json ? preview : `no jobs to ${verb} ${what}`;
+  // Nothing to do only when the count is exact: "at least 0" (a count that stopped looking) still acts.
+  if (preview.count === 0 && preview.exact) return json ? preview : `no jobs to ${verb} ${what}`;
   if (!flags.yes) await confirm(`${verb} ${count} ${what}?`);
   const done = await follow(sundial, (await call(false)) as OperationInfo, verb);
   if (done.state === 'failed') {

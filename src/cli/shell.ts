@@ -66,9 +66,10 @@ export interface Opened {
 }
 
 /**
- * The Sundial a command works on: the config's store when there is a config (and no --db or
- * SUNDIAL_DB), else the SQLite file at --db. A SQLite path given by --db or SUNDIAL_DB where there
- * is no database is refused, rather than created at a mistyped path, unless the command creates.
+ * The Sundial a command works on: the config's store when there is a config (and no --db), else the
+ * SQLite file at --db (whose default is SUNDIAL_DB, then `.sundial/sundial.db`). A SQLite path given
+ * by --db or SUNDIAL_DB where there is no database is refused, rather than created at a mistyped
+ * path, unless the command creates.
  */
 export async function open(
   command: Command,

@@ -42,7 +42,8 @@ describe('sundial CLI: filters, bulk actions and the dead-letter queue', () => {
     const second = sundial('jobs', 'mail', '--state', 'dead', '--limit', '2', '--cursor', footer![1]!);
     expect(second.stdout).toMatch(/1498\s+send\s+dead/);
     const found = JSON.parse(sundial('--json', 'jobs', 'mail', '--text', 'EXAMPLE.COM').stdout);
-    expect(found.map((job: { name: string }) => job.name)).toEqual(['digest']);
+    expect(found).toMatchObject({ next: null, total: { count: 1, exact: true } });
+    expect(found.jobs.map((job: { name: string }) => job.name)).toEqual(['digest']);
     expect(sundial('jobs', 'mail', '--name', 'later', '--since', '1h').stdout).toMatch(/later\s+delayed/);
     const bad = sundial('jobs', 'mail', '--state', 'dead', 'sleeping');
     expect(bad).toMatchObject({
@@ -93,7 +94,7 @@ describe('sundial CLI: filters, bulk actions and the dead-letter queue', () => {
       'deleted 100 jobs in mail',
     );
     expect(sundial('dlq', 'purge', 'mail', '--dry-run').stdout).toBe('would delete 1400 jobs dead in mail');
-    const later = JSON.parse(sundial('--json', 'jobs', 'mail', '--name', 'later').stdout)[0];
+    const later = JSON.parse(sundial('--json', 'jobs', 'mail', '--name', 'later').stdout).jobs[0];
     expect(sundial('promote', 'mail', later.id).stdout).toBe(`job ${later.id} (later): waiting`);
     expect(sundial('drain', 'mail', '--yes').stdout).toBe('deleted 2 jobs waiting or delayed in mail');
     expect(sundial('obliterate', 'mail', '--confirm', 'mial').stderr).toMatch(

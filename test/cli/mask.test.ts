@@ -53,7 +53,7 @@ describe('sundial CLI masking what it prints', () => {
     expect(table.stdout).toContain('cannot reach postgres://app:[masked]@db with [masked]');
 
     const listed = JSON.parse(sundial('--json', 'jobs', 'app').stdout);
-    expect(listed[0]).toMatchObject({
+    expect(listed.jobs[0]).toMatchObject({
       id: '1',
       state: 'dead',
       payload: { to: 'ada', token: '[masked]' },

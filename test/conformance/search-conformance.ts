@@ -121,6 +121,39 @@ export function describeSearchConformance(engine: string, makeStore: () => Promi
       expect(ids(evens)).toEqual(all.filter((_, i) => i % 2 === 0).reverse());
     });
 
+    it('walks several states as one, in id order, past the per-call bound of any engine', async () => {
+      // 2,500 jobs, every third delayed, names alternating: more than one bounded look on any engine.
+      const added = await store.addJobs(
+        Array.from({ length: 2500 }, (_, i) =>
+          newJob({
+            name: i % 2 === 0 ? 'even' : 'odd',
+            state: i % 3 === 0 ? 'delayed' : 'waiting',
+            runAt: T0 + 60_000,
+          }),
+        ),
+      );
+      const all = added.map((job) => job.id);
+      for (const order of ['asc', 'desc'] as const) {
+        const seen = await findAll(store, { queue: 'q', order, limit: 700, states: ['waiting', 'delayed'] });
+        expect(ids(seen)).toEqual(order === 'asc' ? all : [...all].reverse());
+        const odd = await findAll(store, {
+          queue: 'q',
+          order,
+          limit: 300,
+          states: ['delayed', 'waiting'],
+          name: 'odd',
+        });
+        const expected = all.filter((_, i) => i % 2 === 1);
+        expect(ids(odd)).toEqual(order === 'asc' ? expected : [...expected].reverse());
+      }
+      expect(
+        await store.countMatching({ queue: 'q', states: ['waiting', 'delayed'], name: 'even' }, 10_000),
+      ).toEqual({
+        count: 1250,
+        exact: true,
+      });
+    });
+
     it('pages stay stable while jobs change state: none seen twice, none that kept matching missed', async () => {
       const added = await store.addJobs(Array.from({ length: 300 }, () => newJob()));
       const all = added.map((job) => job.id);

@@ -22,7 +22,7 @@ export function register(program: Command): void {
             ...filterFrom(flags, sundial.clock.now(), { states: false }),
             ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
           });
-          return json ? page.jobs : jobPage(page);
+          return json ? page : jobPage(page);
         },
         { access: 'read', flags: FILTER_FLAG_NAMES },
       ),

@@ -28,16 +28,19 @@ export const JOB_HEADERS = [
   'LAST ERROR',
 ];
 
-/** A page of jobs as a table, with how many match and how to get the next page. */
+/**
+ * A page of jobs as a table, with how many match and how to get the next page. A page may be empty
+ * and still have a next one (on Redis, a search that looked at its share of a large queue).
+ */
 export function jobPage(page: {
   jobs: Job[];
   next: string | null;
   total: { count: number; exact: boolean };
 }): string {
-  if (page.jobs.length === 0) return 'no jobs';
+  const more = page.next ? `next page: --cursor ${page.next}` : '';
+  if (page.jobs.length === 0) return more ? `no matching jobs on this page; ${more}` : 'no jobs';
   const total = `${page.total.exact ? '' : 'at least '}${page.total.count}`;
-  const more = page.next ? `; next page: --cursor ${page.next}` : '';
-  return `${table(JOB_HEADERS, page.jobs.map(jobLine))}\n\n${page.jobs.length} of ${total}${more}`;
+  return `${table(JOB_HEADERS, page.jobs.map(jobLine))}\n\n${page.jobs.length} of ${total}${more ? `; ${more}` : ''}`;
 }
 
 /** `jobs <queue>`: a page of a queue's jobs by filter, newest first. */
@@ -60,7 +63,7 @@ export function register(program: Command): void {
             ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
             order: flags.order,
           });
-          return json ? page.jobs : jobPage(page);
+          return json ? page : jobPage(page);
         },
         { access: 'read', flags: FILTER_FLAG_NAMES },
       ),

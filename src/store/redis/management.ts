@@ -198,14 +198,16 @@ export class RedisJobManagement implements JobManagement, QueueSettings, JobSear
     this.redis.check();
     const forgotten =
       (await this.redis.run('forgetQueue', queueBase(this.redis.prefix, queue), [queue])) === 1;
-    // On a Cluster the list is in another slot: taken off after. An add racing this one lists the
-    // queue before it inserts, so at worst its queue is unlisted until its next add lists it again.
+    // On a Cluster the list is in another slot: taken off after. Unlike a queue emptied by its jobs
+    // finishing, which stays listed there (library.lua's forgetQueueIfEmpty), this one was forgotten
+    // on purpose (obliterate): an add racing it lists the queue before it inserts, so at worst that
+    // queue is unlisted until its next add lists it again.
     if (forgotten && this.redis.onCluster)
       await this.redis.command(() => this.redis.client.srem(`${this.redis.global}:queues`, queue));
     return forgotten;
   }
 
-  /** One bounded look of the `findJobs` script (see search-scripts.ts). */
+  /** One bounded look of the `findJobs` script (lua/findJobs.lua). */
   private async search(
     filter: JobFilter & { order?: 'asc' | 'desc' },
     after: string,
@@ -219,8 +221,7 @@ export class RedisJobManagement implements JobManagement, QueueSettings, JobSear
       queueBase(this.redis.prefix, filter.queue),
       [
         filter.queue,
-        states.length === 1 ? states[0]! : '',
-        states.length > 1 ? states.join(',') : '',
+        states.join(','),
         after,
         filter.order === 'desc' ? '1' : '0',
         String(limit),
