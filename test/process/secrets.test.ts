@@ -269,7 +269,7 @@ export default defineConfig({
       expect({ name, leaks: leaks(run.stdout + run.stderr) }).toEqual({ name, leaks: [] });
     }
     expect(cli['jobs app']!.stdout).toContain('password=[masked]');
-    expect(JSON.parse(cli['jobs sundial.tasks --json']!.stdout)).toHaveLength(taskJobs.length);
+    expect(JSON.parse(cli['jobs sundial.tasks --json']!.stdout).jobs).toHaveLength(taskJobs.length);
     expect(cli['job sundial.tasks']!.stdout).toContain('X-Acme-Ticket: [masked]');
     expect(cli.list!.stdout).toMatch(/^echo pg_dump --password \[masked\] -Fc app #[0-9a-f]{6}\s/m);
     expect(JSON.parse(cli['list --json']!.stdout)).toHaveLength(taskJobs.length + 1);
