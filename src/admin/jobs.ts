@@ -129,16 +129,8 @@ export class JobsAdmin {
     }
   }
 
-  /** The filter the page and bulk calls share, checked where the schema cannot (queue names). */
+  /** The filter the page and bulk calls share, checked where the schema cannot (a time range's order). */
   checkedFilter(input: JobFilterInput, prefix = ''): JobFilter {
-    // The queue's own name check (characters, reserved names), with the field named as given.
-    try {
-      this.context.queue(input.queue);
-    } catch (error) {
-      if (error instanceof InvalidOptionError)
-        throw new InvalidOptionError(`${prefix}queue`, input.queue, error.expected);
-      throw error;
-    }
     if (
       input.createdFrom !== undefined &&
       input.createdTo !== undefined &&

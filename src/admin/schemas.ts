@@ -4,7 +4,7 @@ import type { CallSchema } from './validate.ts';
 
 /** What each field of the admin calls takes, in words (shared by the calls that have the field). */
 const EXPECTED = {
-  queue: 'a queue name: text of 1 to 200 characters',
+  queue: 'a queue name: 1 to 200 letters, digits or _ . : @ / -',
   id: 'a job id: digits, like "42"',
   ids: 'a list of 1 to 100,000 job ids',
   states: `a list of job states (${JOB_STATES.join(', ')})`,
@@ -63,9 +63,9 @@ const filterShape = (z: Zod) => {
       return ms;
     });
   return {
-    queue: z.string().min(1).max(200),
+    queue: name(z),
     states: z.array(z.enum(JOB_STATES)).max(JOB_STATES.length).optional(),
-    name: z.string().refine(isValidName).optional(),
+    name: name(z).optional(),
     createdFrom: time.optional(),
     createdTo: time.optional(),
     text: z.string().min(1).max(500).refine(isStorableText).optional(),
@@ -74,6 +74,8 @@ const filterShape = (z: Zod) => {
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 /** Text every engine can take as a parameter: PostgreSQL refuses NUL, and none stores half a pair. */
 const isStorableText = (text: string) => !text.includes('\0') && text.isWellFormed();
+/** A queue or job name as `checkName` takes it: any other could never match. */
+const name = (z: Zod) => z.string().refine(isValidName);
 const jobId = (z: Zod) => z.string().regex(/^[1-9][0-9]{0,15}$/);
 const note = (z: Zod) => z.string().max(1000).refine(isStorableText);
 
@@ -104,7 +106,7 @@ export const LIST_JOBS: CallSchema<JobFilterInput & PageInput> = {
 };
 
 export const JOB_REF: CallSchema<{ queue: string; id: string }> = {
-  build: (z) => z.strictObject({ queue: z.string().min(1).max(200), id: jobId(z) }),
+  build: (z) => z.strictObject({ queue: name(z), id: jobId(z) }),
   expected: expected('queue', 'id'),
 };
 
@@ -151,19 +153,19 @@ export const DLQ_BULK: CallSchema<Omit<JobFilterInput, 'states'> & { limit?: num
 };
 
 export const QUEUE_REF: CallSchema<{ queue: string }> = {
-  build: (z) => z.strictObject({ queue: z.string().min(1).max(200) }),
+  build: (z) => z.strictObject({ queue: name(z) }),
   expected: expected('queue'),
 };
 
 export const DRAIN: CallSchema<{ queue: string; dryRun: boolean }> = {
-  build: (z) => z.strictObject({ queue: z.string().min(1).max(200), dryRun: z.boolean().default(false) }),
+  build: (z) => z.strictObject({ queue: name(z), dryRun: z.boolean().default(false) }),
   expected: expected('queue', 'dryRun'),
 };
 
 export const OBLITERATE: CallSchema<{ queue: string; confirm: string; force: boolean }> = {
   build: (z) =>
     z.strictObject({
-      queue: z.string().min(1).max(200),
+      queue: name(z),
       confirm: z.string(),
       force: z.boolean().default(false),
     }),
@@ -173,7 +175,7 @@ export const OBLITERATE: CallSchema<{ queue: string; confirm: string; force: boo
 export const PRUNE: CallSchema<{ queue: string; olderThan: number; states: JobState[] }> = {
   build: (z) =>
     z.strictObject({
-      queue: z.string().min(1).max(200),
+      queue: name(z),
       olderThan: z.number().int().nonnegative().max(MAX_RUN_AT),
       states: z.array(z.enum(FINISHED_STATES)).min(1).default(['completed']),
     }),

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type JobOrigin, newOwnerId, SundialError } from '../core/index.ts';
 import type { Queue, SundialContext } from '../queue/index.ts';
 import {
@@ -7,8 +6,10 @@ import {
   type NewJob,
   SCHEDULES_CHANNEL,
 } from '../store/index.ts';
+import { type Plan, planOccurrences } from './occurrences.ts';
 import type { LoadedTask } from './schedule.ts';
 import { checkSchedulerOptions, type SchedulerOptions } from './scheduler-options.ts';
+import { specHash } from './spec-hash.ts';
 import type { OverlapPolicy } from './task.ts';
 import { TimeQueue } from './time-queue.ts';
 
@@ -28,20 +29,12 @@ const WHEN_ACTIVE: Record<OverlapPolicy, FireScheduleRequest['whenActive']> = {
   bufferOne: 'buffer',
   replace: 'replace',
 };
-/** Most occurrences of one task fired in one tick (a catch-up over a long window comes in parts). */
-const MAX_FIRES_PER_TICK = 1000;
 
 /** What a fire of a `call`, `command` or `ping` task carries to the task runner. */
 export interface TaskRunPayload {
   taskId: string;
   /** Run by hand with `force`: the runner takes no lock for it, so a live run's lock stays its own. */
   force?: true;
-}
-
-interface Plan {
-  fire: { at: number; catchUp: boolean }[];
-  missed: number[];
-  next: number | null;
 }
 
 /**
@@ -487,69 +480,4 @@ export class Scheduler {
  */
 function backstopTimeout(timeoutMs: number | null): number | undefined {
   return timeoutMs === null ? undefined : 2 * timeoutMs + 5 * 60_000;
-}
-
-/** Names one system image gives UTC and another does not: the same zone, so the same spec. */
-const UTC_NAMES = new Set([
-  'UTC',
-  'Etc/UTC',
-  'Etc/UCT',
-  'UCT',
-  'Etc/Universal',
-  'Universal',
-  'Etc/Zulu',
-  'Zulu',
-]);
-
-function sameZoneName(zone: string): string {
-  return UTC_NAMES.has(zone) ? 'UTC' : zone;
-}
-
-/** The process's own time zone, read once (making a formatter per task is slow with many tasks). */
-let localZone: string | undefined;
-
-/**
- * Changes whenever anything about when the task runs changes. A task without a zone of its own runs
- * in the process's zone, so that zone is part of it: hosts in different zones disagree on the spec.
- */
-function specHash(task: LoadedTask): string {
-  const { schedule } = task.definition;
-  localZone ??= sameZoneName(Intl.DateTimeFormat().resolvedOptions().timeZone);
-  const zone = schedule.timezone ?? `local:${localZone}`;
-  return createHash('sha1')
-    .update(JSON.stringify({ ...schedule, timezone: zone }))
-    .digest('hex')
-    .slice(0, 16);
-}
-
-/**
- * Which occurrences from `expected` up to `now` to fire. Those at most `grace` ms late are on time
- * and all fire. Older ones were missed while no scheduler ran: `skip` drops them, `once` fires the
- * latest of them as a catch-up, `catchUp` fires every one within its window. Missed occurrences
- * are listed (for events) up to a cap, then jumped over; occurrences to fire beyond the cap (a
- * catch-up over a very long window) are left for the next tick, which plans from the next of them.
- */
-export function planOccurrences(task: LoadedTask, expected: number, now: number, grace: number): Plan {
-  const policy = task.definition.misfire;
-  const horizon = now - (policy.policy === 'catchUp' ? Math.max(grace, policy.windowMs) : grace);
-  const missed: number[] = [];
-  let time: number | null = expected;
-  while (time !== null && time < horizon && missed.length < MAX_FIRES_PER_TICK) {
-    missed.push(time);
-    time = task.cron.next(time);
-  }
-  if (time !== null && time < horizon) time = task.cron.next(horizon - 1); // too many to list: jump
-  const fire: { at: number; catchUp: boolean }[] = [];
-  while (time !== null && time <= now && fire.length < MAX_FIRES_PER_TICK) {
-    fire.push({ at: time, catchUp: now - time > grace });
-    time = task.cron.next(time);
-  }
-  if (policy.policy === 'once' && fire.length === 0 && missed.length > 0) {
-    // The latest missed occurrence: the one just before the first that is still ahead.
-    const latest = time === null ? missed.at(-1)! : (task.cron.previous(time) ?? missed.at(-1)!);
-    fire.push({ at: latest, catchUp: true });
-    const index = missed.indexOf(latest);
-    if (index >= 0) missed.splice(index, 1);
-  }
-  return { fire, missed, next: time };
 }

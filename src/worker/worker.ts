@@ -11,11 +11,11 @@ import {
   CANCELS_CHANNEL,
   type ClaimRequest,
   type FinishAndClaimResult,
-  type HeldLease,
   RECONNECTS_CHANNEL,
 } from '../store/index.ts';
 import { JobExecutor } from './executor.ts';
 import { type HandlerDefinition, type Handlers, normaliseHandlers } from './handlers.ts';
+import { HandoffReceiver } from './handoff-receiver.ts';
 import { LeaseKeeper } from './leases.ts';
 import { type ResolvedOptions, resolveOptions, type WorkerOptions } from './options.ts';
 import { unstorableOutcome } from './outcome.ts';
@@ -75,35 +75,17 @@ export class Worker {
   private pollReads = 0;
   /** ...and the latest-started one that set the timer: an older answer arriving later is stale. */
   private pollReadApplied = 0;
+  /** Jobs handed to us by adds, and the offer of our free slots that brings them (handoff-receiver.ts). */
+  private readonly handoffs: HandoffReceiver;
   /** Renews our leases while we hold jobs, and recovers jobs of workers that stopped (leases.ts). */
   private readonly leases: LeaseKeeper;
   private unsubscribe: (() => void) | null = null;
-  /**
-   * Stops listening for handed jobs: set once the store's `handoff` delivers to us, and while it is,
-   * our claims offer our free slots to adds.
-   */
-  private stopHandoffs: (() => Promise<void>) | null = null;
-  /**
-   * Our offer in the store as far as we know: the free slots the claim that made it left, less the
-   * jobs handed to us since, and until when. A claim keeps it as it stands while it is good enough
-   * (see `mayLeaveOfferStanding` and `ClaimRequest.offerStands`). It can be off by a job or two (a
-   * handed job and a claim crossing), which only makes an add hand one job too many (it goes back,
-   * see receiveHanded) or pass us over.
-   */
-  private offer: { free: number; until: number } | null = null;
   /**
    * Set after connection trouble: a claim of ours may have been carried out with its answer lost,
    * leaving jobs active under our name that we never heard of. Before the next claim, with none
    * under way, they go back to waiting (`releaseOrphans`), counted as no stall.
    */
   private orphansSuspected = false;
-  /**
-   * Jobs handed to us while a release of orphans is under way, judged once it answers: the release
-   * may have given back the very runs these messages carry.
-   */
-  private handedDuringRelease: Job[] | null = null;
-  /** Runs released as orphans (id -> attempt): their handed message, arriving late, is dropped. */
-  private readonly releasedRuns = new Map<string, number>();
   /** Releases in a row that failed for a reason other than the store being away. */
   private releaseFailures = 0;
   private closing: Promise<void> | null = null;
@@ -127,6 +109,17 @@ export class Worker {
         this.outcomes.push(entry);
         this.wake();
       },
+    });
+    this.handoffs = new HandoffReceiver({
+      id: this.id,
+      queue: this.queue,
+      context,
+      options: this.options,
+      isRunning: () => this.state === 'running',
+      accept: (jobs, usable) => this.accept(jobs, usable),
+      heldIds: () => this.heldIds(),
+      wake: () => this.wake(),
+      reportError: (error, what) => this.reportError(error, what),
     });
     this.leases = new LeaseKeeper({
       id: this.id,
@@ -159,7 +152,7 @@ export class Worker {
     });
     const unsubscribeReconnects = this.context.store.subscribe(RECONNECTS_CHANNEL, () => {
       this.orphansSuspected = true;
-      this.offer = null; // it may name a connection that is gone: the next claim offers anew
+      this.handoffs.forgetOffer(); // it may name a connection that is gone: the next claim offers anew
       this.wake();
     });
     this.unsubscribe = () => {
@@ -173,52 +166,9 @@ export class Worker {
       queue: this.queue,
       concurrency: this.options.concurrency,
     });
-    this.receiveHandoffs();
+    this.handoffs.listen();
     this.wake();
   }
-
-  /**
-   * Where the store hands jobs from adds straight to idle workers: listen for ours, then offer our
-   * free slots with every claim (the next one, at once). Without it we are woken and claim.
-   */
-  private receiveHandoffs(): void {
-    const handoff = this.context.store.handoff;
-    if (!handoff) return;
-    handoff.receive(this.id, this.receiveHanded).then(
-      (stop) => {
-        if (this.state !== 'running') return void stop(); // closed meanwhile: nothing was offered
-        this.stopHandoffs = stop;
-        this.wake();
-      },
-      (error: unknown) => this.reportError(error, 'listening for jobs handed to it'),
-    );
-  }
-
-  /**
-   * Jobs an add claimed for us start like claimed ones. Some go straight back to waiting instead:
-   * - what does not fit: an offer can be more than we have free by the time a job arrives (a claim
-   *   took slots it had counted), and a job must not wait here behind running ones while another
-   *   worker has room. Claims still under way are not counted: they mostly come back empty when
-   *   jobs are being handed, and one that does not gives back what no longer fits (see pumpRound);
-   * - a job whose lease, counted from its add, is too far gone for our first heartbeat to come in
-   *   time (an add that waited in a client's queue through a reconnect): another worker could
-   *   recover it as stalled while we run it.
-   * Once closing they are left alone: `withdraw` gives them back.
-   */
-  private readonly receiveHanded = (delivered: Job[]): void => {
-    if (this.state !== 'running') return;
-    if (this.handedDuringRelease) {
-      this.handedDuringRelease.push(...delivered);
-      return;
-    }
-    // A run released as an orphan is waiting again: whoever claims it next runs it, not us.
-    const jobs = delivered.filter((job) => this.releasedRuns.get(job.id) !== job.attempt);
-    if (this.offer) this.offer.free -= jobs.length;
-    // More than halfway between the heartbeat and the lease left: the first heartbeat comes in time.
-    const { leaseMs, heartbeatMs } = this.options;
-    const freshUntil = this.context.clock.now() + heartbeatMs + (leaseMs - heartbeatMs) / 2;
-    this.accept(jobs, (job) => (job.leaseExpiresAt ?? 0) >= freshUntil);
-  };
 
   /**
    * Takes jobs claimed or handed to us, in order, into the slots still free (after any claimed
@@ -238,36 +188,6 @@ export class Worker {
     }
     this.executor.startPrefetched();
     if (back.length > 0) void this.release(back);
-  }
-
-  /** Stops offering; what was handed to us that we do not hold goes back to waiting. */
-  private async withdrawOffer(): Promise<number> {
-    const stop = this.stopHandoffs;
-    if (!stop) return 0;
-    this.stopHandoffs = null;
-    this.offer = null;
-    // Bounded: with the store away, closing must not wait for it to come back (an idle worker has
-    // nothing else to store). The calls stay queued and land once it is back.
-    try {
-      const released = await withinMs(
-        WITHDRAW_WAIT_MS,
-        this.context.store.releaseOrphans({
-          queue: this.queue,
-          owner: this.id,
-          held: this.heldIds(),
-          now: this.context.clock.now(),
-        }),
-      );
-      return released.length;
-    } catch (error) {
-      // They stay leased to us and are recovered as orphans once their leases expire.
-      this.reportError(error, 'withdrawing its offer');
-      return 0;
-    } finally {
-      await withinMs(WITHDRAW_WAIT_MS, stop()).catch((error: unknown) =>
-        this.reportError(error, 'no longer listening for handed jobs'),
-      );
-    }
   }
 
   /** Slots neither running a job nor holding one claimed ahead (claims under way not counted). */
@@ -359,18 +279,15 @@ export class Worker {
    * never started, so they are released, not counted as stalls.
    */
   private async releaseOrphans(): Promise<'again' | 'failed'> {
-    // The store withdraws our offer with it; a job an add handed us just before may be released
-    // while its message is on the way: messages arriving meanwhile wait for the answer.
-    this.handedDuringRelease = [];
     try {
-      const released = await this.context.store.releaseOrphans({
-        queue: this.queue,
-        owner: this.id,
-        held: this.heldIds(),
-        now: this.context.clock.now(),
-      });
-      for (const run of released) this.rememberReleased(run);
-      this.offer = null; // withdrawn: the next claim offers anew
+      await this.handoffs.releaseOrphans(() =>
+        this.context.store.releaseOrphans({
+          queue: this.queue,
+          owner: this.id,
+          held: this.heldIds(),
+          now: this.context.clock.now(),
+        }),
+      );
       this.orphansSuspected = false;
       this.releaseFailures = 0;
       return 'again';
@@ -384,35 +301,11 @@ export class Worker {
       }
       this.armPollIn(this.options.pollMs);
       return 'failed';
-    } finally {
-      const handed = this.handedDuringRelease;
-      this.handedDuringRelease = null;
-      if (handed.length > 0) this.receiveHanded(handed);
-    }
-  }
-
-  private rememberReleased(run: HeldLease): void {
-    this.releasedRuns.set(run.id, run.attempt);
-    // A late message comes within moments: the oldest entries can go.
-    if (this.releasedRuns.size > RELEASED_RUNS_KEPT) {
-      this.releasedRuns.delete(this.releasedRuns.keys().next().value!);
     }
   }
 
   private async roundsEnded(): Promise<void> {
     while (this.rounds.size > 0) await Promise.all(this.rounds);
-  }
-
-  /**
-   * Whether a claim of `limit` may leave our offer as it stands (unless it takes jobs): it offers at
-   * least half of that and no more, and has more than one poll interval and a half to run, so the
-   * idle poll renews it in time. While jobs are handed to us one by one, most claims that follow
-   * their outcomes then leave the offer alone.
-   */
-  private mayLeaveOfferStanding(limit: number, now: number): boolean {
-    const offer = this.offer;
-    if (!offer) return false;
-    return offer.free <= limit && offer.free * 2 >= limit && offer.until - now > 1.5 * this.options.pollMs;
   }
 
   /**
@@ -423,7 +316,7 @@ export class Worker {
   private async pumpRound(finished: Finished[], limit: number): Promise<'stored' | 'again' | 'failed'> {
     const now = this.context.clock.now();
     const read = ++this.pollReads;
-    const offerStands = this.mayLeaveOfferStanding(limit, now);
+    const offerStands = this.handoffs.mayLeaveOfferStanding(limit, now);
     const claim: ClaimRequest | null =
       limit > 0
         ? {
@@ -433,7 +326,7 @@ export class Worker {
             now,
             leaseExpiresAt: now + this.options.leaseMs,
             // Renewed by claims, the idle poll's too (see mayLeaveOfferStanding).
-            ...(this.stopHandoffs ? { offerUntil: now + 2 * this.options.pollMs, offerStands } : {}),
+            ...(this.handoffs.receiving ? { offerUntil: now + 2 * this.options.pollMs, offerStands } : {}),
           }
         : null;
     this.storing.add(finished);
@@ -461,7 +354,7 @@ export class Worker {
         if (result.applied[i]) announceFinished(this.context.events, this.id, finished[i]!);
       if (claim?.offerUntil !== undefined && !(offerStands && result.jobs.length === 0)) {
         const free = claim.limit - result.jobs.length;
-        this.offer = free > 0 ? { free, until: claim.offerUntil } : null;
+        this.handoffs.offered(free, claim.offerUntil);
       }
       if (this.state !== 'running') {
         // close() began while this claim was under way: hand the jobs straight back.
@@ -485,7 +378,7 @@ export class Worker {
       // The claim may have been carried out with its answer lost (or we cannot tell): look before
       // claiming again. A refusal means the server did not run it.
       if (claim && !(error instanceof StoreUnavailableError && error.refused)) this.orphansSuspected = true;
-      this.offer = null; // whatever the store holds now, the next claim writes it anew
+      this.handoffs.forgetOffer(); // whatever the store holds now, the next claim writes it anew
       this.armPollIn(this.options.pollMs);
       return 'failed';
     } finally {
@@ -577,7 +470,7 @@ export class Worker {
     this.leases.stopRecovering();
     // Claims under way finish first; what they took after we began closing goes straight back.
     await this.roundsEnded();
-    let released = await this.withdrawOffer();
+    let released = await this.handoffs.withdraw();
     // Jobs claimed ahead never started: back to waiting at once, for other workers.
     released += await this.release(this.executor.prefetched.splice(0));
 
@@ -633,18 +526,3 @@ export class Worker {
 
 /** Failed releases of orphans in a row (the store answering) before they are left to lease expiry. */
 const MAX_RELEASE_FAILURES = 3;
-/** Released runs remembered, to drop their late handed messages. */
-const RELEASED_RUNS_KEPT = 1000;
-
-/** How long closing waits for the store to withdraw an offer. */
-const WITHDRAW_WAIT_MS = 3000;
-
-/** `work`, or a timeout error after `ms` (the work goes on; its late result is dropped). */
-function withinMs<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError(new Error(`no answer within ${ms} ms`))), ms);
-  });
-  work.catch(() => {}); // a late failure is not unhandled
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}

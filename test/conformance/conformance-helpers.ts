@@ -67,3 +67,27 @@ export function useFreshStore(makeStore: () => Promise<StoreHarness>): () => Sto
   });
   return () => harness;
 }
+
+/**
+ * `useFreshStore`, with the current test's store behind one stand-in that a suite can name once:
+ * every call on it goes to the store of the test under way.
+ */
+export function useStoreUnderTest(makeStore: () => Promise<StoreHarness>): {
+  store: Store;
+  current: () => StoreHarness;
+} {
+  const current = useFreshStore(makeStore);
+  const store = new Proxy({} as Store, {
+    get: (_, key) => {
+      const real = current().store as unknown as Record<PropertyKey, unknown>;
+      const value = real[key];
+      return typeof value === 'function' ? value.bind(real) : value;
+    },
+  });
+  return { store, current };
+}
+
+/** Claims for worker `owner` as the suites do: a 30 s lease from `now`. */
+export function claimFrom(store: Store, limit = 10, now = T0, owner = 'w1', queue = 'q') {
+  return store.claimJobs({ queue, owner, limit, now, leaseExpiresAt: now + 30_000 });
+}

@@ -1,18 +1,21 @@
-import { beforeEach, describe, expect, it } from 'vitest';
-import { type JobOutcome, STALLED_ERROR, type Store } from '../../src/store/index.ts';
-import { ERROR, newJob, record, type StoreHarness, T0, useFreshStore } from './conformance-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { type JobOutcome, STALLED_ERROR } from '../../src/store/index.ts';
+import {
+  claimFrom,
+  ERROR,
+  newJob,
+  record,
+  type StoreHarness,
+  T0,
+  useStoreUnderTest,
+} from './conformance-helpers.ts';
 
 /** The role of the job work (JobWork): adding, dedupe, claiming, finishing, leases: the same observable behaviour on every engine. */
 export function describeJobWorkConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
   describe(`job work conformance: ${engine}`, () => {
-    const current = useFreshStore(makeStore);
-    let store: Store;
-    beforeEach(() => {
-      store = current().store;
-    });
+    const { store, current } = useStoreUnderTest(makeStore);
 
-    const claim = (limit = 10, now = T0, owner = 'w1', queue = 'q') =>
-      store.claimJobs({ queue, owner, limit, now, leaseExpiresAt: now + 30_000 });
+    const claim = (...args: [number?, number?, string?, string?]) => claimFrom(store, ...args);
 
     describe('adding and reading jobs', () => {
       it('stores every field of a new job and reads it back', async () => {

@@ -1,18 +1,20 @@
-import { beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/index.ts';
-import { ERROR, newJob, record, type StoreHarness, T0, useFreshStore } from './conformance-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import {
+  claimFrom,
+  ERROR,
+  newJob,
+  record,
+  type StoreHarness,
+  T0,
+  useStoreUnderTest,
+} from './conformance-helpers.ts';
 
 /** The role of managing jobs and queues (JobManagement, QueueSettings): the same observable behaviour on every engine. */
 export function describeManagementConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
   describe(`management conformance: ${engine}`, () => {
-    const current = useFreshStore(makeStore);
-    let store: Store;
-    beforeEach(() => {
-      store = current().store;
-    });
+    const { store, current } = useStoreUnderTest(makeStore);
 
-    const claim = (limit = 10, now = T0, owner = 'w1', queue = 'q') =>
-      store.claimJobs({ queue, owner, limit, now, leaseExpiresAt: now + 30_000 });
+    const claim = (...args: [number?, number?, string?, string?]) => claimFrom(store, ...args);
 
     describe('managing jobs', () => {
       it('counts jobs by state and lists them a page at a time', async () => {

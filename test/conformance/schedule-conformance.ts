@@ -1,15 +1,11 @@
-import { beforeEach, describe, expect, it } from 'vitest';
-import { CANCELS_CHANNEL, SCHEDULES_CHANNEL, type Store } from '../../src/store/index.ts';
-import { newJob, type StoreHarness, T0, useFreshStore } from './conformance-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { CANCELS_CHANNEL, SCHEDULES_CHANNEL } from '../../src/store/index.ts';
+import { newJob, type StoreHarness, T0, useStoreUnderTest } from './conformance-helpers.ts';
 
 /** The role of schedules (ScheduleStore): the same observable behaviour on every engine. */
 export function describeScheduleConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
   describe(`schedule conformance: ${engine}`, () => {
-    const current = useFreshStore(makeStore);
-    let store: Store;
-    beforeEach(() => {
-      store = current().store;
-    });
+    const { store, current } = useStoreUnderTest(makeStore);
 
     const _claim = (limit = 10, now = T0, owner = 'w1', queue = 'q') =>
       store.claimJobs({ queue, owner, limit, now, leaseExpiresAt: now + 30_000 });

@@ -1,7 +1,7 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Job, JobError } from '../../src/core/index.ts';
 import type { FindJobsRequest, Store } from '../../src/store/index.ts';
-import { newJob, type StoreHarness, T0, useFreshStore } from './store-conformance.ts';
+import { newJob, type StoreHarness, T0, useStoreUnderTest } from './store-conformance.ts';
 
 /** Every job of a search, walking its pages with the cursor. */
 export async function findAll(store: Store, request: Omit<FindJobsRequest, 'after'>): Promise<Job[]> {
@@ -51,11 +51,7 @@ export async function killJobs(store: Store, count: number, queue: string, error
 /** The search role (`JobSearch`): every engine finds, pages and counts the same jobs. */
 export function describeSearchConformance(engine: string, makeStore: () => Promise<StoreHarness>): void {
   describe(`search conformance: ${engine}`, () => {
-    const current = useFreshStore(makeStore);
-    let store: Store;
-    beforeEach(() => {
-      store = current().store;
-    });
+    const { store, current } = useStoreUnderTest(makeStore);
 
     /** 12 jobs in `q` (names a/b by parity, created a second apart), 3 in `other`. */
     async function seed(): Promise<string[]> {

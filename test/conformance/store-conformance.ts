@@ -5,7 +5,14 @@ import { describeManagementConformance } from './management-conformance.ts';
 import { describeScheduleConformance } from './schedule-conformance.ts';
 import { describeWakeUpConformance } from './wakeup-conformance.ts';
 
-export { harnessOf, newJob, type StoreHarness, T0, useFreshStore } from './conformance-helpers.ts';
+export {
+  harnessOf,
+  newJob,
+  type StoreHarness,
+  T0,
+  useFreshStore,
+  useStoreUnderTest,
+} from './conformance-helpers.ts';
 
 /**
  * The contract every store engine must meet, with the same observable behaviour, one suite per role

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type Job, StoreClosedError, StoreUnavailableError } from '../../core/index.ts';
+import { type Job, StoreClosedError } from '../../core/index.ts';
 import { SharedCall } from '../../core/shared-call.ts';
 import { pgDriver } from '../drivers.ts';
 import { Listeners, type WakeTarget } from '../listeners.ts';
@@ -41,7 +41,9 @@ import { PgMaintenanceVacuum } from './maintenance-vacuum.ts';
 import { PgJobManagement } from './management.ts';
 import { migratePostgres } from './migrations.ts';
 import { checkOptions } from './options.ts';
+import { applyOutcomes } from './outcomes.ts';
 import { PgSchedules } from './schedules.ts';
+import { inTransaction } from './transaction.ts';
 import { PgWakeListener } from './wake-listener.ts';
 import { PgWakeSender, WAKE_SQL } from './wake-sender.ts';
 
@@ -97,6 +99,8 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly q: string;
+  /** The schema, quoted for statements and bare for statement names (see outcomes.ts). */
+  private readonly schemaNames: { q: string; name: string };
   /** Lease renewal, release and stall recovery (leases.ts). */
   private readonly leases: PgLeases;
   /** The NOTIFY channel of this schema: each notification's payload names a queue or a channel. */
@@ -181,6 +185,7 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
       schedules: new PgSchedules(context, (client, jobs) => insertJobs(this.inserts, client, jobs)),
       locks: new PgLocks(context),
     };
+    this.schemaNames = { q: this.q, name: this.schema };
     this.handingInsert = options.handoff === false ? null : handingInsertSql(this.q);
     this.inserts = {
       q: this.q,
@@ -316,7 +321,7 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
   async finishJobs(outcomes: readonly JobOutcome[]): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
     await this.ready();
-    const applied = await this.applyOutcomes(this.pool, outcomes).catch((error) => {
+    const applied = await applyOutcomes(this.pool, this.schemaNames, outcomes).catch((error) => {
       throw unavailableOr(error);
     });
     if (outcomes.some((outcome) => outcome.kind === 'retry')) await this.announceAll();
@@ -365,7 +370,7 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
       // A batch that names a job twice (rare) goes in rounds (see `applyOutcomes`); a huge one is
       // read as json (see `outcomeBatch`).
       result = await this.transaction(async (client) => ({
-        applied: await this.applyOutcomes(client, outcomes),
+        applied: await applyOutcomes(client, this.schemaNames, outcomes),
         ...(await this.claimRows(client, claim)),
       }));
     }
@@ -488,41 +493,6 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
     return [request.offerUntil, listener, request.offerStands === true];
   }
 
-  /**
-   * Applies outcomes held under the right owner and attempt, in order. A batch is one statement;
-   * one that names a job twice (rare) goes in rounds, each job once per round, so a later outcome
-   * sees what an earlier one did, as if they were applied one by one.
-   */
-  private async applyOutcomes(client: Queryable, outcomes: readonly JobOutcome[]): Promise<boolean[]> {
-    const applied: boolean[] = new Array(outcomes.length).fill(false);
-    let pending = outcomes.map((outcome, index) => ({ outcome, index }));
-    while (pending.length > 0) {
-      const seen = new Set<string>();
-      const round = pending.filter(({ outcome }) => !seen.has(outcome.id) && seen.add(outcome.id));
-      pending = pending.filter((entry) => !round.includes(entry));
-      const done = await this.applyRound(
-        client,
-        round.map(({ outcome }) => outcome),
-      );
-      round.forEach(({ index }, i) => {
-        applied[index] = done[i]!;
-      });
-    }
-    return applied;
-  }
-
-  /** One statement for outcomes of distinct jobs, whatever their kinds. */
-  private async applyRound(client: Queryable, outcomes: readonly JobOutcome[]): Promise<boolean[]> {
-    const batch = outcomeBatch(outcomes);
-    const { rows } = await client.query<{ id: number }>({
-      name: `${this.schema}:finish-${batch.reader}`,
-      text: `WITH ${outcomesCte(this.q, '$1', batch.reader)} SELECT id FROM done`,
-      values: [batch.text],
-    });
-    const applied = new Set(rows.map((row) => String(row.id)));
-    return outcomes.map((outcome) => applied.has(outcome.id));
-  }
-
   private async ready(): Promise<void> {
     if (this.closed) throw new StoreClosedError();
     await this.init();
@@ -540,42 +510,9 @@ export class PostgresStore extends RoleDelegatingStore implements Store {
     }
   }
 
-  /**
-   * Runs `work` in a transaction on one connection. A deadlock or serialization failure (two
-   * transactions touching the same rows in another order) is retried from the start.
-   */
+  /** See `inTransaction`, on the pool once the store is open. */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.ready();
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (error) {
-        throw unavailableOr(error);
-      }
-      // A connection that drops between this transaction's statements reports it here, not as an
-      // uncaught error; the statement under way fails and the connection is thrown away.
-      let broken: unknown = null;
-      const onError = (error: unknown) => {
-        broken = error;
-      };
-      client.on('error', onError);
-      try {
-        await client.query('BEGIN');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        const failure = unavailableOr(error);
-        if (failure instanceof StoreUnavailableError) broken ??= error;
-        else await client.query('ROLLBACK').catch(() => {});
-        const code = (error as { code?: string }).code;
-        if (attempt < 5 && (code === '40P01' || code === '40001')) continue;
-        throw failure;
-      } finally {
-        client.off('error', onError);
-        client.release(broken ? (broken as Error) : undefined);
-      }
-    }
+    return inTransaction(this.pool, work);
   }
 }
